@@ -1,0 +1,91 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { OptimizerParams } from './types.js';
+
+/** Warmup then constant or cosine-to-zero. `step` counts from 1. */
+export function learningRate(p: OptimizerParams, step: number, totalSteps: number): number {
+  if (p.warmup_steps > 0 && step <= p.warmup_steps) return (p.lr * step) / p.warmup_steps;
+  if (p.schedule === 'constant') return p.lr;
+  const span = Math.max(1, totalSteps - p.warmup_steps);
+  const progress = Math.min(1, (step - p.warmup_steps) / span);
+  return 0.5 * p.lr * (1 + Math.cos(Math.PI * progress));
+}
+
+/** sqrt(Σ g²) over every gradient, read back as a number. */
+export function globalNorm(grads: tf.Tensor[]): number {
+  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))).dataSync()[0]);
+}
+
+/**
+ * AdamW (decoupled weight decay) with global-norm clipping. Written here rather than using tf.train.adam because
+ * the moments must be named tensors we can checkpoint and restore bit-exactly, and tfjs has no decoupled decay.
+ * Decay skips 1-D parameters (norm scales, biases), as is usual for transformers.
+ */
+export class AdamW {
+  private readonly m = new Map<string, tf.Variable>();
+  private readonly v = new Map<string, tf.Variable>();
+  private t = 0;
+
+  constructor(
+    private readonly params: Map<string, tf.Variable>,
+    private readonly opts: OptimizerParams,
+  ) {
+    for (const [name, p] of params) {
+      this.m.set(name, tf.variable(tf.zerosLike(p), false, `adam_m/${name}/${p.id}`));
+      this.v.set(name, tf.variable(tf.zerosLike(p), false, `adam_v/${name}/${p.id}`));
+    }
+  }
+
+  get stepCount(): number {
+    return this.t;
+  }
+
+  /** Clips, then updates every parameter that has a gradient. Returns the pre-clip global norm. */
+  apply(grads: Map<string, tf.Tensor>, lr: number): number {
+    const list = [...grads.values()];
+    const norm = globalNorm(list);
+    const clip = this.opts.clip_grad_norm;
+    const scale = clip > 0 && norm > clip ? clip / (norm + 1e-6) : 1;
+    this.t += 1;
+    const { beta1: b1, beta2: b2, eps, weight_decay: wd } = this.opts;
+    const bc1 = 1 - b1 ** this.t;
+    const bc2 = 1 - b2 ** this.t;
+    tf.tidy(() => {
+      for (const [name, g0] of grads) {
+        const p = this.params.get(name);
+        if (!p) throw new Error(`AdamW: gradient for unknown parameter ${name}`);
+        const m = this.m.get(name)!;
+        const v = this.v.get(name)!;
+        const g = scale === 1 ? g0 : tf.mul(g0, scale);
+        m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
+        v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
+        const update = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), eps));
+        const decay = wd > 0 && p.rank > 1 ? tf.mul(p, wd) : null;
+        p.assign(tf.sub(p, tf.mul(decay ? tf.add(update, decay) : update, lr)));
+      }
+    });
+    return norm;
+  }
+
+  /** Moments keyed `m/<param>` and `v/<param>`, plus the step count, for checkpoints. */
+  stateTensors(): Map<string, tf.Tensor> {
+    const out = new Map<string, tf.Tensor>();
+    for (const [name, t] of this.m) out.set(`m/${name}`, t);
+    for (const [name, t] of this.v) out.set(`v/${name}`, t);
+    return out;
+  }
+
+  loadState(tensors: Map<string, tf.Tensor>, step: number): void {
+    for (const [prefix, moments] of [['m', this.m], ['v', this.v]] as const) {
+      for (const [name, t] of moments) {
+        const src = tensors.get(`${prefix}/${name}`);
+        if (!src) throw new Error(`checkpoint lacks optimizer state ${prefix}/${name}`);
+        t.assign(src);
+      }
+    }
+    this.t = step;
+  }
+
+  dispose(): void {
+    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
+  }
+}
