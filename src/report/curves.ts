@@ -1,0 +1,42 @@
+import type { EvalResult, StepMetrics } from '../learner/trainer/types.js';
+import { panelsSpec, type Panel, type Point } from './plot.js';
+
+const series = (rows: StepMetrics[], key: string, name = key): Point[] =>
+  rows.map((r) => ({ x: r.step, y: Number(r[key]), series: name }));
+
+/** The learning-curve panels of one run: what a person checks first when a run looks wrong. */
+export function learningCurvePanels(metrics: StepMetrics[], evals: EvalResult[] = []): Panel[] {
+  const panels: Panel[] = [
+    {
+      title: 'Reward',
+      y: 'fraction',
+      points: [...series(metrics, 'pass_rate', 'train pass rate'), ...evals.map((e) => ({ x: e.step, y: e.avg_at_k, series: `held-out avg@${e.k}` }))],
+    },
+    { title: 'Entropy (nats/token)', y: 'entropy', points: series(metrics, 'entropy') },
+    {
+      title: 'Loss terms',
+      y: 'value',
+      points: [...series(metrics, 'loss'), ...series(metrics, 'nll'), ...series(metrics, 'l_sim'), ...series(metrics, 'l_ent')],
+    },
+    {
+      title: 'Drift ‖θ−ξ‖ vs Lemma 3.2 bound',
+      y: 'L2 norm',
+      log: true,
+      points: [...series(metrics, 'drift', '‖θ−ξ‖'), ...series(metrics, 'drift_bound', 'τηG_max/(1−τ)')],
+    },
+    {
+      title: 'Groups and positives',
+      y: 'fraction',
+      points: [
+        ...series(metrics, 'zero_positive_group_fraction', 'zero-positive groups'),
+        ...series(metrics, 'positive_fraction', 'positive completions'),
+      ],
+    },
+    { title: 'Grad norm (pre-clip)', y: 'norm', points: series(metrics, 'grad_norm') },
+  ];
+  return panels.filter((p) => p.points.some((pt) => Number.isFinite(pt.y)));
+}
+
+export function learningCurveSpec(title: string, metrics: StepMetrics[], evals: EvalResult[] = []) {
+  return panelsSpec(title, learningCurvePanels(metrics, evals));
+}
