@@ -36,7 +36,16 @@ export const DEFAULT_CONFIG: TrainConfig = {
     warmup_steps: 0,
     schedule: 'constant',
   },
-  popo: { alpha: 0.1, beta: 0.01, tau: 0.995, sigma: 0.02, weight_mode: 'softmax', anchor: 'sim', ema: true },
+  popo: {
+    alpha: 0.1,
+    beta: 0.01,
+    tau: 0.995,
+    sigma: 0.02,
+    weight_mode: 'softmax',
+    anchor: 'sim',
+    ema: true,
+    nll_norm: 'tokens',
+  },
   grpo: {
     epsilon: 0.2,
     epsilon_high: 0.2,
@@ -80,6 +89,7 @@ class PopoSchema {
   @IsIn(['softmax', 'uniform']) weight_mode!: string;
   @IsIn(['sim', 'kl']) anchor!: string;
   @IsBoolean() ema!: boolean;
+  @IsIn(['tokens', 'sequence']) nll_norm!: string;
   @IsOptional() @IsInt() @Min(1) predictor_dim?: number;
 }
 
@@ -207,7 +217,12 @@ export function resolveConfig(partial: unknown): TrainConfig {
   if (isPlain(partial) && isPlain(partial.model) && partial.model.path && !partial.model.builtin) {
     delete merged.model.builtin;
   }
-  if (isPlain(partial) && isPlain(partial.data) && (partial.data.train || partial.data.test) && !partial.data.task) {
+  if (
+    isPlain(partial) &&
+    isPlain(partial.data) &&
+    (partial.data.train || partial.data.test) &&
+    !partial.data.task
+  ) {
     delete merged.data.task;
   }
   const schema = plainToInstance(TrainConfigSchema, merged);

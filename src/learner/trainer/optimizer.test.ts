@@ -15,8 +15,8 @@ describe('AdamW', () => {
   it('matches a hand-computed Adam step, with decoupled decay on matrices only', () => {
     const w = tf.variable(tf.tensor2d([[1, -2]]));
     const b = tf.variable(tf.tensor1d([3]));
-    const adam = new AdamW(new Map([['w', w], ['b', b]]), { ...opts, weight_decay: 0.5 });
-    adam.apply(new Map([['w', tf.tensor2d([[0.5, -1]])], ['b', tf.tensor1d([2])]]), 0.1);
+    const adam = new AdamW(new Map<string, tf.Variable>([['w', w], ['b', b]]), { ...opts, weight_decay: 0.5 });
+    adam.apply(new Map<string, tf.Tensor>([['w', tf.tensor2d([[0.5, -1]])], ['b', tf.tensor1d([2])]]), 0.1);
     // First step: m̂ = g, v̂ = g², so the update is g/(|g|+eps) ≈ sign(g); decay adds wd·p for the matrix.
     const e = 1e-8;
     expect(w.dataSync()[0]).toBeCloseTo(1 - 0.1 * (0.5 / (0.5 + e) + 0.5 * 1), 6);
@@ -33,8 +33,11 @@ describe('AdamW', () => {
   it('clips by global norm and reports the norm before clipping', () => {
     const p = tf.variable(tf.tensor1d([0, 0]));
     const adam = new AdamW(new Map([['p', p]]), { ...opts, clip_grad_norm: 1, beta1: 0, beta2: 0 });
-    const norm = adam.apply(new Map([['p', tf.tensor1d([3, 4])]]), 1);
-    expect(norm).toBeCloseTo(5, 5);
+    const { gradNorm, updateNorm } = adam.apply(new Map([['p', tf.tensor1d([3, 4])]]), 1);
+    expect(gradNorm).toBeCloseTo(5, 5);
+    // β1 = β2 = 0: the update is g/|g| elementwise, so its norm is √2 whatever the clipping.
+    expect(updateNorm).toBeCloseTo(Math.SQRT2, 4);
+    expect(Array.from(p.dataSync()).map((x) => Math.round(x * 1e4) / 1e4)).toEqual([-1, -1]);
     expect(globalNorm([tf.tensor1d([3, 4]), tf.tensor1d([12])])).toBeCloseTo(13, 5);
   });
 

@@ -39,8 +39,11 @@ export class AdamW {
     return this.t;
   }
 
-  /** Clips, then updates every parameter that has a gradient. Returns the pre-clip global norm. */
-  apply(grads: Map<string, tf.Tensor>, lr: number): number {
+  /**
+   * Clips, then updates every parameter that has a gradient. Returns the pre-clip global gradient norm and the
+   * norm of the update actually applied (‖θ_{t+1} − θ_t‖, the ηG of Lemma 3.2).
+   */
+  apply(grads: Map<string, tf.Tensor>, lr: number): { gradNorm: number; updateNorm: number } {
     const list = [...grads.values()];
     const norm = globalNorm(list);
     const clip = this.opts.clip_grad_norm;
@@ -49,7 +52,8 @@ export class AdamW {
     const { beta1: b1, beta2: b2, eps, weight_decay: wd } = this.opts;
     const bc1 = 1 - b1 ** this.t;
     const bc2 = 1 - b2 ** this.t;
-    tf.tidy(() => {
+    const updateSq = tf.tidy(() => {
+      const squares: tf.Scalar[] = [];
       for (const [name, g0] of grads) {
         const p = this.params.get(name);
         if (!p) throw new Error(`AdamW: gradient for unknown parameter ${name}`);
@@ -60,10 +64,15 @@ export class AdamW {
         v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
         const update = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), eps));
         const decay = wd > 0 && p.rank > 1 ? tf.mul(p, wd) : null;
-        p.assign(tf.sub(p, tf.mul(decay ? tf.add(update, decay) : update, lr)));
+        const delta = tf.mul(decay ? tf.add(update, decay) : update, lr);
+        squares.push(tf.sum(tf.square(delta)));
+        p.assign(tf.sub(p, delta));
       }
+      return squares.length ? tf.addN(squares) : tf.scalar(0);
     });
-    return norm;
+    const updateNorm = Math.sqrt(updateSq.dataSync()[0]);
+    updateSq.dispose();
+    return { gradNorm: norm, updateNorm };
   }
 
   /** Moments keyed `m/<param>` and `v/<param>`, plus the step count, for checkpoints. */

@@ -13,6 +13,7 @@ export interface PopoParams {
   weight_mode: 'softmax' | 'uniform';
   anchor: 'sim' | 'kl'; // ablation: KL(pi_theta || pi_xi) instead of L_sim
   ema: boolean; // ablation: false freezes xi at the initial policy
+  nll_norm: 'tokens' | 'sequence'; // divide the weighted NLL by positive tokens, or average per-sequence means
   predictor_dim?: number;
 }
 
@@ -137,6 +138,8 @@ export interface TrainHooks {
   onCheckpoint?(checkpoint: CheckpointBlob): void | Promise<void>;
   onEval?(result: EvalResult): void | Promise<void>;
   onEvent?(event: TrainEvent): void | Promise<void>;
+  /** A resumed run starts after `step`: anything recorded for later steps is about to be redone. */
+  onResume?(step: number): void | Promise<void>;
   /** Polled once per step; a truthy answer stops the run after a checkpoint of the current step. */
   shouldStop?(): StopSignal | Promise<StopSignal>;
 }

@@ -1,0 +1,76 @@
+import { initBackend } from '../learner/backend.js';
+import { readExamplesJsonl } from '../learner/data/jsonl.js';
+import { getTask } from '../learner/tasks/index.js';
+import { loadTrainingData, type Scorer } from '../learner/trainer/data-source.js';
+import { evaluatePolicy } from '../learner/trainer/evaluate.js';
+import { resolveConfig } from '../learner/trainer/config.js';
+import { loadPolicy } from '../learner/trainer/policy-source.js';
+import type { Example, TrainConfig } from '../learner/trainer/types.js';
+
+export interface EvalCommandOptions {
+  model?: string;
+  builtin?: string;
+  data?: string;
+  task?: string;
+  n: string;
+  k: string;
+  temperature: string;
+  maxNewTokens: string;
+  limit?: string;
+  seed: string;
+  backend?: TrainConfig['backend'];
+}
+
+function int(name: string, v: string | undefined, min: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got "${v}"`);
+  return n;
+}
+
+/** `popo eval`: the same evaluation the trainer runs before and after training, on any model and test set. */
+export async function runEval(o: EvalCommandOptions): Promise<number> {
+  let examples: Example[];
+  let score: Scorer;
+  let settings;
+  try {
+    if (!o.model === !o.builtin) throw new Error('give exactly one of --model <dir> or --builtin <name>');
+    if (!o.data === !o.task) throw new Error('give exactly one of --data <file.jsonl> or --task <name:difficulty>');
+    const seed = int('seed', o.seed, 0);
+    if (o.task) {
+      const [name, diff = '1'] = o.task.split(':');
+      getTask(name); // fails early with the list of known tasks
+      const data = loadTrainingData(resolveConfig({ seed, data: { task: { name, difficulty: Number(diff), n_train: 1, n_test: 500 } } }));
+      examples = data.test;
+      score = data.reward;
+    } else {
+      examples = readExamplesJsonl(o.data!);
+      score = loadTrainingData(resolveConfig({ data: { train: examples, reward: 'math' } })).reward;
+    }
+    const n = int('n', o.n, 1);
+    settings = {
+      n,
+      k: int('k', o.k, 1),
+      temperature: Number(o.temperature),
+      max_examples: o.limit ? int('limit', o.limit, 1) : examples.length,
+      maxNewTokens: int('max-new-tokens', o.maxNewTokens, 1),
+      seed,
+    };
+    if (settings.k > n) throw new Error(`--k (${settings.k}) must be <= --n (${n})`);
+    if (!(settings.temperature >= 0)) throw new Error(`--temperature must be >= 0, got "${o.temperature}"`);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 2;
+  }
+  const info = await initBackend(o.backend ?? 'auto');
+  const policy = await loadPolicy(o.model ? { path: o.model } : { builtin: o.builtin }, Number(o.seed));
+  try {
+    process.stderr.write(`evaluating ${Math.min(settings.max_examples, examples.length)} problems × ${settings.n} samples on ${info.name}\n`);
+    const r = await evaluatePolicy(policy, examples, score, settings);
+    process.stdout.write(
+      JSON.stringify({ examples: r.examples, n: r.n, k: r.k, [`pass@${r.k}`]: r.pass_at_k, [`avg@${r.k}`]: r.avg_at_k }) + '\n',
+    );
+    return 0;
+  } finally {
+    policy.model.dispose();
+  }
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { runDemo } from './demo.js';
+import { runEval } from './eval-command.js';
+import { runTrain } from './train-command.js';
+
+const program = new Command()
+  .name('popo')
+  .description('Train language models with POPO (Positive-Only Policy Optimization), GRPO or SFT, in-process.')
+  .showHelpAfterError();
+
+const backendOption = new Option('--backend <name>', 'tensorflow-gpu | tensorflow | wasm | cpu | auto').choices([
+  'auto',
+  'tensorflow-gpu',
+  'tensorflow',
+  'wasm',
+  'cpu',
+]);
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+for (const algorithm of ['train', 'sft'] as const) {
+  program
+    .command(algorithm)
+    .description(algorithm === 'train' ? 'Run POPO or GRPO (the config says which)' : 'Supervised fine-tuning')
+    .requiredOption('-c, --config <file>', 'run config (YAML or JSON)')
+    .option('-o, --out <dir>', 'run folder (default runs/<config name>)')
+    .option('-s, --set <key=value>', 'override a config value, e.g. --set popo.alpha=0', collect, [])
+    .option('--resume <checkpoint>', 'resume from a checkpoint file of this run (.safetensors)')
+    .option('--quiet', 'no progress bar')
+    .addOption(backendOption)
+    .action(async (opts) => {
+      process.exitCode = await runTrain({ ...opts, forceAlgorithm: algorithm === 'sft' ? 'sft' : undefined });
+    });
+}
+
+program
+  .command('eval')
+  .description('pass@k and avg@k of a model on a JSONL file (problem, answer) or a built-in task')
+  .option('--model <dir>', 'HF-format model directory')
+  .option('--builtin <name>', 'built-in model (random weights), e.g. tiny-1m')
+  .option('--data <file>', 'JSONL with problem and answer')
+  .option('--task <name:difficulty>', 'built-in task test split, e.g. add:2')
+  .option('-n, --n <n>', 'samples per problem', '1')
+  .option('-k, --k <k>', 'k of pass@k', '1')
+  .option('-t, --temperature <t>', 'sampling temperature (0 = greedy)', '0')
+  .option('--max-new-tokens <n>', 'completion length limit', '32')
+  .option('--limit <n>', 'at most this many problems')
+  .option('--seed <n>', 'random seed', '0')
+  .addOption(backendOption)
+  .action(async (opts) => {
+    process.exitCode = await runEval(opts);
+  });
+
+program
+  .command('demo')
+  .description('The main job: build a weak base model by SFT on a built-in task, then POPO; prints held-out pass rates')
+  .option('-o, --out <dir>', 'where the runs go', 'runs/demo')
+  .option('--quick', 'a much shorter run (smoke test)')
+  .addOption(backendOption)
+  .action(async (opts) => {
+    process.exitCode = await runDemo(opts);
+  });
+
+await program.parseAsync();

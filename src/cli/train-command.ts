@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, resolveConfig } from '../learner/trainer/config.js';
+import { exportPolicy } from '../learner/trainer/checkpoint.js';
+import { train } from '../learner/trainer/train.js';
+import type { StopSignal, TrainConfig, TrainResult } from '../learner/trainer/types.js';
+import { loadRunConfig } from './load-config.js';
+import { StepProgress } from './progress.js';
+import { RunFolder } from './run-folder.js';
+
+export interface TrainCommandOptions {
+  config: string;
+  out?: string;
+  set?: string[];
+  resume?: string;
+  quiet?: boolean;
+  backend?: TrainConfig['backend'];
+  forceAlgorithm?: 'sft';
+}
+
+/** Prints config problems the way a person fixes them: one field per line. */
+export function reportConfigError(e: unknown): number {
+  if (e instanceof ConfigError) {
+    process.stderr.write('invalid config:\n' + e.issues.map((i) => `  ${i.field}: ${i.reason}\n`).join(''));
+    return 2;
+  }
+  throw e;
+}
+
+/** Runs one config into a run folder; the exported final policy lands in `<out>/final` (HF format). */
+export async function trainIntoFolder(config: TrainConfig, out: string, opts: { resume?: string; quiet?: boolean; label?: string } = {}) {
+  const folder = new RunFolder(out);
+  folder.writeConfig(config);
+  let resumeFrom;
+  if (opts.resume) {
+    const bytes = new Uint8Array(readFileSync(opts.resume));
+    resumeFrom = { step: -1, bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+  }
+  const progress = opts.quiet ? undefined : new StepProgress(config.steps, opts.label ?? config.algorithm);
+  let stop: StopSignal = false;
+  const onSigint = () => {
+    stop = 'pause';
+    progress?.log('interrupt: stopping after this step with a checkpoint (resume with --resume)');
+  };
+  process.once('SIGINT', onSigint);
+  let result: TrainResult;
+  try {
+    result = await train(config, {
+      onStep: (m) => {
+        folder.appendMetrics(m);
+        progress?.update(m);
+      },
+      onCheckpoint: (c) => {
+        folder.writeCheckpoint(c);
+      },
+      onEval: (e) => {
+        folder.appendEval(e);
+        progress?.log(`eval @ step ${e.step}: avg@${e.k} ${e.avg_at_k.toFixed(3)}  pass@${e.k} ${e.pass_at_k.toFixed(3)} (${e.examples} problems)`);
+      },
+      onEvent: (e) => {
+        folder.appendEvent(e);
+        if (e.level === 'warning') progress?.log(`warning at step ${e.step}: ${e.message}`);
+      },
+      onResume: (step) => {
+        folder.truncateAfter(step);
+        progress?.startAt(step);
+      },
+      shouldStop: () => stop,
+    }, { resumeFrom });
+  } finally {
+    process.off('SIGINT', onSigint);
+    progress?.stop();
+  }
+  if (result.final_checkpoint) exportPolicy(result.final_checkpoint, join(out, 'final'));
+  const plots = await folder.writeCurves(`${config.algorithm.toUpperCase()} — ${out}`);
+  return { result, folder, plots };
+}
+
+export async function runTrain(opts: TrainCommandOptions): Promise<number> {
+  let config: TrainConfig;
+  let name: string;
+  try {
+    const loaded = loadRunConfig(opts.config, opts.set ?? []);
+    name = loaded.name;
+    if (opts.forceAlgorithm) loaded.raw.algorithm = opts.forceAlgorithm;
+    if (opts.backend) loaded.raw.backend = opts.backend;
+    config = resolveConfig(loaded.raw);
+  } catch (e) {
+    if (e instanceof ConfigError) return reportConfigError(e);
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 2;
+  }
+  const out = opts.out ?? join('runs', name);
+  const { result, plots } = await trainIntoFolder(config, out, opts);
+  const line = (label: string, e?: { avg_at_k: number; k: number }) =>
+    e ? `${label} held-out avg@${e.k}: ${(100 * e.avg_at_k).toFixed(1)}%\n` : '';
+  process.stdout.write(
+    `${result.status} after ${result.steps_done} steps on ${result.backend}\n` +
+      line('before', result.eval_before) +
+      line('after ', result.eval_after) +
+      `run folder: ${out}  (curves: ${plots.join(', ')})\n`,
+  );
+  return result.status === 'completed' || result.status === 'paused' ? 0 : 1;
+}

@@ -1,0 +1,146 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CausalLM } from '../model/causal-lm.js';
+import type { ModelConfig } from '../model/config.js';
+import { savePretrained } from '../model/pretrained.js';
+import { readSafetensors, readSafetensorsHeader, writeSafetensors, type TensorRecord } from '../model/safetensors.js';
+import type { RngState } from '../util/random.js';
+import type { CheckpointBlob, TrainConfig } from './types.js';
+
+/** Everything a run needs to continue exactly where it stopped. */
+export interface CheckpointContents {
+  step: number;
+  config: TrainConfig;
+  modelConfig: ModelConfig;
+  tokenizer: string; // 'char' or the directory a tokenizer.json was read from
+  rng: RngState;
+  optimizerStep: number;
+  gMax: number; // running max grad norm, for the Lemma 3.2 bound
+  policy: Map<string, TensorRecord>; // θ
+  siamese?: Map<string, TensorRecord>; // ξ
+  predictor?: Map<string, TensorRecord>; // φ
+  optimizer?: Map<string, TensorRecord>; // AdamW moments m/<name>, v/<name>
+}
+
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
+
+const GROUPS = ['policy', 'siamese', 'predictor', 'optimizer'] as const;
+const FORMAT = 'popo-checkpoint/1';
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * One safetensors file: tensors named `<group>/<name>` (policy, siamese, predictor, optimizer) and the rest as
+ * JSON in the header's metadata, so any safetensors reader can open a checkpoint and the policy stays portable.
+ */
+export function encodeCheckpoint(c: CheckpointContents): CheckpointBlob {
+  const tensors = new Map<string, TensorRecord>();
+  for (const group of GROUPS) {
+    for (const [name, rec] of c[group] ?? []) tensors.set(`${group}/${name}`, rec);
+  }
+  const metadata = {
+    format: FORMAT,
+    step: String(c.step),
+    config: JSON.stringify(c.config),
+    model_config: JSON.stringify(c.modelConfig),
+    tokenizer: c.tokenizer,
+    rng: JSON.stringify(c.rng),
+    optimizer_step: String(c.optimizerStep),
+    g_max: String(c.gMax),
+  };
+  const bytes = writeSafetensors(tensors, { metadata });
+  return { step: c.step, bytes, sha256: sha256(bytes) };
+}
+
+/** Verifies the sha256 (when the blob carries one) and splits the tensors back into their groups. */
+export function decodeCheckpoint(blob: CheckpointBlob): CheckpointContents {
+  if (blob.sha256 && sha256(blob.bytes) !== blob.sha256) {
+    throw new CheckpointError(`checkpoint at step ${blob.step} fails its sha256 check: the bytes are corrupt`);
+  }
+  const all = readSafetensors(blob.bytes, `checkpoint step ${blob.step}`);
+  const meta = readSafetensorsHeader(blob.bytes).metadata;
+  if (meta.format !== FORMAT) throw new CheckpointError(`not a popo checkpoint (format "${meta.format ?? 'missing'}")`);
+  const groups: Partial<Record<(typeof GROUPS)[number], Map<string, TensorRecord>>> = {};
+  for (const [key, rec] of all) {
+    const slash = key.indexOf('/');
+    const group = key.slice(0, slash) as (typeof GROUPS)[number];
+    if (!GROUPS.includes(group)) throw new CheckpointError(`unexpected tensor "${key}" in checkpoint`);
+    (groups[group] ??= new Map()).set(key.slice(slash + 1), rec);
+  }
+  if (!groups.policy) throw new CheckpointError('checkpoint holds no policy weights');
+  const json = <T>(field: string): T => {
+    try {
+      return JSON.parse(meta[field]) as T;
+    } catch {
+      throw new CheckpointError(`checkpoint metadata "${field}" is missing or not JSON`);
+    }
+  };
+  return {
+    step: Number(meta.step),
+    config: json<TrainConfig>('config'),
+    modelConfig: json<ModelConfig>('model_config'),
+    tokenizer: meta.tokenizer ?? 'char',
+    rng: json<RngState>('rng'),
+    optimizerStep: Number(meta.optimizer_step ?? 0),
+    gMax: Number(meta.g_max ?? 0),
+    policy: groups.policy,
+    siamese: groups.siamese,
+    predictor: groups.predictor,
+    optimizer: groups.optimizer,
+  };
+}
+
+/** Copies named tensors to JS records (fp32) for writing. */
+export async function variableRecords(tensors: Map<string, tf.Tensor>): Promise<Map<string, TensorRecord>> {
+  const out = new Map<string, TensorRecord>();
+  for (const [name, t] of tensors) out.set(name, { dtype: 'F32', shape: [...t.shape], data: Float32Array.from(await t.data()) });
+  return out;
+}
+
+/** Overwrites each variable from its record; a missing name or another shape is an error, not a silent skip. */
+export function assignRecords(vars: Map<string, tf.Variable>, records: Map<string, TensorRecord>, source: string): void {
+  for (const [name, v] of vars) {
+    const r = records.get(name);
+    if (!r) throw new CheckpointError(`${source}: tensor "${name}" is missing`);
+    if (r.shape.join() !== v.shape.join()) {
+      throw new CheckpointError(`${source}: tensor "${name}" has shape [${r.shape}], expected [${v.shape}]`);
+    }
+    tf.tidy(() => v.assign(tf.tensor(r.data, r.shape)));
+  }
+}
+
+/** Tokenizer marker for the character tokenizer, so `loadPolicy` can tell which one a directory needs. */
+export const CHAR_TOKENIZER_CONFIG = { tokenizer_class: 'PopoCharTokenizer', popo_tokenizer: 'char' };
+
+/**
+ * Writes the policy θ of a checkpoint as a Hugging Face model directory (config.json + model.safetensors, and the
+ * tokenizer marker for built-in models), so a trained policy can go to other tools or seed another run.
+ */
+export async function exportPolicy(blob: CheckpointBlob, dir: string): Promise<string[]> {
+  const c = decodeCheckpoint(blob);
+  const model = CausalLM.fromStateDict(c.modelConfig, c.policy, `checkpoint step ${c.step}`);
+  try {
+    const { files } = await savePretrained(model, dir, { metadata: { popo_step: String(c.step) } });
+    mkdirSync(dir, { recursive: true });
+    if (c.tokenizer === 'char') {
+      writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(CHAR_TOKENIZER_CONFIG, null, 2) + '\n');
+      files.push('tokenizer_config.json');
+    } else {
+      for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
+        if (existsSync(join(c.tokenizer, f))) {
+          copyFileSync(join(c.tokenizer, f), join(dir, f));
+          files.push(f);
+        }
+      }
+    }
+    return files;
+  } finally {
+    model.dispose();
+  }
+}

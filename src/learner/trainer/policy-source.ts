@@ -1,0 +1,78 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CausalLM } from '../model/causal-lm.js';
+import { BUILTIN_MODELS, type ModelConfig } from '../model/config.js';
+import { loadPretrained } from '../model/pretrained.js';
+import { CharTokenizer } from '../tokenizer/char-tokenizer.js';
+import { loadTokenizer } from '../tokenizer/load-tokenizer.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import type { CheckpointContents } from './checkpoint.js';
+import type { ModelSpec } from './types.js';
+
+export interface Policy {
+  model: CausalLM;
+  tokenizer: Tokenizer;
+  /** How to load the tokenizer again: 'char' or a directory with tokenizer.json. */
+  tokenizerSpec: string;
+}
+
+export class PolicySourceError extends Error {
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${field}: ${reason}`);
+    this.name = 'PolicySourceError';
+  }
+}
+
+/** The built-in models speak the character tokenizer; its special ids win over the config's defaults. */
+function withTokenizerIds(config: ModelConfig, tok: Tokenizer): ModelConfig {
+  return { ...config, pad_token_id: tok.padId, eos_token_id: tok.eosId, bos_token_id: tok.bosId ?? tok.eosId };
+}
+
+/** A directory's tokenizer: tokenizer.json if present, else the char marker written by exportPolicy. */
+function tokenizerSpecFor(dir: string): string {
+  if (existsSync(join(dir, 'tokenizer.json'))) return dir;
+  const cfgPath = join(dir, 'tokenizer_config.json');
+  if (existsSync(cfgPath)) {
+    const cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as { popo_tokenizer?: string };
+    if (cfg.popo_tokenizer) return cfg.popo_tokenizer;
+  }
+  throw new PolicySourceError('model.path', `${dir} has no tokenizer.json (and no popo tokenizer marker)`);
+}
+
+export async function loadPolicy(spec: ModelSpec, seed: number): Promise<Policy> {
+  if (spec.builtin) {
+    const base = BUILTIN_MODELS[spec.builtin];
+    if (!base) {
+      throw new PolicySourceError('model.builtin', `unknown built-in model "${spec.builtin}" (known: ${Object.keys(BUILTIN_MODELS).join(', ')})`);
+    }
+    const tokenizer = new CharTokenizer();
+    return { model: CausalLM.create(withTokenizerIds(base, tokenizer), seed), tokenizer, tokenizerSpec: 'char' };
+  }
+  if (!spec.path) throw new PolicySourceError('model', 'must name a built-in model or a path');
+  if (!existsSync(join(spec.path, 'config.json'))) {
+    throw new PolicySourceError('model.path', `${spec.path} is not a model directory (no config.json)`);
+  }
+  const tokenizerSpec = tokenizerSpecFor(spec.path);
+  const tokenizer = loadTokenizer(tokenizerSpec);
+  const model = await loadPretrained(spec.path);
+  return { model, tokenizer, tokenizerSpec };
+}
+
+/** The policy θ stored in a checkpoint (resume, or a job started from another job's checkpoint). */
+export function policyFromCheckpoint(c: CheckpointContents): Policy {
+  const tokenizer = loadTokenizer(c.tokenizer);
+  return {
+    model: CausalLM.fromStateDict(c.modelConfig, c.policy, `checkpoint step ${c.step}`),
+    tokenizer,
+    tokenizerSpec: c.tokenizer,
+  };
+}
+
+/** Prompt ids: BOS (when the tokenizer has one) then the problem text. */
+export function encodePrompt(tok: Tokenizer, text: string): number[] {
+  const ids = tok.encode(text);
+  return tok.bosId !== undefined ? [tok.bosId, ...ids] : ids;
+}

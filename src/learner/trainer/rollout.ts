@@ -1,0 +1,49 @@
+import { generate } from '../sampling/generate.js';
+import type { Rng } from '../util/random.js';
+import type { Scorer } from './data-source.js';
+import { encodePrompt, type Policy } from './policy-source.js';
+import type { Example, SamplingParams } from './types.js';
+
+export interface Rollout {
+  /** Row r is sample r % G of prompt floor(r / G). */
+  promptIds: number[][];
+  completionIds: number[][]; // EOS included when the completion ended on it
+  texts: string[];
+  rewards: number[];
+  correct: boolean[];
+  zeroPositiveGroupFraction: number;
+  meanPositiveSetSize: number;
+}
+
+/** Samples G completions per prompt with the current policy and scores them with the verifier. */
+export async function rollout(policy: Policy, prompts: Example[], sampling: SamplingParams, score: Scorer, rng: Rng): Promise<Rollout> {
+  const { model, tokenizer } = policy;
+  const gen = generate(
+    model,
+    prompts.map((p) => encodePrompt(tokenizer, p.problem)),
+    {
+      rng,
+      maxNewTokens: sampling.max_new_tokens,
+      numReturnSequences: sampling.group_size,
+      temperature: sampling.temperature,
+      topK: sampling.top_k,
+      topP: sampling.top_p,
+      eosTokenId: tokenizer.eosId,
+      padTokenId: tokenizer.padId,
+    },
+  );
+  const texts = gen.completionIds.map((ids) => tokenizer.decode(ids));
+  const scored = texts.map((t, r) => score(t, prompts[gen.promptIndex[r]]));
+  const G = sampling.group_size;
+  const perGroup = prompts.map((_, i) => scored.slice(i * G, (i + 1) * G).filter((s) => s.reward >= 0.5).length);
+  const withPos = perGroup.filter((c) => c > 0);
+  return {
+    promptIds: gen.promptIds,
+    completionIds: gen.completionIds,
+    texts,
+    rewards: scored.map((s) => s.reward),
+    correct: scored.map((s) => s.correct),
+    zeroPositiveGroupFraction: perGroup.filter((c) => c === 0).length / prompts.length,
+    meanPositiveSetSize: withPos.length ? withPos.reduce((a, b) => a + b, 0) / withPos.length : 0,
+  };
+}
