@@ -22,7 +22,11 @@ const pct = (e?: EvalResult) => (e ? `${(100 * e.avg_at_k).toFixed(1)}%` : 'n/a'
  * The main job on a fresh machine: SFT a tiny model into a weak base on a built-in task, then POPO on top of it,
  * printing the held-out pass rate before and after.
  */
-export async function runDemo(opts: { out: string; quick?: boolean; backend?: TrainConfig['backend'] }): Promise<number> {
+export async function runDemo(opts: {
+  out: string;
+  quick?: boolean;
+  backend?: TrainConfig['backend'];
+}): Promise<number> {
   const extra = [...(opts.quick ? QUICK : []), ...(opts.backend ? [`backend=${opts.backend}`] : [])];
   let sft: TrainConfig;
   let popo: TrainConfig;
@@ -35,7 +39,9 @@ export async function runDemo(opts: { out: string; quick?: boolean; backend?: Tr
     return 2;
   }
   const sftOut = join(opts.out, 'sft');
-  process.stderr.write(`[1/2] SFT: building a weak base model on task "${sft.data.task?.name}" → ${sftOut}\n`);
+  process.stderr.write(
+    `[1/2] SFT: building a weak base model on task "${sft.data.task?.name}" → ${sftOut}\n`,
+  );
   const base = await trainIntoFolder(sft, sftOut, { label: 'sft' });
 
   popo.model = { path: join(sftOut, 'final') };

@@ -34,12 +34,15 @@ export async function runEval(o: EvalCommandOptions): Promise<number> {
   let settings;
   try {
     if (!o.model === !o.builtin) throw new Error('give exactly one of --model <dir> or --builtin <name>');
-    if (!o.data === !o.task) throw new Error('give exactly one of --data <file.jsonl> or --task <name:difficulty>');
+    if (!o.data === !o.task)
+      throw new Error('give exactly one of --data <file.jsonl> or --task <name:difficulty>');
     const seed = int('seed', o.seed, 0);
     if (o.task) {
       const [name, diff = '1'] = o.task.split(':');
       getTask(name); // fails early with the list of known tasks
-      const data = loadTrainingData(resolveConfig({ seed, data: { task: { name, difficulty: Number(diff), n_train: 1, n_test: 500 } } }));
+      const data = loadTrainingData(
+        resolveConfig({ seed, data: { task: { name, difficulty: Number(diff), n_train: 1, n_test: 500 } } }),
+      );
       examples = data.test;
       score = data.reward;
     } else {
@@ -64,10 +67,18 @@ export async function runEval(o: EvalCommandOptions): Promise<number> {
   const info = await initBackend(o.backend ?? 'auto');
   const policy = await loadPolicy(o.model ? { path: o.model } : { builtin: o.builtin }, Number(o.seed));
   try {
-    process.stderr.write(`evaluating ${Math.min(settings.max_examples, examples.length)} problems × ${settings.n} samples on ${info.name}\n`);
+    process.stderr.write(
+      `evaluating ${Math.min(settings.max_examples, examples.length)} problems × ${settings.n} samples on ${info.name}\n`,
+    );
     const r = await evaluatePolicy(policy, examples, score, settings);
     process.stdout.write(
-      JSON.stringify({ examples: r.examples, n: r.n, k: r.k, [`pass@${r.k}`]: r.pass_at_k, [`avg@${r.k}`]: r.avg_at_k }) + '\n',
+      JSON.stringify({
+        examples: r.examples,
+        n: r.n,
+        k: r.k,
+        [`pass@${r.k}`]: r.pass_at_k,
+        [`avg@${r.k}`]: r.avg_at_k,
+      }) + '\n',
     );
     return 0;
   } finally {

@@ -6,23 +6,24 @@ import { runTrain } from './train-command.js';
 
 const program = new Command()
   .name('popo')
-  .description('Train language models with POPO (Positive-Only Policy Optimization), GRPO or SFT, in-process.')
+  .description(
+    'Train language models with POPO (Positive-Only Policy Optimization), GRPO or SFT, in-process.',
+  )
   .showHelpAfterError();
 
-const backendOption = new Option('--backend <name>', 'tensorflow-gpu | tensorflow | wasm | cpu | auto').choices([
-  'auto',
-  'tensorflow-gpu',
-  'tensorflow',
-  'wasm',
-  'cpu',
-]);
+const backendOption = new Option(
+  '--backend <name>',
+  'tensorflow-gpu | tensorflow | wasm | cpu | auto',
+).choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 for (const algorithm of ['train', 'sft'] as const) {
   program
     .command(algorithm)
-    .description(algorithm === 'train' ? 'Run POPO or GRPO (the config says which)' : 'Supervised fine-tuning')
+    .description(
+      algorithm === 'train' ? 'Run POPO or GRPO (the config says which)' : 'Supervised fine-tuning',
+    )
     .requiredOption('-c, --config <file>', 'run config (YAML or JSON)')
     .option('-o, --out <dir>', 'run folder (default runs/<config name>)')
     .option('-s, --set <key=value>', 'override a config value, e.g. --set popo.alpha=0', collect, [])
@@ -54,7 +55,9 @@ program
 
 program
   .command('demo')
-  .description('The main job: build a weak base model by SFT on a built-in task, then POPO; prints held-out pass rates')
+  .description(
+    'The main job: build a weak base model by SFT on a built-in task, then POPO; prints held-out pass rates',
+  )
   .option('-o, --out <dir>', 'where the runs go', 'runs/demo')
   .option('--quick', 'a much shorter run (smoke test)')
   .addOption(backendOption)

@@ -1,6 +1,12 @@
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CheckpointBlob, EvalResult, StepMetrics, TrainConfig, TrainEvent } from '../learner/trainer/types.js';
+import type {
+  CheckpointBlob,
+  EvalResult,
+  StepMetrics,
+  TrainConfig,
+  TrainEvent,
+} from '../learner/trainer/types.js';
 import { learningCurveSpec } from '../report/curves.js';
 import { renderSvg, svgToHtml, svgToPng } from '../report/plot.js';
 

@@ -29,7 +29,11 @@ export function reportConfigError(e: unknown): number {
 }
 
 /** Runs one config into a run folder; the exported final policy lands in `<out>/final` (HF format). */
-export async function trainIntoFolder(config: TrainConfig, out: string, opts: { resume?: string; quiet?: boolean; label?: string } = {}) {
+export async function trainIntoFolder(
+  config: TrainConfig,
+  out: string,
+  opts: { resume?: string; quiet?: boolean; label?: string } = {},
+) {
   const folder = new RunFolder(out);
   folder.writeConfig(config);
   let resumeFrom;
@@ -46,28 +50,34 @@ export async function trainIntoFolder(config: TrainConfig, out: string, opts: { 
   process.once('SIGINT', onSigint);
   let result: TrainResult;
   try {
-    result = await train(config, {
-      onStep: (m) => {
-        folder.appendMetrics(m);
-        progress?.update(m);
+    result = await train(
+      config,
+      {
+        onStep: (m) => {
+          folder.appendMetrics(m);
+          progress?.update(m);
+        },
+        onCheckpoint: (c) => {
+          folder.writeCheckpoint(c);
+        },
+        onEval: (e) => {
+          folder.appendEval(e);
+          progress?.log(
+            `eval @ step ${e.step}: avg@${e.k} ${e.avg_at_k.toFixed(3)}  pass@${e.k} ${e.pass_at_k.toFixed(3)} (${e.examples} problems)`,
+          );
+        },
+        onEvent: (e) => {
+          folder.appendEvent(e);
+          if (e.level === 'warning') progress?.log(`warning at step ${e.step}: ${e.message}`);
+        },
+        onResume: (step) => {
+          folder.truncateAfter(step);
+          progress?.startAt(step);
+        },
+        shouldStop: () => stop,
       },
-      onCheckpoint: (c) => {
-        folder.writeCheckpoint(c);
-      },
-      onEval: (e) => {
-        folder.appendEval(e);
-        progress?.log(`eval @ step ${e.step}: avg@${e.k} ${e.avg_at_k.toFixed(3)}  pass@${e.k} ${e.pass_at_k.toFixed(3)} (${e.examples} problems)`);
-      },
-      onEvent: (e) => {
-        folder.appendEvent(e);
-        if (e.level === 'warning') progress?.log(`warning at step ${e.step}: ${e.message}`);
-      },
-      onResume: (step) => {
-        folder.truncateAfter(step);
-        progress?.startAt(step);
-      },
-      shouldStop: () => stop,
-    }, { resumeFrom });
+      { resumeFrom },
+    );
   } finally {
     process.off('SIGINT', onSigint);
     progress?.stop();

@@ -10,13 +10,21 @@ export function learningCurvePanels(metrics: StepMetrics[], evals: EvalResult[] 
     {
       title: 'Reward',
       y: 'fraction',
-      points: [...series(metrics, 'pass_rate', 'train pass rate'), ...evals.map((e) => ({ x: e.step, y: e.avg_at_k, series: `held-out avg@${e.k}` }))],
+      points: [
+        ...series(metrics, 'pass_rate', 'train pass rate'),
+        ...evals.map((e) => ({ x: e.step, y: e.avg_at_k, series: `held-out avg@${e.k}` })),
+      ],
     },
     { title: 'Entropy (nats/token)', y: 'entropy', points: series(metrics, 'entropy') },
     {
       title: 'Loss terms',
       y: 'value',
-      points: [...series(metrics, 'loss'), ...series(metrics, 'nll'), ...series(metrics, 'l_sim'), ...series(metrics, 'l_ent')],
+      points: [
+        ...series(metrics, 'loss'),
+        ...series(metrics, 'nll'),
+        ...series(metrics, 'l_sim'),
+        ...series(metrics, 'l_ent'),
+      ],
     },
     {
       title: 'Drift ‖θ−ξ‖ vs Lemma 3.2 bound',
@@ -34,7 +42,11 @@ export function learningCurvePanels(metrics: StepMetrics[], evals: EvalResult[] 
     },
     { title: 'Grad norm (pre-clip)', y: 'norm', points: series(metrics, 'grad_norm') },
   ];
-  return panels.filter((p) => p.points.some((pt) => Number.isFinite(pt.y)));
+  // Panels with nothing to show (all zero, or nothing positive on a log axis) are left out: SFT has no rewards,
+  // GRPO no siamese drift.
+  return panels.filter((p) =>
+    p.points.some((pt) => Number.isFinite(pt.y) && (p.log ? pt.y > 0 : pt.y !== 0)),
+  );
 }
 
 export function learningCurveSpec(title: string, metrics: StepMetrics[], evals: EvalResult[] = []) {

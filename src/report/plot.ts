@@ -18,12 +18,18 @@ export interface Panel {
 }
 
 /** A grid of line charts, one per panel, sharing the x axis label. */
-export function panelsSpec(title: string, panels: Panel[], opts: { x?: string; columns?: number } = {}): TopLevelSpec {
+export function panelsSpec(
+  title: string,
+  panels: Panel[],
+  opts: { x?: string; columns?: number } = {},
+): TopLevelSpec {
   const x = opts.x ?? 'step';
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
     columns: opts.columns ?? 2,
+    // Each panel keeps its own legend and colours: series differ from panel to panel.
+    resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
     config: { font: 'DejaVu Sans', view: { stroke: '#ddd' } },
     concat: panels.map((p) => ({
       title: p.title,
@@ -61,7 +67,10 @@ export function svgToHtml(title: string, svg: string, body = ''): string {
 export async function svgToPng(svg: string): Promise<Uint8Array | null> {
   try {
     const { Resvg } = await import('@resvg/resvg-js');
-    const png = new Resvg(svg, { background: 'white', font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } })
+    const png = new Resvg(svg, {
+      background: 'white',
+      font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' },
+    })
       .render()
       .asPng();
     return new Uint8Array(png);

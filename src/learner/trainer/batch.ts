@@ -16,7 +16,11 @@ export interface SequenceBatch {
  * Prompts are left-padded and completions right-padded so every completion starts at the same column: the
  * layout the sampler produces, and the one the KV-cache tests check against.
  */
-export function buildSequenceBatch(prompts: number[][], completions: number[][], padId: number): SequenceBatch {
+export function buildSequenceBatch(
+  prompts: number[][],
+  completions: number[][],
+  padId: number,
+): SequenceBatch {
   if (prompts.length !== completions.length) throw new Error('one prompt per completion expected');
   const n = prompts.length;
   const promptWidth = Math.max(...prompts.map((p) => p.length));

@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { CausalLM } from '../model/causal-lm.js';
 import type { ModelConfig } from '../model/config.js';
 import { savePretrained } from '../model/pretrained.js';
-import { readSafetensors, readSafetensorsHeader, writeSafetensors, type TensorRecord } from '../model/safetensors.js';
+import {
+  readSafetensors,
+  readSafetensorsHeader,
+  writeSafetensors,
+  type TensorRecord,
+} from '../model/safetensors.js';
 import type { RngState } from '../util/random.js';
 import type { CheckpointBlob, TrainConfig } from './types.js';
 
@@ -61,11 +66,14 @@ export function encodeCheckpoint(c: CheckpointContents): CheckpointBlob {
 /** Verifies the sha256 (when the blob carries one) and splits the tensors back into their groups. */
 export function decodeCheckpoint(blob: CheckpointBlob): CheckpointContents {
   if (blob.sha256 && sha256(blob.bytes) !== blob.sha256) {
-    throw new CheckpointError(`checkpoint at step ${blob.step} fails its sha256 check: the bytes are corrupt`);
+    throw new CheckpointError(
+      `checkpoint at step ${blob.step} fails its sha256 check: the bytes are corrupt`,
+    );
   }
   const all = readSafetensors(blob.bytes, `checkpoint step ${blob.step}`);
   const meta = readSafetensorsHeader(blob.bytes).metadata;
-  if (meta.format !== FORMAT) throw new CheckpointError(`not a popo checkpoint (format "${meta.format ?? 'missing'}")`);
+  if (meta.format !== FORMAT)
+    throw new CheckpointError(`not a popo checkpoint (format "${meta.format ?? 'missing'}")`);
   const groups: Partial<Record<(typeof GROUPS)[number], Map<string, TensorRecord>>> = {};
   for (const [key, rec] of all) {
     const slash = key.indexOf('/');
@@ -99,12 +107,17 @@ export function decodeCheckpoint(blob: CheckpointBlob): CheckpointContents {
 /** Copies named tensors to JS records (fp32) for writing. */
 export async function variableRecords(tensors: Map<string, tf.Tensor>): Promise<Map<string, TensorRecord>> {
   const out = new Map<string, TensorRecord>();
-  for (const [name, t] of tensors) out.set(name, { dtype: 'F32', shape: [...t.shape], data: Float32Array.from(await t.data()) });
+  for (const [name, t] of tensors)
+    out.set(name, { dtype: 'F32', shape: [...t.shape], data: Float32Array.from(await t.data()) });
   return out;
 }
 
 /** Overwrites each variable from its record; a missing name or another shape is an error, not a silent skip. */
-export function assignRecords(vars: Map<string, tf.Variable>, records: Map<string, TensorRecord>, source: string): void {
+export function assignRecords(
+  vars: Map<string, tf.Variable>,
+  records: Map<string, TensorRecord>,
+  source: string,
+): void {
   for (const [name, v] of vars) {
     const r = records.get(name);
     if (!r) throw new CheckpointError(`${source}: tensor "${name}" is missing`);
@@ -129,7 +142,10 @@ export async function exportPolicy(blob: CheckpointBlob, dir: string): Promise<s
     const { files } = await savePretrained(model, dir, { metadata: { popo_step: String(c.step) } });
     mkdirSync(dir, { recursive: true });
     if (c.tokenizer === 'char') {
-      writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(CHAR_TOKENIZER_CONFIG, null, 2) + '\n');
+      writeFileSync(
+        join(dir, 'tokenizer_config.json'),
+        JSON.stringify(CHAR_TOKENIZER_CONFIG, null, 2) + '\n',
+      );
       files.push('tokenizer_config.json');
     } else {
       for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {

@@ -42,7 +42,10 @@ describe('resolveConfig', () => {
   ])('rejects %j at %s', (partial, field, reason) => {
     const issues = issuesOf(partial);
     const reasons = issues.filter((i) => i.field === field).map((i) => i.reason);
-    expect(reasons.some((r) => r.includes(reason)), JSON.stringify(issues)).toBe(true);
+    expect(
+      reasons.some((r) => r.includes(reason)),
+      JSON.stringify(issues),
+    ).toBe(true);
   });
 
   it('reports every bad field at once', () => {

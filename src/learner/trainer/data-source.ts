@@ -48,11 +48,20 @@ export function loadTrainingData(config: TrainConfig): TrainingData {
             const r = task.reward(completion, ex);
             return { reward: r, correct: r >= 0.5 };
           };
-    return { train, test, sftPairs: sftPairsOf(train), reward };
+    const sftPairs = train.map((e) => ({
+      prompt: e.problem,
+      completion: e.completion ?? task.solution(e.problem),
+    }));
+    return { train, test, sftPairs, reward };
   }
   const train = d.train ?? [];
   if (!train.length) throw new DataSourceError('data.train', 'no training examples');
-  return { train, test: d.test ?? [], sftPairs: sftPairsOf(train), reward: d.reward === 'exact' ? exactScorer : mathScorer };
+  return {
+    train,
+    test: d.test ?? [],
+    sftPairs: sftPairsOf(train),
+    reward: d.reward === 'exact' ? exactScorer : mathScorer,
+  };
 }
 
 /** Examples without a completion train SFT on `\boxed{answer}`, the form the math verifier reads. */

@@ -65,14 +65,13 @@ describe('paramDistance and the Lemma 3.2 bound', () => {
     for (let i = 0; i < 30; i++) steps.push([0, 1, 2, 3].map(() => rng.normal() * rng.next()));
     for (let i = 0; i < 200; i++) steps.push([0.3, -0.4, 0, 0]); // norm 0.5
     let drift = 0;
-    let bound = 0;
     for (const step of steps) {
       const prev = tf.clone(theta);
       tf.tidy(() => theta.assign(tf.add(theta, tf.tensor1d(step))));
       const update = paramDistance([theta], [prev]);
       prev.dispose();
       emaUpdate([xi], [theta], tau);
-      bound = tracker.observe(update);
+      const bound = tracker.observe(update);
       drift = paramDistance([theta], [xi]);
       expect(drift).toBeLessThanOrEqual(bound + 1e-5);
     }

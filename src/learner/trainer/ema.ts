@@ -63,7 +63,9 @@ export class DriftBoundTracker {
   /** Record ‖θ_{t+1} − θ_t‖ of the step just taken; returns the bound for the drift after its EMA update. */
   observe(updateNorm: number): number {
     if (!Number.isFinite(updateNorm) || updateNorm < 0) {
-      throw new Error(`DriftBoundTracker.observe: update norm must be a finite number >= 0, got ${updateNorm}`);
+      throw new Error(
+        `DriftBoundTracker.observe: update norm must be a finite number >= 0, got ${updateNorm}`,
+      );
     }
     this.maxUpdate = Math.max(this.maxUpdate, updateNorm);
     return this.bound();

@@ -21,7 +21,12 @@ export interface EvalDetail extends Omit<EvalResult, 'step'> {
 }
 
 /** pass@k (unbiased estimator) and avg@k (mean correctness of the n samples) over a test set. */
-export async function evaluatePolicy(policy: Policy, examples: Example[], score: Scorer, s: EvalSettings): Promise<EvalDetail> {
+export async function evaluatePolicy(
+  policy: Policy,
+  examples: Example[],
+  score: Scorer,
+  s: EvalSettings,
+): Promise<EvalDetail> {
   const rng = new Rng(s.seed);
   const rows = examples.slice(0, s.max_examples);
   // Greedy decoding gives the same answer n times: one sample is enough.
@@ -45,7 +50,8 @@ export async function evaluatePolicy(policy: Policy, examples: Example[], score:
     );
     chunk.forEach((e, j) => {
       let c = 0;
-      for (let r = j * n; r < (j + 1) * n; r++) if (score(policy.tokenizer.decode(gen.completionIds[r]), e).correct) c++;
+      for (let r = j * n; r < (j + 1) * n; r++)
+        if (score(policy.tokenizer.decode(gen.completionIds[r]), e).correct) c++;
       perExample.push({ id: e.id, correct: c });
     });
     await new Promise((r) => setImmediate(r)); // let progress output and signals through between chunks

@@ -15,8 +15,20 @@ describe('AdamW', () => {
   it('matches a hand-computed Adam step, with decoupled decay on matrices only', () => {
     const w = tf.variable(tf.tensor2d([[1, -2]]));
     const b = tf.variable(tf.tensor1d([3]));
-    const adam = new AdamW(new Map<string, tf.Variable>([['w', w], ['b', b]]), { ...opts, weight_decay: 0.5 });
-    adam.apply(new Map<string, tf.Tensor>([['w', tf.tensor2d([[0.5, -1]])], ['b', tf.tensor1d([2])]]), 0.1);
+    const adam = new AdamW(
+      new Map<string, tf.Variable>([
+        ['w', w],
+        ['b', b],
+      ]),
+      { ...opts, weight_decay: 0.5 },
+    );
+    adam.apply(
+      new Map<string, tf.Tensor>([
+        ['w', tf.tensor2d([[0.5, -1]])],
+        ['b', tf.tensor1d([2])],
+      ]),
+      0.1,
+    );
     // First step: m̂ = g, v̂ = g², so the update is g/(|g|+eps) ≈ sign(g); decay adds wd·p for the matrix.
     const e = 1e-8;
     expect(w.dataSync()[0]).toBeCloseTo(1 - 0.1 * (0.5 / (0.5 + e) + 0.5 * 1), 6);
@@ -67,9 +79,16 @@ describe('learningRate', () => {
 });
 
 describe('passAtK', () => {
-  const choose = (n: number, k: number): number => (k < 0 || k > n ? 0 : k === 0 ? 1 : (choose(n - 1, k - 1) * n) / k);
+  const choose = (n: number, k: number): number =>
+    k < 0 || k > n ? 0 : k === 0 ? 1 : (choose(n - 1, k - 1) * n) / k;
   it('equals 1 − C(n−c,k)/C(n,k)', () => {
-    for (const [n, c, k] of [[10, 3, 1], [10, 3, 5], [16, 0, 4], [8, 8, 2], [20, 1, 10]]) {
+    for (const [n, c, k] of [
+      [10, 3, 1],
+      [10, 3, 5],
+      [16, 0, 4],
+      [8, 8, 2],
+      [20, 1, 10],
+    ]) {
       expect(passAtK(n, c, k)).toBeCloseTo(1 - choose(n - c, k) / choose(n, k), 10);
     }
     expect(passAtK(4, 1, 1)).toBeCloseTo(0.25);

@@ -29,10 +29,13 @@ export class AdamW {
     private readonly params: Map<string, tf.Variable>,
     private readonly opts: OptimizerParams,
   ) {
-    for (const [name, p] of params) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false, `adam_m/${name}/${p.id}`));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false, `adam_v/${name}/${p.id}`));
-    }
+    // tf.variable keeps its initial tensor alive as a separate handle; tidy frees the zeros, not the variables.
+    tf.tidy(() => {
+      for (const [name, p] of params) {
+        this.m.set(name, tf.variable(tf.zerosLike(p), false, `adam_m/${name}/${p.id}`));
+        this.v.set(name, tf.variable(tf.zerosLike(p), false, `adam_v/${name}/${p.id}`));
+      }
+    });
   }
 
   get stepCount(): number {
@@ -84,7 +87,10 @@ export class AdamW {
   }
 
   loadState(tensors: Map<string, tf.Tensor>, step: number): void {
-    for (const [prefix, moments] of [['m', this.m], ['v', this.v]] as const) {
+    for (const [prefix, moments] of [
+      ['m', this.m],
+      ['v', this.v],
+    ] as const) {
       for (const [name, t] of moments) {
         const src = tensors.get(`${prefix}/${name}`);
         if (!src) throw new Error(`checkpoint lacks optimizer state ${prefix}/${name}`);

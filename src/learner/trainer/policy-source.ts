@@ -28,7 +28,12 @@ export class PolicySourceError extends Error {
 
 /** The built-in models speak the character tokenizer; its special ids win over the config's defaults. */
 function withTokenizerIds(config: ModelConfig, tok: Tokenizer): ModelConfig {
-  return { ...config, pad_token_id: tok.padId, eos_token_id: tok.eosId, bos_token_id: tok.bosId ?? tok.eosId };
+  return {
+    ...config,
+    pad_token_id: tok.padId,
+    eos_token_id: tok.eosId,
+    bos_token_id: tok.bosId ?? tok.eosId,
+  };
 }
 
 /** A directory's tokenizer: tokenizer.json if present, else the char marker written by exportPolicy. */
@@ -46,10 +51,17 @@ export async function loadPolicy(spec: ModelSpec, seed: number): Promise<Policy>
   if (spec.builtin) {
     const base = BUILTIN_MODELS[spec.builtin];
     if (!base) {
-      throw new PolicySourceError('model.builtin', `unknown built-in model "${spec.builtin}" (known: ${Object.keys(BUILTIN_MODELS).join(', ')})`);
+      throw new PolicySourceError(
+        'model.builtin',
+        `unknown built-in model "${spec.builtin}" (known: ${Object.keys(BUILTIN_MODELS).join(', ')})`,
+      );
     }
     const tokenizer = new CharTokenizer();
-    return { model: CausalLM.create(withTokenizerIds(base, tokenizer), seed), tokenizer, tokenizerSpec: 'char' };
+    return {
+      model: CausalLM.create(withTokenizerIds(base, tokenizer), seed),
+      tokenizer,
+      tokenizerSpec: 'char',
+    };
   }
   if (!spec.path) throw new PolicySourceError('model', 'must name a built-in model or a path');
   if (!existsSync(join(spec.path, 'config.json'))) {

@@ -16,7 +16,13 @@ export interface Rollout {
 }
 
 /** Samples G completions per prompt with the current policy and scores them with the verifier. */
-export async function rollout(policy: Policy, prompts: Example[], sampling: SamplingParams, score: Scorer, rng: Rng): Promise<Rollout> {
+export async function rollout(
+  policy: Policy,
+  prompts: Example[],
+  sampling: SamplingParams,
+  score: Scorer,
+  rng: Rng,
+): Promise<Rollout> {
   const { model, tokenizer } = policy;
   const gen = generate(
     model,
@@ -35,7 +41,9 @@ export async function rollout(policy: Policy, prompts: Example[], sampling: Samp
   const texts = gen.completionIds.map((ids) => tokenizer.decode(ids));
   const scored = texts.map((t, r) => score(t, prompts[gen.promptIndex[r]]));
   const G = sampling.group_size;
-  const perGroup = prompts.map((_, i) => scored.slice(i * G, (i + 1) * G).filter((s) => s.reward >= 0.5).length);
+  const perGroup = prompts.map(
+    (_, i) => scored.slice(i * G, (i + 1) * G).filter((s) => s.reward >= 0.5).length,
+  );
   const withPos = perGroup.filter((c) => c > 0);
   return {
     promptIds: gen.promptIds,

@@ -21,9 +21,15 @@ export interface StepOutcome {
  * tf.variableGrads keys gradients by tfjs's process-global variable names; map them back to our stable names
  * (the ones the optimizer and checkpoints use).
  */
-function gradsByName(params: ParamSet, f: () => tf.Scalar): { value: tf.Scalar; grads: Map<string, tf.Tensor> } {
+function gradsByName(
+  params: ParamSet,
+  f: () => tf.Scalar,
+): { value: tf.Scalar; grads: Map<string, tf.Tensor> } {
   const list = [...params.entries()];
-  const { value, grads } = tf.variableGrads(f, list.map(([, v]) => v));
+  const { value, grads } = tf.variableGrads(
+    f,
+    list.map(([, v]) => v),
+  );
   const out = new Map<string, tf.Tensor>();
   for (const [name, v] of list) {
     const g = grads[v.name];
@@ -141,7 +147,8 @@ export async function grpoStep(
   const t = batchTensors(input.batch);
   const vocab = input.policy.config.vocab_size;
   const oldLogProbs = tokenLogProbs(input.policy, t, vocab);
-  const refLogProbs = config.grpo.kl_beta > 0 && input.reference ? tokenLogProbs(input.reference, t, vocab) : undefined;
+  const refLogProbs =
+    config.grpo.kl_beta > 0 && input.reference ? tokenLogProbs(input.reference, t, vocab) : undefined;
   const sums: Record<string, number> = {};
   let gradNorm = 0;
   let updateNorm = 0;
@@ -167,7 +174,8 @@ export async function grpoStep(
       gradNorm = Math.max(gradNorm, step.gradNorm);
       updateNorm = Math.max(updateNorm, step.updateNorm);
       const stats = await readGrpoStats(result!);
-      for (const [k, v] of Object.entries(stats)) if (typeof v === 'number') sums[k] = (sums[k] ?? 0) + v / config.grpo.mu;
+      for (const [k, v] of Object.entries(stats))
+        if (typeof v === 'number') sums[k] = (sums[k] ?? 0) + v / config.grpo.mu;
     }
   } finally {
     tf.dispose([oldLogProbs, ...(refLogProbs ? [refLogProbs] : [])]);
@@ -189,7 +197,11 @@ export async function sftStep(
       const out = policy.forward(t.inputIds, { attentionMask: t.attentionMask });
       return sftLoss({ logits: out.logits, targetIds: t.targetIds, completionMask: t.completionMask });
     });
-    return { gradNorm: step.gradNorm, updateNorm: step.updateNorm, stats: { loss: step.loss, nll: step.loss } };
+    return {
+      gradNorm: step.gradNorm,
+      updateNorm: step.updateNorm,
+      stats: { loss: step.loss, nll: step.loss },
+    };
   } finally {
     disposeBatch(t);
   }

@@ -4,7 +4,13 @@ import type { CausalLM } from '../model/causal-lm.js';
 import { popoWarnings } from '../objectives/popo.js';
 import { Rng } from '../util/random.js';
 import { buildSequenceBatch } from './batch.js';
-import { assignRecords, decodeCheckpoint, encodeCheckpoint, variableRecords, type CheckpointContents } from './checkpoint.js';
+import {
+  assignRecords,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  variableRecords,
+  type CheckpointContents,
+} from './checkpoint.js';
 import { loadTrainingData, type TrainingData } from './data-source.js';
 import { DriftBoundTracker, emaUpdate, paramDistance } from './ema.js';
 import { evaluatePolicy } from './evaluate.js';
@@ -13,7 +19,15 @@ import { encodePrompt, loadPolicy, policyFromCheckpoint, type Policy } from './p
 import { Predictor } from './predictor.js';
 import { rollout } from './rollout.js';
 import { grpoStep, popoStep, sftStep, type ParamSet, type StepOutcome } from './steps.js';
-import type { CheckpointBlob, EvalResult, StepMetrics, TrainConfig, TrainEvent, TrainHooks, TrainResult } from './types.js';
+import type {
+  CheckpointBlob,
+  EvalResult,
+  StepMetrics,
+  TrainConfig,
+  TrainEvent,
+  TrainHooks,
+  TrainResult,
+} from './types.js';
 
 export interface TrainOptions {
   /** Continue this run from one of its checkpoints: every piece of state is restored. */
@@ -66,7 +80,20 @@ async function setUp(config: TrainConfig, backend: string, opts: TrainOptions): 
   const optimizer = new AdamW(params, config.optimizer);
   const rng = new Rng(config.seed);
   const drift = new DriftBoundTracker(config.popo.ema ? config.popo.tau : 1);
-  const state: RunState = { config, backend, policy, siamese, reference, predictor, params, optimizer, rng, drift, data, step: 0 };
+  const state: RunState = {
+    config,
+    backend,
+    policy,
+    siamese,
+    reference,
+    predictor,
+    params,
+    optimizer,
+    rng,
+    drift,
+    data,
+    step: 0,
+  };
   if (resume) restore(state, resume);
   return state;
 }
@@ -104,9 +131,15 @@ async function snapshot(s: RunState): Promise<CheckpointBlob> {
 }
 
 /** One RL step: sample B prompts × G completions, verify, update θ (and φ), then ξ. */
-async function rlStep(s: RunState, lr: number): Promise<{ outcome: StepOutcome; roll: Awaited<ReturnType<typeof rollout>>; events: TrainEvent[] }> {
+async function rlStep(
+  s: RunState,
+  lr: number,
+): Promise<{ outcome: StepOutcome; roll: Awaited<ReturnType<typeof rollout>>; events: TrainEvent[] }> {
   const { config } = s;
-  const prompts = Array.from({ length: config.sampling.prompts_per_step }, () => s.data.train[s.rng.int(s.data.train.length)]);
+  const prompts = Array.from(
+    { length: config.sampling.prompts_per_step },
+    () => s.data.train[s.rng.int(s.data.train.length)],
+  );
   const roll = await rollout(s.policy, prompts, config.sampling, s.data.reward, s.rng);
   const batch = buildSequenceBatch(roll.promptIds, roll.completionIds, s.policy.tokenizer.padId);
   const events: TrainEvent[] = [];
@@ -124,11 +157,16 @@ async function rlStep(s: RunState, lr: number): Promise<{ outcome: StepOutcome; 
     outcome = r;
     outcome.stats.zero_positive_group_fraction = r.popo.zeroPositiveFraction;
     outcome.stats.mean_positive_set_size = r.popo.meanPositiveSetSize;
-    for (const w of popoWarnings(r.popo)) events.push({ level: 'warning', code: w.code, message: w.message, step: s.step + 1 });
+    for (const w of popoWarnings(r.popo))
+      events.push({ level: 'warning', code: w.code, message: w.message, step: s.step + 1 });
     if (config.popo.ema) {
       const xi = s.siamese!.weights();
       const theta = s.policy.model.weights();
-      emaUpdate([...xi.values()], [...xi.keys()].map((k) => theta.get(k)!), config.popo.tau);
+      emaUpdate(
+        [...xi.values()],
+        [...xi.keys()].map((k) => theta.get(k)!),
+        config.popo.tau,
+      );
     }
   } else {
     outcome = await grpoStep(config, s.optimizer, s.params, lr, {
@@ -157,7 +195,10 @@ function driftNow(s: RunState): number {
   if (!s.siamese) return 0;
   const xi = s.siamese.weights();
   const theta = s.policy.model.weights();
-  return paramDistance([...theta.values()], [...theta.keys()].map((k) => xi.get(k)!));
+  return paramDistance(
+    [...theta.values()],
+    [...theta.keys()].map((k) => xi.get(k)!),
+  );
 }
 
 async function evaluateAt(s: RunState, step: number, hooks: TrainHooks): Promise<EvalResult | undefined> {
@@ -168,7 +209,14 @@ async function evaluateAt(s: RunState, step: number, hooks: TrainHooks): Promise
     maxNewTokens: s.config.sampling.max_new_tokens,
     seed: s.config.seed * 1_000_003 + step,
   });
-  const result: EvalResult = { step, n: res.n, k: res.k, pass_at_k: res.pass_at_k, avg_at_k: res.avg_at_k, examples: res.examples };
+  const result: EvalResult = {
+    step,
+    n: res.n,
+    k: res.k,
+    pass_at_k: res.pass_at_k,
+    avg_at_k: res.avg_at_k,
+    examples: res.examples,
+  };
   await hooks.onEval?.(result);
   return result;
 }
@@ -177,7 +225,11 @@ async function evaluateAt(s: RunState, step: number, hooks: TrainHooks): Promise
  * The one loop for POPO, GRPO and SFT: rollouts → rewards → loss → AdamW → EMA → metrics → checkpoint.
  * Deterministic for a seed and backend, including across a checkpoint/resume boundary.
  */
-export async function train(config: TrainConfig, hooks: TrainHooks = {}, opts: TrainOptions = {}): Promise<TrainResult> {
+export async function train(
+  config: TrainConfig,
+  hooks: TrainHooks = {},
+  opts: TrainOptions = {},
+): Promise<TrainResult> {
   const info = await initBackend(config.backend ?? 'auto');
   const s = await setUp(config, info.name, opts);
   const emit = async (e: TrainEvent) => hooks.onEvent?.(e);
@@ -185,7 +237,12 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, opts: T
   try {
     if (s.step > 0) {
       await hooks.onResume?.(s.step);
-      await emit({ level: 'info', code: 'resumed', message: `resumed from the checkpoint of step ${s.step}`, step: s.step });
+      await emit({
+        level: 'info',
+        code: 'resumed',
+        message: `resumed from the checkpoint of step ${s.step}`,
+        step: s.step,
+      });
     } else {
       await emit({ level: 'info', code: 'started', message: `training on backend ${info.name}`, step: 0 });
       result.eval_before = await evaluateAt(s, 0, hooks);
@@ -262,7 +319,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, opts: T
         await hooks.onCheckpoint?.(await snapshot(s));
         lastCheckpoint = s.step;
       }
-      if (config.eval_every > 0 && s.step % config.eval_every === 0 && s.step < config.steps) await evaluateAt(s, s.step, hooks);
+      if (config.eval_every > 0 && s.step % config.eval_every === 0 && s.step < config.steps)
+        await evaluateAt(s, s.step, hooks);
     }
     result.steps_done = s.step;
     if (s.step !== lastCheckpoint || result.status === 'completed') {
@@ -270,7 +328,12 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}, opts: T
       await hooks.onCheckpoint?.(result.final_checkpoint);
     }
     if (result.status === 'completed') result.eval_after = await evaluateAt(s, s.step, hooks);
-    await emit({ level: 'info', code: result.status, message: `${result.status} at step ${s.step}`, step: s.step });
+    await emit({
+      level: 'info',
+      code: result.status,
+      message: `${result.status} at step ${s.step}`,
+      step: s.step,
+    });
     return result;
   } finally {
     dispose(s);

@@ -1,0 +1,183 @@
+import { createRequire, register } from 'node:module';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Runtime choice of the TensorFlow.js backend. Native bindings (tfjs-node, tfjs-node-gpu) are optional
+ * dependencies that need libtensorflow downloaded at install time, so they are loaded with a dynamic
+ * import and `auto` falls back to the portable backends (wasm, then pure-JS cpu).
+ */
+
+export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+export type ConcreteBackend = Exclude<BackendName, 'auto'>;
+
+export interface BackendInfo {
+  /** The backend now active. */
+  name: ConcreteBackend;
+  /** What was asked for (`auto` or a concrete name). */
+  requested: BackendName;
+  /** tf.getBackend() after init: 'tensorflow' for both native packages, 'wasm', 'cpu'. */
+  tfjsBackend: string;
+  tfjsVersion: string;
+  threads?: number;
+  simd?: boolean;
+  /** Backends tried before the chosen one (auto only) and why each was passed over. */
+  skipped: { name: ConcreteBackend; reason: string }[];
+}
+
+const AUTO_ORDER: ConcreteBackend[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+const INSTALL_HINT: Record<ConcreteBackend, string> = {
+  'tensorflow-gpu':
+    'install it with `npm install @tensorflow/tfjs-node-gpu` on a Linux x86-64 host with CUDA 11.2 + cuDNN 8 and ' +
+    'internet access (the package downloads libtensorflow during install)',
+  tensorflow:
+    'install it with `npm install @tensorflow/tfjs-node` on a host with internet access (the package downloads ' +
+    'libtensorflow during install)',
+  wasm: 'reinstall dependencies (`npm install`): @tensorflow/tfjs-backend-wasm is a regular dependency',
+  cpu: 'reinstall dependencies (`npm install`): @tensorflow/tfjs-backend-cpu is a regular dependency',
+};
+
+/** Validate a backend name from user input (env, CLI, job spec). */
+export function parseBackendName(value: string | undefined, field = 'POPO_BACKEND'): BackendName {
+  const v = (value ?? 'auto').trim().toLowerCase() || 'auto';
+  if ((BACKEND_NAMES as readonly string[]).includes(v)) return v as BackendName;
+  throw new Error(`${field}: unknown backend "${value}"; expected one of ${BACKEND_NAMES.join(', ')}`);
+}
+
+/** Package names held in variables so TypeScript does not try to resolve the optional modules. */
+const NODE_GPU_PKG = '@tensorflow/tfjs-node-gpu';
+const NODE_PKG = '@tensorflow/tfjs-node';
+
+async function tryActivate(name: ConcreteBackend): Promise<{ ok: true } | { ok: false; reason: string }> {
+  try {
+    switch (name) {
+      case 'tensorflow-gpu':
+      case 'tensorflow': {
+        await import(name === 'tensorflow-gpu' ? NODE_GPU_PKG : NODE_PKG);
+        // Both packages register a backend called 'tensorflow'.
+        if (!(await tf.setBackend('tensorflow'))) return { ok: false, reason: 'tf.setBackend("tensorflow") failed' };
+        return { ok: true };
+      }
+      case 'wasm': {
+        const wasm = await import('@tensorflow/tfjs-backend-wasm');
+        wasm.setWasmPaths(wasmDistDir());
+        if (!(await tf.setBackend('wasm'))) return { ok: false, reason: 'the wasm module failed to initialise' };
+        return { ok: true };
+      }
+      case 'cpu': {
+        await import('@tensorflow/tfjs-backend-cpu');
+        if (!(await tf.setBackend('cpu'))) return { ok: false, reason: 'tf.setBackend("cpu") failed' };
+        return { ok: true };
+      }
+    }
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    const missing = /Cannot find (module|package)|ERR_MODULE_NOT_FOUND/.test(msg);
+    return { ok: false, reason: missing ? 'package not installed' : msg };
+  }
+}
+
+/**
+ * In Node the wasm binaries are read from disk: point tfjs at the package's dist/ folder (a path with a
+ * trailing separator is used as a prefix for tfjs-backend-wasm*.wasm).
+ */
+export function wasmDistDir(): string {
+  const require = createRequire(import.meta.url);
+  return path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')) + path.sep + 'dist' + path.sep;
+}
+
+/**
+ * tfjs-core's Node bundle registers no gradients; they live only in its ESM dist files, whose relative imports
+ * omit the `.js` extension that Node's ESM resolver requires. A resolve hook adds it (only for imports made by
+ * tfjs-core's own dist files that fail as written), then the stock registration module is imported. Vitest
+ * transforms those files itself; the hook is harmless there.
+ */
+const EXTENSIONLESS_HOOK = `
+export async function resolve(specifier, context, next) {
+  try {
+    return await next(specifier, context);
+  } catch (err) {
+    const parent = context.parentURL || '';
+    if (parent.includes('/@tensorflow/tfjs-core/dist/') && specifier.startsWith('.') && !specifier.endsWith('.js')) {
+      return next(specifier + '.js', context);
+    }
+    throw err;
+  }
+}`;
+const GRADIENTS_MODULE = '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+
+function gradientsRegistered(): boolean {
+  try {
+    tf.tidy(() => tf.grad((x: tf.Tensor) => tf.mean(x))(tf.ones([1])));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let gradientsReady: Promise<void> | undefined;
+
+/** Make tf.grad / tf.variableGrads work (idempotent). initBackend() calls it. */
+export function ensureGradients(): Promise<void> {
+  gradientsReady ??= (async () => {
+    if (gradientsRegistered()) return;
+    register('data:text/javascript,' + encodeURIComponent(EXTENSIONLESS_HOOK));
+    await import(GRADIENTS_MODULE);
+    if (!gradientsRegistered()) throw new Error(`could not register tfjs gradients from ${GRADIENTS_MODULE}`);
+  })();
+  return gradientsReady;
+}
+
+/**
+ * Activate a backend. `requested` defaults to `POPO_BACKEND` from the environment, else `auto`.
+ * `auto` takes the first that loads in the order tensorflow-gpu → tensorflow → wasm → cpu; a named backend that
+ * cannot load throws with install instructions.
+ */
+export async function initBackend(requested?: BackendName): Promise<BackendInfo> {
+  const req = requested ?? parseBackendName(process.env.POPO_BACKEND);
+  if (!(BACKEND_NAMES as readonly string[]).includes(req)) parseBackendName(req, 'backend');
+  const candidates = req === 'auto' ? AUTO_ORDER : [req];
+  const skipped: BackendInfo['skipped'] = [];
+  for (const name of candidates) {
+    const r = await tryActivate(name);
+    if (r.ok) {
+      await ensureGradients();
+      return describe(name, req, skipped);
+    }
+    if (req !== 'auto') {
+      throw new Error(`backend "${name}" is not available (${r.reason}); ${INSTALL_HINT[name]}`);
+    }
+    skipped.push({ name, reason: r.reason });
+  }
+  throw new Error(`no TensorFlow.js backend could be loaded: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+}
+
+async function describe(name: ConcreteBackend, requested: BackendName, skipped: BackendInfo['skipped']): Promise<BackendInfo> {
+  const info: BackendInfo = {
+    name,
+    requested,
+    tfjsBackend: tf.getBackend(),
+    tfjsVersion: tf.version_core,
+    skipped,
+  };
+  if (name === 'wasm') {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    info.threads = wasm.getThreadsCount();
+    info.simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
+  } else if (name === 'cpu') {
+    info.threads = 1;
+  }
+  return info;
+}
+
+/** One line for logs and job records, e.g. "wasm (simd, 1 thread; skipped tensorflow-gpu: package not installed)". */
+export function formatBackendInfo(info: BackendInfo): string {
+  const details: string[] = [];
+  if (info.simd !== undefined) details.push(info.simd ? 'simd' : 'no simd');
+  if (info.threads !== undefined) details.push(`${info.threads} thread${info.threads === 1 ? '' : 's'}`);
+  const skipped = info.skipped.map((s) => `skipped ${s.name}: ${s.reason}`);
+  const all = [...details, ...skipped];
+  return `${info.name}${all.length ? ` (${all.join('; ')})` : ''}`;
+}

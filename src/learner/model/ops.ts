@@ -1,0 +1,133 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Differentiable building blocks tuned for the wasm backend, where (measured on this project's machine)
+ * matMul with transposeA/transposeB runs ~10x slower than a plain matMul after an explicit transpose, and
+ * gather has no gradient (no UnsortedSegmentSum kernel).
+ */
+
+/** tfjs-core does not export this type from its index. */
+type CustomGradientFunc<T extends tf.Tensor> = Parameters<typeof tf.customGrad<T>>[0];
+
+/** Backends whose matMul with transpose flags is slow, so gradients transpose explicitly. */
+const EXPLICIT_TRANSPOSE_BACKENDS = new Set(['wasm', 'cpu']);
+
+function swapLast2(x: tf.Tensor): tf.Tensor {
+  const perm = [...Array(x.rank).keys()];
+  perm[x.rank - 2] = x.rank - 1;
+  perm[x.rank - 1] = x.rank - 2;
+  return tf.transpose(x, perm);
+}
+
+const matmulExplicitGrad = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved;
+      return [tf.matMul(dy, swapLast2(sb)), tf.matMul(swapLast2(sa), dy)];
+    },
+  };
+}) as unknown as CustomGradientFunc<tf.Tensor>);
+
+/**
+ * a @ b for rank 2, or rank ≥ 3 with equal batch dims. On wasm/cpu the backward pass transposes explicitly
+ * instead of using tfjs's default transposeA/transposeB matMuls.
+ */
+export function matmul<T extends tf.Tensor>(a: tf.Tensor, b: tf.Tensor): T {
+  if (EXPLICIT_TRANSPOSE_BACKENDS.has(tf.getBackend())) return matmulExplicitGrad(a, b) as T;
+  return tf.matMul(a, b) as T;
+}
+
+/** x [N, in] @ w [in, out] (+ bias [out]). Weights are stored input-major so the forward needs no transpose. */
+export function linear(x: tf.Tensor2D, w: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor2D {
+  const y = matmul<tf.Tensor2D>(x, w);
+  return bias ? tf.add(y, bias) : y;
+}
+
+function hasKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
+/**
+ * Rows of `table` [V, H] for int32 `ids` [N] → [N, H]. Forward is a gather everywhere; where the backend has no
+ * UnsortedSegmentSum (wasm) the gradient is a scatter-add done in JS, which costs O(N·H) and, unlike a one-hot
+ * matMul, stays cheap for 150k-token vocabularies.
+ */
+export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  if (hasKernel('UnsortedSegmentSum')) return tf.gather(table, ids);
+  const [vocab, width] = table.shape;
+  const idArr = ids.dataSync();
+  for (let i = 0; i < idArr.length; i++) {
+    if (idArr[i] < 0 || idArr[i] >= vocab) {
+      throw new Error(`inputIds: token id ${idArr[i]} at position ${i} is outside the vocabulary [0, ${vocab})`);
+    }
+  }
+  const lookup = tf.customGrad(((t: tf.Tensor2D) => ({
+    value: tf.gather(t, ids),
+    gradFunc: (dy: tf.Tensor2D) => {
+      const g = dy.dataSync();
+      const out = new Float32Array(vocab * width);
+      for (let i = 0; i < idArr.length; i++) {
+        const src = i * width;
+        const dst = idArr[i] * width;
+        for (let j = 0; j < width; j++) out[dst + j] += g[src + j];
+      }
+      return tf.tensor2d(out, [vocab, width]);
+    },
+  })) as unknown as CustomGradientFunc<tf.Tensor2D>);
+  return lookup(table) as tf.Tensor2D;
+}
+
+/** RMSNorm over the last axis, computed in float32 like HF's LlamaRMSNorm. */
+export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: number): T {
+  const variance = tf.mean(tf.square(x), -1, true);
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight);
+}
+
+export function silu<T extends tf.Tensor>(x: T): T {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+/**
+ * HF's rotate_half (x → [-x2, x1]) as a matMul by a constant signed permutation R [d, d]: one kernel instead of
+ * slice/neg/concat, and only the input gets a gradient (dy @ Rᵀ).
+ */
+export function rotationMatrices(headDim: number): { r: tf.Tensor2D; rT: tf.Tensor2D } {
+  const half = headDim / 2;
+  const r = new Float32Array(headDim * headDim);
+  const rT = new Float32Array(headDim * headDim);
+  for (let i = 0; i < half; i++) {
+    // out[i] = -x[i + half]; out[i + half] = x[i]
+    r[(i + half) * headDim + i] = -1;
+    r[i * headDim + (i + half)] = 1;
+    rT[i * headDim + (i + half)] = -1;
+    rT[(i + half) * headDim + i] = 1;
+  }
+  return { r: tf.tensor2d(r, [headDim, headDim]), rT: tf.tensor2d(rT, [headDim, headDim]) };
+}
+
+/** cos/sin tables [B, T, 1, d] for float positions [B, T]. */
+export function ropeTables(positions: tf.Tensor2D, invFreq: tf.Tensor1D): { cos: tf.Tensor4D; sin: tf.Tensor4D } {
+  const [b, t] = positions.shape;
+  const half = invFreq.shape[0];
+  const freqs = tf.mul(tf.reshape(positions, [b, t, 1]), tf.reshape(invFreq, [1, 1, half]));
+  const emb = tf.reshape(tf.concat([freqs, freqs], -1), [b, t, 1, 2 * half]) as tf.Tensor4D;
+  return { cos: tf.cos(emb), sin: tf.sin(emb) };
+}
+
+/** x [B, T, h, d] rotated by its positions: x·cos + rotate_half(x)·sin. */
+export function applyRope(
+  x: tf.Tensor4D,
+  cos: tf.Tensor4D,
+  sin: tf.Tensor4D,
+  rot: { r: tf.Tensor2D; rT: tf.Tensor2D },
+): tf.Tensor4D {
+  const [b, t, h, d] = x.shape;
+  const rotate = tf.customGrad(((x2d: tf.Tensor2D) => ({
+    value: tf.matMul(x2d, rot.r),
+    gradFunc: (dy: tf.Tensor2D) => tf.matMul(dy, rot.rT),
+  })) as unknown as CustomGradientFunc<tf.Tensor2D>);
+  const rotated = tf.reshape(rotate(tf.reshape(x, [b * t * h, d])), [b, t, h, d]);
+  return tf.add(tf.mul(x, cos), tf.mul(rotated, sin));
+}

@@ -1,0 +1,215 @@
+import { toComputeLatex } from './compute-latex.js';
+import { answerKey, normalizeAnswer } from './normalize.js';
+import type { AnswerNode } from './structure.js';
+import type { SymbolicValue } from './symbolic.js';
+
+/** A scalar answer prepared for comparison. */
+export interface Leaf {
+  key: string;
+  /** Plain decimal literal (exact comparison with another literal). */
+  literal?: string;
+  /** compute-engine LaTeX; undefined for hazards. For a general equation, `(lhs)-(rhs)`. */
+  expr?: string;
+  equation: boolean;
+}
+
+/**
+ * `x=5`, `f(x)=2x`, `m_{\max}=n^2-n-1`, `\theta=30`: a name (optionally subscripted or applied to
+ * arguments) on the left means the answer is the right-hand side.
+ */
+const SIMPLE_LHS = /^\s*(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{[^{}=]*\}|_[a-zA-Z0-9])?'*(?:\([^()=]*\))?\s*$/;
+const LITERAL = /^-?\d+(?:\.\d+)?$/;
+const BASE_NUMBER = /^(\d+)_(\d+)$/;
+
+export function makeLeaf(text: string): Leaf {
+  // Items of lists and right-hand sides get the whole-answer rules too ("x = 52_8", "1\frac{1}{2}, 3").
+  let t = normalizeAnswer(text).text;
+  const sides = t.split('=');
+  let equation = false;
+  if (sides.length === 2 && !/[<>]|\\[lg]e(?![a-zA-Z])|\\ne(?![a-zA-Z])/.test(sides[0])) {
+    if (SIMPLE_LHS.test(sides[0]) && sides[1].trim() !== '') t = normalizeAnswer(sides[1]).text;
+    else if (sides[0].trim() !== '' && sides[1].trim() !== '') equation = true;
+  }
+  const key = answerKey(t);
+  if (LITERAL.test(key)) return { key, literal: key, expr: key, equation: false };
+  if (equation) {
+    const [lhs, rhs] = t.split('=').map((x) => toComputeLatex(x.trim()));
+    return { key, expr: lhs && rhs ? `(${lhs})-(${rhs})` : undefined, equation: true };
+  }
+  return { key, expr: toComputeLatex(t), equation: false };
+}
+
+export interface CompareContext {
+  relTol: number;
+  /** Results for `Leaf.expr`, when the symbolic pass ran. */
+  symbolic?: Map<string, SymbolicValue>;
+  leaves: Map<string, Leaf>;
+  /** Which kinds of comparison decided a leaf equal (for the reason string). */
+  used: Set<'string' | 'numeric' | 'symbolic'>;
+}
+
+export function leafOf(ctx: CompareContext, text: string): Leaf {
+  let leaf = ctx.leaves.get(text);
+  if (!leaf) {
+    leaf = makeLeaf(text);
+    ctx.leaves.set(text, leaf);
+  }
+  return leaf;
+}
+
+function close(a: number, b: number, relTol: number): boolean {
+  if (a === b) return true;
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return false;
+  // Relative only: answers like 8.2e-19 or 2^{-98} are legitimately tiny. Exact zero on one side gets an
+  // absolute allowance for evaluation noise (sin(π) ≈ 1e-16).
+  const scale = Math.max(Math.abs(a), Math.abs(b));
+  if (a === 0 || b === 0) return scale < 1e-12;
+  return Math.abs(a - b) <= relTol * scale;
+}
+
+/** Pointwise equality of two value vectors (re, im pairs); points where both are undefined are skipped. */
+function valuesEqual(a: number[], b: number[], relTol: number): boolean {
+  let compared = 0;
+  for (let i = 0; i < a.length; i += 2) {
+    const aNaN = Number.isNaN(a[i]);
+    const bNaN = Number.isNaN(b[i]);
+    if (aNaN && bNaN) continue;
+    if (aNaN !== bNaN) return false;
+    // Infinite values (2^{5000}) say nothing about equality: leave them to the structural comparison.
+    if (!Number.isFinite(a[i]) || !Number.isFinite(b[i])) return false;
+    if (!close(a[i], b[i], relTol) || !close(a[i + 1], b[i + 1], relTol)) return false;
+    compared++;
+  }
+  return compared > 0;
+}
+
+const isConstant = (v: number[]) => v.every((x, i) => x === v[i % 2]);
+
+/**
+ * Two equations lhs=rhs are the same when their differences are proportional (2x=4 vs x-2=0). Equations
+ * without variables are statements, not solution sets: any two false ones would be "proportional".
+ */
+function proportional(a: number[], b: number[], relTol: number): boolean {
+  if (isConstant(a) || isConstant(b)) return false;
+  let ratio: number | undefined;
+  let compared = 0;
+  for (let i = 0; i < a.length; i += 2) {
+    if (Number.isNaN(a[i]) || Number.isNaN(b[i])) return false;
+    if (a[i + 1] !== 0 || b[i + 1] !== 0) return false;
+    if (a[i] === 0 && b[i] === 0) continue;
+    if (b[i] === 0 || a[i] === 0) return false;
+    const r = a[i] / b[i];
+    if (ratio === undefined) ratio = r;
+    else if (!close(r, ratio, relTol)) return false;
+    compared++;
+  }
+  return compared > 0;
+}
+
+export function leafEqual(ctx: CompareContext, cText: string, gText: string): boolean {
+  const c = leafOf(ctx, cText);
+  const g = leafOf(ctx, gText);
+  if (c.key === g.key) {
+    ctx.used.add('string');
+    return true;
+  }
+  // "52_8" and "52": the question fixes the base, so a missing subscript is not an error; two bases must agree.
+  const cBase = BASE_NUMBER.exec(c.key);
+  const gBase = BASE_NUMBER.exec(g.key);
+  if (cBase || gBase) {
+    const equal = (cBase?.[1] ?? c.key) === (gBase?.[1] ?? g.key) && !(cBase && gBase);
+    if (equal) ctx.used.add('string');
+    return equal;
+  }
+  if (c.literal !== undefined && g.literal !== undefined) {
+    const equal = Number(c.literal) === Number(g.literal) && (c.literal.includes('.') || g.literal.includes('.') || BigInt(c.literal) === BigInt(g.literal));
+    if (equal) ctx.used.add('numeric');
+    return equal;
+  }
+  if (c.equation !== g.equation || !ctx.symbolic || !c.expr || !g.expr) return false;
+  const cv = ctx.symbolic.get(c.expr);
+  const gv = ctx.symbolic.get(g.expr);
+  if (!cv?.ok || !gv?.ok) return false;
+  const equal = c.equation
+    ? proportional(cv.values, gv.values, ctx.relTol)
+    : valuesEqual(cv.values, gv.values, ctx.relTol) ||
+      (cv.values.every(Number.isNaN) && gv.values.every(Number.isNaN) && cv.json === gv.json) ||
+      (cv.json === gv.json && !cv.json.includes('Error'));
+  if (equal) ctx.used.add('symbolic');
+  return equal;
+}
+
+/** Unordered equality: a perfect matching between the items (Kuhn's augmenting paths). */
+function multisetEqual(ctx: CompareContext, cs: AnswerNode[], gs: AnswerNode[]): boolean {
+  if (cs.length !== gs.length) return false;
+  const memo = new Map<string, boolean>();
+  const eq = (i: number, j: number) => {
+    const k = `${i},${j}`;
+    let v = memo.get(k);
+    if (v === undefined) {
+      v = nodeEqual(ctx, cs[i], gs[j]);
+      memo.set(k, v);
+    }
+    return v;
+  };
+  const matchOfGold = new Array<number>(gs.length).fill(-1);
+  const tryAssign = (i: number, seen: boolean[]): boolean => {
+    for (let j = 0; j < gs.length; j++) {
+      if (seen[j] || !eq(i, j)) continue;
+      seen[j] = true;
+      if (matchOfGold[j] < 0 || tryAssign(matchOfGold[j], seen)) {
+        matchOfGold[j] = i;
+        return true;
+      }
+    }
+    return false;
+  };
+  for (let i = 0; i < cs.length; i++) {
+    if (!tryAssign(i, new Array<boolean>(gs.length).fill(false))) return false;
+  }
+  return true;
+}
+
+function orderedEqual(ctx: CompareContext, cs: AnswerNode[], gs: AnswerNode[]): boolean {
+  return cs.length === gs.length && cs.every((c, i) => nodeEqual(ctx, c, gs[i]));
+}
+
+function isVector(rows: AnswerNode[][]): boolean {
+  return rows.length === 1 || rows.every((r) => r.length === 1);
+}
+
+/**
+ * Is the candidate `c` the gold answer `g`? The gold side decides the semantics: a bare gold list is
+ * unordered (several answers), a gold tuple/interval is ordered and its brackets must match.
+ */
+export function nodeEqual(ctx: CompareContext, c: AnswerNode, g: AnswerNode): boolean {
+  switch (g.kind) {
+    case 'scalar':
+      return c.kind === 'scalar' && leafEqual(ctx, c.text, g.text);
+    case 'list':
+      if (c.kind === 'list' || c.kind === 'set' || (c.kind === 'seq' && c.open === '(' && c.close === ')')) {
+        return multisetEqual(ctx, c.items, g.items);
+      }
+      return false;
+    case 'set':
+      return (c.kind === 'set' || c.kind === 'list') && multisetEqual(ctx, c.items, g.items);
+    case 'union':
+      return c.kind === 'union' && multisetEqual(ctx, c.items, g.items);
+    case 'seq':
+      if (c.kind === 'seq') return c.open === g.open && c.close === g.close && orderedEqual(ctx, c.items, g.items);
+      if (c.kind === 'list' && g.open === '(' && g.close === ')') return orderedEqual(ctx, c.items, g.items);
+      if (c.kind === 'matrix' && isVector(c.rows)) return orderedEqual(ctx, c.rows.flat(), g.items);
+      return false;
+    case 'matrix':
+      if (c.kind === 'matrix') {
+        return (
+          c.rows.length === g.rows.length &&
+          c.rows.every((row, i) => orderedEqual(ctx, row, g.rows[i]))
+        );
+      }
+      if (isVector(g.rows) && ((c.kind === 'seq' && c.open === '(') || c.kind === 'list')) {
+        return orderedEqual(ctx, c.items, g.rows.flat());
+      }
+      return false;
+  }
+}

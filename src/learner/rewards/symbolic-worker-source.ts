@@ -1,0 +1,126 @@
+/**
+ * Source of the worker thread that runs @cortex-js/compute-engine. It is a string (run with
+ * `new Worker(src, { eval: true })`) so the same code works from TypeScript sources under vitest and
+ * from the compiled dist/ without a separate build step for a .js worker file.
+ *
+ * Protocol: the parent posts `{ id, exprs, budgetMs }` on `workerData.port`; the worker replies
+ * `{ id, results }` or `{ id, error }` on the same port, then bumps `Int32Array(workerData.signal)[0]`
+ * and notifies, which wakes the parent blocked in `Atomics.wait`.
+ *
+ * Each expression is parsed in its own scope (compute-engine keeps symbol declarations per engine, so
+ * "x_1" parsed earlier would change how "\sqrt{x}" parses later). Free variables get the same
+ * deterministic pseudo-random values (see pointValue) for every expression in the batch, at `points` points.
+ */
+export const SYMBOLIC_WORKER_SOURCE = String.raw`
+'use strict';
+const { workerData } = require('node:worker_threads');
+const port = workerData.port;
+const signal = new Int32Array(workerData.signal);
+const POINTS = workerData.points;
+let ComputeEngine;
+let setupError;
+// The package's CommonJS build exports nothing usable in 0.27, so load its ES module build.
+const ready = import(workerData.engineUrl).then(
+  (m) => {
+    ComputeEngine = m.ComputeEngine;
+    if (typeof ComputeEngine !== 'function') setupError = 'no ComputeEngine export';
+  },
+  (err) => {
+    setupError = String((err && err.message) || err);
+  },
+);
+let ce = null;
+let uses = 0;
+
+// Half the points are small (0.5..3: keeps exponentials and Gamma tame), half larger (3..40: floor and
+// ceiling of n/5 vs n/6 agree near 1 but not at 20).
+function pointValue(k, j) {
+  const x = Math.sin((k + 1) * 12.9898 + (j + 1) * 78.233) * 43758.5453;
+  const u = x - Math.floor(x);
+  return k % 2 === 0 ? 0.5 + u * 2.5 : 3 + u * 37;
+}
+
+function numeric(expr) {
+  try {
+    const n = expr.N();
+    if (!n.isNumberLiteral) return [NaN, NaN];
+    return [Number(n.re), Number(n.im)];
+  } catch (err) {
+    return [NaN, NaN];
+  }
+}
+
+function scoped(fn) {
+  ce.pushScope();
+  try {
+    return fn();
+  } catch (err) {
+    return null;
+  } finally {
+    ce.popScope();
+  }
+}
+
+function evaluateBatch(exprs, deadline) {
+  // A fresh engine now and then bounds whatever state the engine accumulates (caches, rules).
+  if (!ce || ++uses > 2000) {
+    ce = new ComputeEngine();
+    uses = 0;
+  }
+  const unknowns = exprs.map((s) =>
+    scoped(() => {
+      const e = ce.parse(s);
+      return e.isValid ? Array.from(e.unknowns) : null;
+    }),
+  );
+  const names = new Set();
+  for (const u of unknowns) if (u) for (const n of u) names.add(n);
+  const vars = Array.from(names).sort();
+  return exprs.map((s, i) => {
+    if (!unknowns[i]) return { ok: false, error: 'parse' };
+    if (Date.now() > deadline) return { ok: false, error: 'budget' };
+    const out = scoped(() => {
+      const e = ce.parse(s);
+      const values = [];
+      if (unknowns[i].length === 0) {
+        const v = numeric(e);
+        for (let k = 0; k < POINTS; k++) values.push(v[0], v[1]);
+      } else {
+        for (let k = 0; k < POINTS; k++) {
+          const sub = {};
+          vars.forEach((name, j) => {
+            sub[name] = pointValue(k, j);
+          });
+          let v = [NaN, NaN];
+          try {
+            v = numeric(e.subs(sub));
+          } catch (err) {
+            v = [NaN, NaN];
+          }
+          values.push(v[0], v[1]);
+        }
+      }
+      return { ok: true, json: JSON.stringify(e.json), values };
+    });
+    return out || { ok: false, error: 'evaluate' };
+  });
+}
+
+port.on('message', (msg) => ready.then(() => handle(msg)));
+
+function handle(msg) {
+  let reply;
+  if (setupError) {
+    reply = { id: msg.id, error: 'cannot load compute-engine: ' + setupError };
+  } else {
+    try {
+      reply = { id: msg.id, results: evaluateBatch(msg.exprs, Date.now() + msg.budgetMs) };
+    } catch (err) {
+      reply = { id: msg.id, error: String((err && err.message) || err) };
+    }
+  }
+  port.postMessage(reply);
+  Atomics.add(signal, 0, 1);
+  Atomics.notify(signal, 0);
+}
+`;

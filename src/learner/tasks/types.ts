@@ -1,0 +1,46 @@
+import type { Example } from '../trainer/types.js';
+
+export type { Example };
+
+export type Split = 'train' | 'test';
+
+export interface GenerateOptions {
+  split: Split;
+  /** How many distinct problems to return. */
+  n: number;
+  /** The same seed gives the same problems in the same order. */
+  seed: number;
+  /** 1 (easiest) .. task.maxDifficulty. */
+  difficulty: number;
+}
+
+/** A built-in generator of verifiable problems whose gold answers are plain integers. */
+export interface Task {
+  readonly name: string;
+  readonly description: string;
+  readonly maxDifficulty: number;
+  /** One prompt and answer, e.g. `{ problem: '12+34=', answer: '46' }`. */
+  readonly example: { problem: string; answer: string };
+  generate(options: GenerateOptions): Example[];
+  /** The SFT target completion for a problem of this task (the answer; the trainer appends EOS). */
+  solution(problem: string): string;
+  /** 1 when the completion is the answer (after trimming; numbers compared numerically), else 0. */
+  reward(completion: string, example: Pick<Example, 'answer'>): number;
+}
+
+export interface TaskInfo {
+  name: string;
+  description: string;
+  maxDifficulty: number;
+  example: { problem: string; answer: string };
+}
+
+export class TaskError extends Error {
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${field}: ${reason}`);
+    this.name = 'TaskError';
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * The one tokenizer contract the model, the sampler and the trainer depend on.
+ *
+ * `encode` never adds special tokens: callers decide where BOS/EOS go (a prompt gets BOS, a completion ends
+ * at EOS), so the same tokenizer serves prompts, completions and SFT targets without flags.
+ * `decode` drops special tokens, so a sampled completion decodes to just its text.
+ */
+export interface Tokenizer {
+  encode(text: string): number[];
+  decode(ids: number[]): string;
+  readonly eosId: number;
+  readonly padId: number;
+  readonly bosId?: number;
+  readonly vocabSize: number;
+}
+
+/** Bad tokenizer input or files: `field` names what was wrong (a path, a config key, an argument). */
+export class TokenizerError extends Error {
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${field}: ${reason}`);
+    this.name = 'TokenizerError';
+  }
+}

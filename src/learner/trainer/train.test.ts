@@ -1,0 +1,113 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../backend.js';
+import { decodeCheckpoint } from './checkpoint.js';
+import { resolveConfig } from './config.js';
+import { writeTinyModelDir } from './test-model.js';
+import { train } from './train.js';
+import type { CheckpointBlob, StepMetrics, TrainConfig } from './types.js';
+
+let modelDir: string;
+beforeAll(async () => {
+  await initBackend('cpu');
+  modelDir = await writeTinyModelDir(join(mkdtempSync(join(tmpdir(), 'popo-train-')), 'model'));
+});
+
+function config(algorithm: 'popo' | 'grpo' | 'sft', extra: object = {}): TrainConfig {
+  return resolveConfig({
+    algorithm,
+    seed: 7,
+    steps: 4,
+    backend: 'cpu',
+    model: { path: modelDir },
+    data: { task: { name: 'add', difficulty: 1, n_train: 50, n_test: 8 } },
+    sampling: { group_size: 4, prompts_per_step: 2, max_new_tokens: 3 },
+    optimizer: { lr: 0.01 },
+    sft: { batch_size: 4 },
+    checkpoint_every: 2,
+    eval: { n: 1, k: 1, temperature: 0, max_examples: 8 },
+    ...extra,
+  });
+}
+
+/** Wall-clock fields differ between any two runs; everything else must not. */
+const comparable = (m: StepMetrics) => {
+  const { step_seconds: _s, tokens_per_second: _t, ...rest } = m;
+  return rest;
+};
+
+async function run(c: TrainConfig, resumeFrom?: CheckpointBlob) {
+  const metrics: StepMetrics[] = [];
+  const checkpoints: CheckpointBlob[] = [];
+  const result = await train(
+    c,
+    { onStep: (m) => void metrics.push(m), onCheckpoint: (k) => void checkpoints.push(k) },
+    { resumeFrom },
+  );
+  return { metrics, checkpoints, result };
+}
+
+describe('train', () => {
+  it.each(['popo', 'grpo', 'sft'] as const)(
+    '%s: resuming from step 2 gives the same metrics for steps 3 and 4',
+    async (algorithm) => {
+      const c = config(algorithm);
+      const full = await run(c);
+      expect(full.metrics.map((m) => m.step)).toEqual([1, 2, 3, 4]);
+      const at2 = full.checkpoints.find((k) => k.step === 2)!;
+      expect(at2).toBeDefined();
+      const resumed = await run(c, at2);
+      expect(resumed.metrics.map((m) => m.step)).toEqual([3, 4]);
+      expect(resumed.metrics.map(comparable)).toEqual(full.metrics.slice(2).map(comparable));
+      // The final weights agree too, not only the logged numbers.
+      const a = decodeCheckpoint(full.result.final_checkpoint!).policy;
+      const b = decodeCheckpoint(resumed.result.final_checkpoint!).policy;
+      for (const [name, rec] of a) expect(Array.from(b.get(name)!.data), name).toEqual(Array.from(rec.data));
+    },
+  );
+
+  it('a POPO checkpoint holds θ, ξ, the predictor, optimizer moments and the random state', async () => {
+    const { checkpoints, metrics } = await run(config('popo', { steps: 2 }));
+    const c = decodeCheckpoint(checkpoints.at(-1)!);
+    expect(c.step).toBe(2);
+    expect(c.siamese!.size).toBe(c.policy.size);
+    expect([...c.predictor!.keys()]).toEqual(
+      expect.arrayContaining(['predictor.fc1.weight', 'predictor.fc2.weight']),
+    );
+    expect(c.optimizer!.size).toBe(2 * (c.policy.size + c.predictor!.size));
+    expect(c.optimizerStep).toBe(2);
+    expect(c.rng.state).toHaveLength(4);
+    // ξ moved toward θ but is not θ (τ < 1), and the drift stays under the Lemma 3.2 bound.
+    const name = [...c.policy.keys()][0];
+    expect(Array.from(c.siamese!.get(name)!.data)).not.toEqual(Array.from(c.policy.get(name)!.data));
+    for (const m of metrics) expect(m.drift).toBeLessThanOrEqual(m.drift_bound * (1 + 1e-4) + 1e-6);
+  });
+
+  it('a corrupt checkpoint is refused by its sha256', async () => {
+    const { checkpoints } = await run(config('sft', { steps: 2 }));
+    const bad = { ...checkpoints[0], bytes: checkpoints[0].bytes.slice() };
+    bad.bytes[bad.bytes.length - 1] ^= 0xff;
+    await expect(run(config('sft'), bad)).rejects.toThrow(/sha256/);
+  });
+
+  it('stops when asked, leaving a checkpoint of the last step', async () => {
+    const seen: number[] = [];
+    let calls = 0;
+    const result = await train(config('popo', { steps: 10, checkpoint_every: 0 }), {
+      shouldStop: () => (++calls > 2 ? 'pause' : false),
+      onCheckpoint: (k) => void seen.push(k.step),
+    });
+    expect(result.status).toBe('paused');
+    expect(result.steps_done).toBe(2);
+    expect(seen).toEqual([2]);
+  });
+
+  it('leaves no tensors behind', async () => {
+    const before = tf.memory().numTensors;
+    await run(config('popo', { steps: 2 }));
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
