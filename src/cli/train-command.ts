@@ -102,7 +102,19 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
     return 2;
   }
   const out = opts.out ?? join('runs', name);
-  const { result, plots } = await trainIntoFolder(config, out, opts);
+  let outcome;
+  try {
+    outcome = await trainIntoFolder(config, out, opts);
+  } catch (e) {
+    // Input problems found while loading (unknown task, bad model directory, corrupt checkpoint) name their field.
+    const err = e as { field?: string; reason?: string; message: string };
+    if (err.field && err.reason) {
+      process.stderr.write(`invalid config:\n  ${err.field}: ${err.reason}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const { result, plots } = outcome;
   const line = (label: string, e?: { avg_at_k: number; k: number }) =>
     e ? `${label} held-out avg@${e.k}: ${(100 * e.avg_at_k).toFixed(1)}%\n` : '';
   process.stdout.write(

@@ -21,14 +21,21 @@ describe('backend selection', () => {
   });
 
   it('a named backend that is missing explains how to install it', async () => {
-    await expect(initBackend('tensorflow-gpu')).rejects.toThrow(/npm install @tensorflow\/tfjs-node-gpu.*CUDA/);
+    await expect(initBackend('tensorflow-gpu')).rejects.toThrow(
+      /npm install @tensorflow\/tfjs-node-gpu.*CUDA/,
+    );
     await expect(initBackend('tensorflow')).rejects.toThrow(/npm install @tensorflow\/tfjs-node/);
   });
 
   it('switches to cpu on request and registers gradients', async () => {
     const info = await initBackend('cpu');
     expect(info).toMatchObject({ name: 'cpu', requested: 'cpu', tfjsBackend: 'cpu', skipped: [] });
-    const g = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.square(x)))(tf.tensor1d([3])).dataSync()[0]);
+    const g = tf.tidy(
+      () =>
+        tf
+          .grad((x: tf.Tensor) => tf.sum(tf.square(x)))(tf.tensor1d([3]))
+          .dataSync()[0],
+    );
     expect(g).toBe(6);
   });
 
@@ -38,7 +45,9 @@ describe('backend selection', () => {
       process.env.POPO_BACKEND = 'cpu';
       expect((await initBackend()).name).toBe('cpu');
       process.env.POPO_BACKEND = 'gpu';
-      await expect(initBackend()).rejects.toThrow(/POPO_BACKEND: unknown backend "gpu"; expected one of auto, tensorflow-gpu/);
+      await expect(initBackend()).rejects.toThrow(
+        /POPO_BACKEND: unknown backend "gpu"; expected one of auto, tensorflow-gpu/,
+      );
     } finally {
       if (old === undefined) delete process.env.POPO_BACKEND;
       else process.env.POPO_BACKEND = old;

@@ -57,13 +57,15 @@ async function tryActivate(name: ConcreteBackend): Promise<{ ok: true } | { ok: 
       case 'tensorflow': {
         await import(name === 'tensorflow-gpu' ? NODE_GPU_PKG : NODE_PKG);
         // Both packages register a backend called 'tensorflow'.
-        if (!(await tf.setBackend('tensorflow'))) return { ok: false, reason: 'tf.setBackend("tensorflow") failed' };
+        if (!(await tf.setBackend('tensorflow')))
+          return { ok: false, reason: 'tf.setBackend("tensorflow") failed' };
         return { ok: true };
       }
       case 'wasm': {
         const wasm = await import('@tensorflow/tfjs-backend-wasm');
         wasm.setWasmPaths(wasmDistDir());
-        if (!(await tf.setBackend('wasm'))) return { ok: false, reason: 'the wasm module failed to initialise' };
+        if (!(await tf.setBackend('wasm')))
+          return { ok: false, reason: 'the wasm module failed to initialise' };
         return { ok: true };
       }
       case 'cpu': {
@@ -85,7 +87,9 @@ async function tryActivate(name: ConcreteBackend): Promise<{ ok: true } | { ok: 
  */
 export function wasmDistDir(): string {
   const require = createRequire(import.meta.url);
-  return path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')) + path.sep + 'dist' + path.sep;
+  return (
+    path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')) + path.sep + 'dist' + path.sep
+  );
 }
 
 /**
@@ -151,10 +155,16 @@ export async function initBackend(requested?: BackendName): Promise<BackendInfo>
     }
     skipped.push({ name, reason: r.reason });
   }
-  throw new Error(`no TensorFlow.js backend could be loaded: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+  throw new Error(
+    `no TensorFlow.js backend could be loaded: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`,
+  );
 }
 
-async function describe(name: ConcreteBackend, requested: BackendName, skipped: BackendInfo['skipped']): Promise<BackendInfo> {
+async function describe(
+  name: ConcreteBackend,
+  requested: BackendName,
+  skipped: BackendInfo['skipped'],
+): Promise<BackendInfo> {
   const info: BackendInfo = {
     name,
     requested,

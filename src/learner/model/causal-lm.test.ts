@@ -31,13 +31,17 @@ const MASK = [
 
 function logitsOf(model: CausalLM, ids = IDS, mask = MASK): number[][][] {
   return tf.tidy(() =>
-    model.forward(tf.tensor2d(ids, undefined, 'int32'), { attentionMask: tf.tensor2d(mask, undefined, 'int32') }).logits.arraySync(),
+    model
+      .forward(tf.tensor2d(ids, undefined, 'int32'), { attentionMask: tf.tensor2d(mask, undefined, 'int32') })
+      .logits.arraySync(),
   );
 }
 
 function maxDiff(a: number[][][], b: number[][][], mask = MASK): number {
   let m = 0;
-  a.forEach((row, r) => row.forEach((v, t) => mask[r][t] && v.forEach((x, i) => (m = Math.max(m, Math.abs(x - b[r][t][i]))))));
+  a.forEach((row, r) =>
+    row.forEach((v, t) => mask[r][t] && v.forEach((x, i) => (m = Math.max(m, Math.abs(x - b[r][t][i]))))),
+  );
   return m;
 }
 
@@ -110,18 +114,40 @@ describe('CausalLM', () => {
     const split = 4;
     const got: number[][][] = IDS.map(() => []);
     tf.tidy(() => {
-      const pre = model.forward(tf.tensor2d(IDS.map((r) => r.slice(0, split)), undefined, 'int32'), {
-        attentionMask: tf.tensor2d(MASK.map((r) => r.slice(0, split)), undefined, 'int32'),
-        cache,
-      });
+      const pre = model.forward(
+        tf.tensor2d(
+          IDS.map((r) => r.slice(0, split)),
+          undefined,
+          'int32',
+        ),
+        {
+          attentionMask: tf.tensor2d(
+            MASK.map((r) => r.slice(0, split)),
+            undefined,
+            'int32',
+          ),
+          cache,
+        },
+      );
       pre.logits.arraySync().forEach((row, r) => got[r].push(...row));
     });
     for (let t = split; t < IDS[0].length; t++) {
       tf.tidy(() => {
-        const step = model.forward(tf.tensor2d(IDS.map((r) => [r[t]]), undefined, 'int32'), {
-          attentionMask: tf.tensor2d(MASK.map((r) => [r[t]]), undefined, 'int32'),
-          cache,
-        });
+        const step = model.forward(
+          tf.tensor2d(
+            IDS.map((r) => [r[t]]),
+            undefined,
+            'int32',
+          ),
+          {
+            attentionMask: tf.tensor2d(
+              MASK.map((r) => [r[t]]),
+              undefined,
+              'int32',
+            ),
+            cache,
+          },
+        );
         step.logits.arraySync().forEach((row, r) => got[r].push(...row));
       });
     }
@@ -138,11 +164,16 @@ describe('CausalLM', () => {
     const full = logitsOf(model);
     const last = tf.tidy(() =>
       model
-        .forward(tf.tensor2d(IDS, undefined, 'int32'), { attentionMask: tf.tensor2d(MASK, undefined, 'int32'), lastOnly: true })
+        .forward(tf.tensor2d(IDS, undefined, 'int32'), {
+          attentionMask: tf.tensor2d(MASK, undefined, 'int32'),
+          lastOnly: true,
+        })
         .logits.arraySync(),
     );
     expect(last[0].length).toBe(1);
-    last.forEach((row, r) => row[0].forEach((v, i) => expect(v).toBeCloseTo(full[r][IDS[0].length - 1][i], 5)));
+    last.forEach((row, r) =>
+      row[0].forEach((v, i) => expect(v).toBeCloseTo(full[r][IDS[0].length - 1][i], 5)),
+    );
     model.dispose();
   });
 
@@ -176,12 +207,20 @@ describe('CausalLM', () => {
 
   it('rejects bad inputs with the field and the reason', () => {
     const model = CausalLM.create(CFG, 1);
-    expect(() => model.forward(tf.tensor2d([[1, 2]], undefined, 'float32'))).toThrow(/inputIds must be int32/);
+    expect(() => model.forward(tf.tensor2d([[1, 2]], undefined, 'float32'))).toThrow(
+      /inputIds must be int32/,
+    );
     expect(() =>
-      model.forward(tf.tensor2d([[1, 2]], undefined, 'int32'), { attentionMask: tf.tensor2d([[1, 1, 1]], undefined, 'int32') }),
+      model.forward(tf.tensor2d([[1, 2]], undefined, 'int32'), {
+        attentionMask: tf.tensor2d([[1, 1, 1]], undefined, 'int32'),
+      }),
     ).toThrow(/attentionMask shape \[1, 3\] must equal inputIds shape \[1, 2\]/);
-    expect(() => CausalLM.create({ ...CFG, hidden_size: 30 }, 1)).toThrow(/num_attention_heads: 4 must divide hidden_size \(30\)/);
-    expect(() => CausalLM.create({ ...CFG, vocab_size: 0 }, 1)).toThrow(/vocab_size: must be a positive integer/);
+    expect(() => CausalLM.create({ ...CFG, hidden_size: 30 }, 1)).toThrow(
+      /num_attention_heads: 4 must divide hidden_size \(30\)/,
+    );
+    expect(() => CausalLM.create({ ...CFG, vocab_size: 0 }, 1)).toThrow(
+      /vocab_size: must be a positive integer/,
+    );
     model.dispose();
   });
 

@@ -3,7 +3,17 @@ import { Rng } from '../util/random.js';
 import { type ModelConfig, type ResolvedConfig, resolveConfig } from './config.js';
 import { ModelError } from './errors.js';
 import { KVCache } from './kv-cache.js';
-import { applyRope, embeddingLookup, linear, matmul, rmsNorm, ropeTables, rotationMatrices, silu } from './ops.js';
+import {
+  applyRope,
+  embeddingLookup,
+  linear,
+  matmul,
+  matmulNT,
+  rmsNorm,
+  ropeTables,
+  rotationMatrices,
+  silu,
+} from './ops.js';
 import type { TensorRecord } from './safetensors.js';
 import { layerPrefix, type ParamSpec, paramSpecs } from './weight-layout.js';
 
@@ -71,7 +81,11 @@ export class CausalLM {
    * Build from tensors in the model's own layout (see weight-layout.ts; e.g. a checkpoint written from
    * stateDict()). Missing tensors and wrong shapes are errors.
    */
-  static fromStateDict(config: ModelConfig, tensors: Map<string, TensorRecord>, source = 'state dict'): CausalLM {
+  static fromStateDict(
+    config: ModelConfig,
+    tensors: Map<string, TensorRecord>,
+    source = 'state dict',
+  ): CausalLM {
     return new CausalLM(config, (spec) => tf.tensor(checkedRecord(spec, tensors, source).data, spec.shape));
   }
 
@@ -118,7 +132,10 @@ export class CausalLM {
     for (const spec of this.specs) {
       const src = other.vars.get(spec.name);
       if (!src || src.shape.join() !== spec.shape.join()) {
-        throw new ModelError('shape_mismatch', `copyFrom: "${spec.name}" is missing or has another shape in the source model`);
+        throw new ModelError(
+          'shape_mismatch',
+          `copyFrom: "${spec.name}" is missing or has another shape in the source model`,
+        );
       }
       this.vars.get(spec.name)!.assign(src);
     }
@@ -147,7 +164,8 @@ export class CausalLM {
    */
   forward(inputIds: tf.Tensor2D, opts: ForwardOptions = {}): ForwardOutput {
     this.assertAlive();
-    if (inputIds.rank !== 2) throw new Error(`forward: inputIds must be [B, T], got shape [${inputIds.shape.join(', ')}]`);
+    if (inputIds.rank !== 2)
+      throw new Error(`forward: inputIds must be [B, T], got shape [${inputIds.shape.join(', ')}]`);
     if (inputIds.dtype !== 'int32') throw new Error(`forward: inputIds must be int32, got ${inputIds.dtype}`);
     const [B, T] = inputIds.shape;
     if (T === 0) throw new Error('forward: inputIds has no tokens (T = 0)');
@@ -162,7 +180,9 @@ export class CausalLM {
     }
     const past = cache?.length ?? 0;
     if (past + T > this.dims.maxPositions) {
-      throw new Error(`forward: ${past + T} positions exceed max_position_embeddings (${this.dims.maxPositions})`);
+      throw new Error(
+        `forward: ${past + T} positions exceed max_position_embeddings (${this.dims.maxPositions})`,
+      );
     }
     const d = this.dims;
     const G = d.heads / d.kvHeads;
@@ -182,7 +202,10 @@ export class CausalLM {
         }
       }
       // Query rows are ordered (t, g) to match the grouped layout used below: [B, 1, T·G, Tk].
-      const add = tf.add(tf.tensor4d(causal, [1, 1, T * G, Tk]), tf.reshape(tf.mul(tf.sub(1, keys), MASKED), [B, 1, 1, Tk]));
+      const add = tf.add(
+        tf.tensor4d(causal, [1, 1, T * G, Tk]),
+        tf.reshape(tf.mul(tf.sub(1, keys), MASKED), [B, 1, 1, Tk]),
+      );
       return {
         positions: pos,
         keyMask: keys,
@@ -213,19 +236,19 @@ export class CausalLM {
           tf.transpose(tf.reshape(tf.mul(q4, scale), [B, T, d.kvHeads, G * d.headDim]), [0, 2, 1, 3]),
           [B, d.kvHeads, T * G, d.headDim],
         );
-        let kT = tf.transpose(k4, [0, 2, 3, 1]) as tf.Tensor4D; // [B, kv, hd, T]
-        let vv = tf.transpose(tf.reshape(v, [B, T, d.kvHeads, d.headDim]), [0, 2, 1, 3]) as tf.Tensor4D;
+        let keys = tf.transpose(k4, [0, 2, 1, 3]) as tf.Tensor4D; // [B, kv, T, hd]
+        let valuesT = tf.transpose(tf.reshape(v, [B, T, d.kvHeads, d.headDim]), [0, 2, 3, 1]) as tf.Tensor4D; // [B, kv, hd, T]
         if (cache) {
           const prev = cache.layers[i];
           if (prev && past > 0) {
-            kT = tf.concat([prev.kT, kT], 3);
-            vv = tf.concat([prev.v, vv], 2);
+            keys = tf.concat([prev.k, keys], 2);
+            valuesT = tf.concat([prev.vT, valuesT], 3);
           }
-          cache.setLayer(i, { kT, v: vv });
+          cache.setLayer(i, { k: keys, vT: valuesT });
         }
-        const scores = tf.add(matmul(Q, kT), additiveMask);
+        const scores = tf.add(matmulNT(Q, keys), additiveMask); // [B, kv, T·G, Tk]
         const probs = tf.softmax(scores);
-        const ctx = matmul(probs, vv); // [B, kv, T·G, hd]
+        const ctx = matmulNT(probs, valuesT); // [B, kv, T·G, hd]
         const merged = tf.reshape(
           tf.transpose(tf.reshape(ctx, [B, d.kvHeads, T, G * d.headDim]), [0, 2, 1, 3]),
           [N, d.heads * d.headDim],
@@ -239,7 +262,10 @@ export class CausalLM {
       }
       const normed = rmsNorm(x, b('model.norm.weight')!, d.eps);
       const hidden = tf.reshape(normed, [B, T, d.hidden]) as tf.Tensor3D;
-      const last = opts.lastOnly && T > 1 ? tf.reshape(tf.slice(hidden, [0, T - 1, 0], [B, 1, d.hidden]), [B, d.hidden]) : normed;
+      const last =
+        opts.lastOnly && T > 1
+          ? tf.reshape(tf.slice(hidden, [0, T - 1, 0], [B, 1, d.hidden]), [B, d.hidden])
+          : normed;
       // Tied head as (E · lastᵀ)ᵀ: transposes the [rows, H] activations and [V, rows] logits instead of the whole
       // [V, H] embedding, which matters when decoding a few rows against a large vocabulary.
       const flat = d.tied

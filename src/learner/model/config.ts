@@ -69,12 +69,27 @@ export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'Qwen2ForCausalLM'] 
  * tasks; special ids follow its convention (pad 0, bos 1, eos 2).
  */
 export const BUILTIN_MODELS: Record<string, ModelConfig> = {
-  'tiny-1m': builtin({ hidden_size: 128, intermediate_size: 352, num_hidden_layers: 6, num_attention_heads: 4, num_key_value_heads: 2 }),
-  'tiny-10m': builtin({ hidden_size: 320, intermediate_size: 864, num_hidden_layers: 8, num_attention_heads: 5, num_key_value_heads: 5 }),
+  'tiny-1m': builtin({
+    hidden_size: 128,
+    intermediate_size: 352,
+    num_hidden_layers: 6,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+  }),
+  'tiny-10m': builtin({
+    hidden_size: 320,
+    intermediate_size: 864,
+    num_hidden_layers: 8,
+    num_attention_heads: 5,
+    num_key_value_heads: 5,
+  }),
 };
 
 function builtin(
-  dims: Pick<ModelConfig, 'hidden_size' | 'intermediate_size' | 'num_hidden_layers' | 'num_attention_heads' | 'num_key_value_heads'>,
+  dims: Pick<
+    ModelConfig,
+    'hidden_size' | 'intermediate_size' | 'num_hidden_layers' | 'num_attention_heads' | 'num_key_value_heads'
+  >,
 ): ModelConfig {
   return {
     architectures: ['LlamaForCausalLM'],
@@ -98,7 +113,10 @@ function builtin(
 function posInt(cfg: ModelConfig, field: string, fallback?: number): number {
   const v = cfg[field] ?? fallback;
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-    throw new ModelError('invalid_config', `config.${field}: must be a positive integer, got ${JSON.stringify(v)}`);
+    throw new ModelError(
+      'invalid_config',
+      `config.${field}: must be a positive integer, got ${JSON.stringify(v)}`,
+    );
   }
   return v;
 }
@@ -106,15 +124,20 @@ function posInt(cfg: ModelConfig, field: string, fallback?: number): number {
 function posNum(cfg: ModelConfig, field: string, fallback: number): number {
   const v = cfg[field] ?? fallback;
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-    throw new ModelError('invalid_config', `config.${field}: must be a positive number, got ${JSON.stringify(v)}`);
+    throw new ModelError(
+      'invalid_config',
+      `config.${field}: must be a positive number, got ${JSON.stringify(v)}`,
+    );
   }
   return v;
 }
 
 /** Validate a config and derive the shapes; throws ModelError naming the field and the reason. */
 export function resolveConfig(cfg: ModelConfig): ResolvedConfig {
-  if (cfg === null || typeof cfg !== 'object') throw new ModelError('invalid_config', 'config: must be an object');
-  const archName = cfg.architectures?.[0] ?? (cfg.model_type === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM');
+  if (cfg === null || typeof cfg !== 'object')
+    throw new ModelError('invalid_config', 'config: must be an object');
+  const archName =
+    cfg.architectures?.[0] ?? (cfg.model_type === 'qwen2' ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM');
   if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(archName)) {
     throw new ModelError(
       'unsupported_architecture',
@@ -123,10 +146,16 @@ export function resolveConfig(cfg: ModelConfig): ResolvedConfig {
   }
   const arch = archName === 'Qwen2ForCausalLM' ? 'qwen2' : 'llama';
   if (cfg.hidden_act !== undefined && cfg.hidden_act !== 'silu') {
-    throw new ModelError('invalid_config', `config.hidden_act: only "silu" is supported, got "${cfg.hidden_act}"`);
+    throw new ModelError(
+      'invalid_config',
+      `config.hidden_act: only "silu" is supported, got "${cfg.hidden_act}"`,
+    );
   }
   if (cfg.use_sliding_window === true) {
-    throw new ModelError('invalid_config', 'config.use_sliding_window: sliding-window attention is not supported');
+    throw new ModelError(
+      'invalid_config',
+      'config.use_sliding_window: sliding-window attention is not supported',
+    );
   }
   const hidden = posInt(cfg, 'hidden_size');
   const heads = posInt(cfg, 'num_attention_heads');
@@ -138,10 +167,17 @@ export function resolveConfig(cfg: ModelConfig): ResolvedConfig {
     );
   }
   if (cfg.head_dim === undefined && hidden % heads !== 0) {
-    throw new ModelError('invalid_config', `config.num_attention_heads: ${heads} must divide hidden_size (${hidden})`);
+    throw new ModelError(
+      'invalid_config',
+      `config.num_attention_heads: ${heads} must divide hidden_size (${hidden})`,
+    );
   }
   const headDim = posInt(cfg, 'head_dim', hidden / heads);
-  if (headDim % 2 !== 0) throw new ModelError('invalid_config', `config.head_dim: must be even for rotary embeddings, got ${headDim}`);
+  if (headDim % 2 !== 0)
+    throw new ModelError(
+      'invalid_config',
+      `config.head_dim: must be even for rotary embeddings, got ${headDim}`,
+    );
   const ropeTheta = posNum(cfg, 'rope_theta', 10000);
   const bias = cfg.attention_bias === true;
   return {
@@ -176,7 +212,10 @@ function ropeInvFreq(headDim: number, theta: number, scaling: RopeScaling | null
   if (type === 'default') return inv;
   const factor = scaling.factor;
   if (typeof factor !== 'number' || !(factor > 0)) {
-    throw new ModelError('invalid_config', `config.rope_scaling.factor: must be a positive number, got ${factor}`);
+    throw new ModelError(
+      'invalid_config',
+      `config.rope_scaling.factor: must be a positive number, got ${factor}`,
+    );
   }
   if (type === 'linear') return inv.map((f) => f / factor);
   if (type === 'llama3') {
@@ -193,7 +232,10 @@ function ropeInvFreq(headDim: number, theta: number, scaling: RopeScaling | null
       return (1 - smooth) * (f / factor) + smooth * f;
     });
   }
-  throw new ModelError('invalid_config', `config.rope_scaling: type "${type}" is not supported (default, linear, llama3)`);
+  throw new ModelError(
+    'invalid_config',
+    `config.rope_scaling: type "${type}" is not supported (default, linear, llama3)`,
+  );
 }
 
 /** Parameter count for a config (embedding counted once when tied). */

@@ -10,7 +10,13 @@ export {
 export { ModelError, type ModelErrorCode } from './errors.js';
 export { roundToBf16 } from './float-formats.js';
 export { KVCache, type LayerKV } from './kv-cache.js';
-export { hfStateDict, loadPretrained, readModelConfig, savePretrained, type SaveOptions } from './pretrained.js';
+export {
+  hfStateDict,
+  loadPretrained,
+  readModelConfig,
+  savePretrained,
+  type SaveOptions,
+} from './pretrained.js';
 export {
   readSafetensors,
   readSafetensorsHeader,

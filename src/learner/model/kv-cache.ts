@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-/** Keys are kept pre-transposed ([B, kvHeads, headDim, T]) so attention needs no transpose per decode step. */
+/**
+ * Layouts chosen so both attention products are a·bᵀ with contiguous rows (see matmulNT): keys [B, kv, T, hd],
+ * values transposed [B, kv, hd, T]. New positions are concatenated on the T axis.
+ */
 export interface LayerKV {
-  kT: tf.Tensor4D;
-  v: tf.Tensor4D; // [B, kvHeads, T, headDim]
+  k: tf.Tensor4D;
+  vT: tf.Tensor4D;
 }
 
 /**
@@ -27,10 +30,10 @@ export class KVCache {
   /** Replace a layer's entry, keeping the new tensors out of any enclosing tidy and freeing the old ones. */
   setLayer(i: number, kv: LayerKV): void {
     const old = this.layers[i];
-    this.layers[i] = { kT: tf.keep(kv.kT), v: tf.keep(kv.v) };
+    this.layers[i] = { k: tf.keep(kv.k), vT: tf.keep(kv.vT) };
     if (old) {
-      if (old.kT !== kv.kT) old.kT.dispose();
-      if (old.v !== kv.v) old.v.dispose();
+      if (old.k !== kv.k) old.k.dispose();
+      if (old.vT !== kv.vT) old.vT.dispose();
     }
   }
 
@@ -55,7 +58,7 @@ export class KVCache {
     try {
       for (let i = 0; i < this.layers.length; i++) {
         const l = this.layers[i];
-        if (l) this.setLayer(i, { kT: tf.gather(l.kT, idx), v: tf.gather(l.v, idx) });
+        if (l) this.setLayer(i, { k: tf.gather(l.k, idx), vT: tf.gather(l.vT, idx) });
       }
       this.advance(tf.gather(this.mask, idx), tf.gather(this.seen, idx));
     } finally {
@@ -67,8 +70,8 @@ export class KVCache {
     for (let i = 0; i < this.layers.length; i++) {
       const l = this.layers[i];
       if (l) {
-        l.kT.dispose();
-        l.v.dispose();
+        l.k.dispose();
+        l.vT.dispose();
       }
       this.layers[i] = null;
     }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend.js';
 import { Rng } from '../util/random.js';
-import { applyRope, embeddingLookup, matmul, ropeTables, rotationMatrices } from './ops.js';
+import { applyRope, embeddingLookup, matmul, matmulNT, ropeTables, rotationMatrices } from './ops.js';
 
 const rng = new Rng(11);
 const randn = (shape: number[]) => tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
@@ -12,7 +12,12 @@ function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
 }
 
 /** Gradients of sum(f(x, y) * probe) w.r.t. both inputs. */
-function grads2(f: (x: tf.Tensor, y: tf.Tensor) => tf.Tensor, x: tf.Tensor, y: tf.Tensor, probe: tf.Tensor): tf.Tensor[] {
+function grads2(
+  f: (x: tf.Tensor, y: tf.Tensor) => tf.Tensor,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  probe: tf.Tensor,
+): tf.Tensor[] {
   return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, b), probe)))([x, y]);
 }
 
@@ -45,6 +50,20 @@ describe.each(['cpu', 'wasm'] as const)('ops on %s', (backend) => {
     }
   });
 
+  it('matmulNT gives a·bᵀ and its gradients', () => {
+    tf.tidy(() => {
+      const a = randn([2, 3, 4, 6]);
+      const b = randn([2, 3, 5, 6]);
+      const probe = randn([2, 3, 4, 5]);
+      const ref = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, tf.transpose(y, [0, 1, 3, 2]));
+      expect(maxAbsDiff(matmulNT(a, b), ref(a, b))).toBeLessThan(1e-5);
+      const mine = grads2((x, y) => matmulNT(x, y), a, b, probe);
+      const expected = grads2(ref, a, b, probe);
+      expect(maxAbsDiff(mine[0], expected[0])).toBeLessThan(1e-4);
+      expect(maxAbsDiff(mine[1], expected[1])).toBeLessThan(1e-4);
+    });
+  });
+
   it('embedding lookup gathers rows and scatter-adds repeated ids in the gradient', () => {
     tf.tidy(() => {
       const table = randn([6, 4]);
@@ -52,13 +71,18 @@ describe.each(['cpu', 'wasm'] as const)('ops on %s', (backend) => {
       const probe = randn([4, 4]);
       const out = embeddingLookup(table as tf.Tensor2D, ids);
       expect(out.arraySync()).toEqual(tf.gather(table, ids).arraySync());
-      const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(embeddingLookup(t as tf.Tensor2D, ids), probe)))(table);
+      const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(embeddingLookup(t as tf.Tensor2D, ids), probe)))(
+        table,
+      );
       const p = probe.arraySync() as number[][];
       const expected = Array.from({ length: 6 }, (_, v) =>
-        Array.from({ length: 4 }, (_, j) => [2, 5, 2, 0].reduce((s, id, i) => s + (id === v ? p[i][j] : 0), 0)),
+        Array.from({ length: 4 }, (_, j) =>
+          [2, 5, 2, 0].reduce((s, id, i) => s + (id === v ? p[i][j] : 0), 0),
+        ),
       );
       const got = g.arraySync() as number[][];
-      for (let v = 0; v < 6; v++) for (let j = 0; j < 4; j++) expect(got[v][j]).toBeCloseTo(expected[v][j], 5);
+      for (let v = 0; v < 6; v++)
+        for (let j = 0; j < 4; j++) expect(got[v][j]).toBeCloseTo(expected[v][j], 5);
     });
   });
 
@@ -83,7 +107,9 @@ describe.each(['cpu', 'wasm'] as const)('ops on %s', (backend) => {
       const at0 = tf.slice(applyRope(x, cos, sin, rot), [0, 0, 0, 0], [1, 1, -1, -1]);
       expect(maxAbsDiff(at0, tf.slice(x, [0, 0, 0, 0], [1, 1, -1, -1]))).toBeLessThan(1e-6);
       const probe = randn(x.shape);
-      const g1 = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(applyRope(v as tf.Tensor4D, cos, sin, rot), probe)))(x);
+      const g1 = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(applyRope(v as tf.Tensor4D, cos, sin, rot), probe)))(
+        x,
+      );
       const g2 = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(reference(v), probe)))(x);
       expect(maxAbsDiff(g1, g2)).toBeLessThan(1e-5);
     });

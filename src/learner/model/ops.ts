@@ -39,6 +39,31 @@ export function matmul<T extends tf.Tensor>(a: tf.Tensor, b: tf.Tensor): T {
   return tf.matMul(a, b) as T;
 }
 
+const matmulNTGrad = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b, false, true),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved;
+      // d(A·Bᵀ)/dA = dY·B and /dB = dYᵀ·A, both again written as X·Yᵀ with contiguous rows.
+      return [
+        tf.matMul(dy, swapLast2(sb), false, true),
+        tf.matMul(swapLast2(dy), swapLast2(sa), false, true),
+      ];
+    },
+  };
+}) as unknown as CustomGradientFunc<tf.Tensor>);
+
+/**
+ * a @ bᵀ for batched (rank ≥ 3) operands with equal batch dims: a [..., M, K], b [..., N, K].
+ * wasm runs batched matMuls with a naive loop (only 2-D, untransposed products go to XNNPACK); with transposeB
+ * both operands are read along contiguous rows, about twice as fast as the plain layout. Used for attention.
+ */
+export function matmulNT<T extends tf.Tensor>(a: tf.Tensor, b: tf.Tensor): T {
+  if (tf.getBackend() === 'wasm') return matmulNTGrad(a, b) as T;
+  return tf.matMul(a, b, false, true) as T;
+}
+
 /** x [N, in] @ w [in, out] (+ bias [out]). Weights are stored input-major so the forward needs no transpose. */
 export function linear(x: tf.Tensor2D, w: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor2D {
   const y = matmul<tf.Tensor2D>(x, w);
@@ -60,7 +85,9 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor
   const idArr = ids.dataSync();
   for (let i = 0; i < idArr.length; i++) {
     if (idArr[i] < 0 || idArr[i] >= vocab) {
-      throw new Error(`inputIds: token id ${idArr[i]} at position ${i} is outside the vocabulary [0, ${vocab})`);
+      throw new Error(
+        `inputIds: token id ${idArr[i]} at position ${i} is outside the vocabulary [0, ${vocab})`,
+      );
     }
   }
   const lookup = tf.customGrad(((t: tf.Tensor2D) => ({
@@ -108,7 +135,10 @@ export function rotationMatrices(headDim: number): { r: tf.Tensor2D; rT: tf.Tens
 }
 
 /** cos/sin tables [B, T, 1, d] for float positions [B, T]. */
-export function ropeTables(positions: tf.Tensor2D, invFreq: tf.Tensor1D): { cos: tf.Tensor4D; sin: tf.Tensor4D } {
+export function ropeTables(
+  positions: tf.Tensor2D,
+  invFreq: tf.Tensor1D,
+): { cos: tf.Tensor4D; sin: tf.Tensor4D } {
   const [b, t] = positions.shape;
   const half = invFreq.shape[0];
   const freqs = tf.mul(tf.reshape(positions, [b, t, 1]), tf.reshape(invFreq, [1, 1, half]));

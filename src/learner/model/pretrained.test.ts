@@ -11,7 +11,12 @@ import { ModelError } from './errors.js';
 import { roundToBf16 } from './float-formats.js';
 import { loadPretrained, savePretrained } from './pretrained.js';
 import { referenceLogits } from './reference-forward.js';
-import { readSafetensors, type SafetensorsDtype, type TensorRecord, writeSafetensors } from './safetensors.js';
+import {
+  readSafetensors,
+  type SafetensorsDtype,
+  type TensorRecord,
+  writeSafetensors,
+} from './safetensors.js';
 
 // Qwen2-shaped: GQA (4 query heads, 2 kv heads), q/k/v bias, untied head.
 const QWEN2: ModelConfig = {
@@ -38,7 +43,8 @@ function qwen2Tensors(seed: number, dtype: SafetensorsDtype = 'F32'): Map<string
   const add = (name: string, shape: number[], kind: 'w' | 'norm' | 'bias' = 'w') => {
     const n = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = kind === 'norm' ? 1 + 0.1 * rng.normal() : (kind === 'bias' ? 0.05 : 0.2) * rng.normal();
+    for (let i = 0; i < n; i++)
+      data[i] = kind === 'norm' ? 1 + 0.1 * rng.normal() : (kind === 'bias' ? 0.05 : 0.2) * rng.normal();
     out.set(name, { dtype, shape, data });
   };
   add('model.embed_tokens.weight', [40, 16]);
@@ -73,7 +79,9 @@ const MASK = [
 
 function modelLogits(model: CausalLM): number[][][] {
   return tf.tidy(() => {
-    const { logits } = model.forward(tf.tensor2d(IDS, undefined, 'int32'), { attentionMask: tf.tensor2d(MASK, undefined, 'int32') });
+    const { logits } = model.forward(tf.tensor2d(IDS, undefined, 'int32'), {
+      attentionMask: tf.tensor2d(MASK, undefined, 'int32'),
+    });
     return logits.arraySync();
   });
 }
@@ -89,7 +97,11 @@ function maxDiffOnRealTokens(a: number[][][], b: number[][][]): number {
   return m;
 }
 
-async function writeDir(dir: string, cfg: ModelConfig, files: Record<string, Uint8Array | string>): Promise<void> {
+async function writeDir(
+  dir: string,
+  cfg: ModelConfig,
+  files: Record<string, Uint8Array | string>,
+): Promise<void> {
   await writeFile(path.join(dir, 'config.json'), JSON.stringify(cfg));
   for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content);
 }
@@ -124,7 +136,9 @@ describe('loading Hugging Face directories', () => {
   it('loads a single-file fp32 Qwen2 model and reproduces the reference logits', async () => {
     const dir = await fresh();
     const tensors = qwen2Tensors(1);
-    await writeDir(dir, QWEN2, { 'model.safetensors': writeSafetensors(tensors, { metadata: { format: 'pt' } }) });
+    await writeDir(dir, QWEN2, {
+      'model.safetensors': writeSafetensors(tensors, { metadata: { format: 'pt' } }),
+    });
     const model = await loadPretrained(dir);
     const expected = referenceLogits(resolveConfig(QWEN2), tensors, IDS, MASK);
     expect(maxDiffOnRealTokens(modelLogits(model), expected)).toBeLessThan(1e-4);
@@ -144,7 +158,10 @@ describe('loading Hugging Face directories', () => {
       files[file] = writeSafetensors(new Map(list.map((k) => [k, tensors.get(k)!])));
       for (const k of list) weightMap[k] = file;
     });
-    files['model.safetensors.index.json'] = JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap });
+    files['model.safetensors.index.json'] = JSON.stringify({
+      metadata: { total_size: 0 },
+      weight_map: weightMap,
+    });
     await writeDir(dir, { ...QWEN2, torch_dtype: 'bfloat16' }, files);
     const model = await loadPretrained(dir);
     const rounded = new Map([...tensors].map(([k, t]) => [k, { ...t, data: roundToBf16(t.data) }]));
@@ -158,10 +175,19 @@ describe('loading Hugging Face directories', () => {
 
   it('loads a tied Llama model (no lm_head tensor) and ignores extra tensors', async () => {
     const dir = await fresh();
-    const cfg: ModelConfig = { ...QWEN2, architectures: ['LlamaForCausalLM'], model_type: 'llama', tie_word_embeddings: true };
+    const cfg: ModelConfig = {
+      ...QWEN2,
+      architectures: ['LlamaForCausalLM'],
+      model_type: 'llama',
+      tie_word_embeddings: true,
+    };
     const tensors = qwen2Tensors(3);
     for (const k of [...tensors.keys()]) if (k.endsWith('.bias') || k === 'lm_head.weight') tensors.delete(k);
-    tensors.set('model.layers.0.self_attn.rotary_emb.inv_freq', { dtype: 'F32', shape: [2], data: new Float32Array(2) });
+    tensors.set('model.layers.0.self_attn.rotary_emb.inv_freq', {
+      dtype: 'F32',
+      shape: [2],
+      data: new Float32Array(2),
+    });
     await writeDir(dir, cfg, { 'model.safetensors': writeSafetensors(tensors) });
     const model = await loadPretrained(dir);
     expect(model.weights().has('lm_head.weight')).toBe(false);
@@ -200,32 +226,56 @@ describe('loading Hugging Face directories', () => {
   });
 
   it('reports every error case with its file, tensor and reason', async () => {
-    await expectModelError(loadPretrained(path.join(root, 'nope')), 'missing_file', /model directory not found/);
+    await expectModelError(
+      loadPretrained(path.join(root, 'nope')),
+      'missing_file',
+      /model directory not found/,
+    );
 
     const noConfig = await fresh();
     await expectModelError(loadPretrained(noConfig), 'missing_file', /config.json: file not found/);
 
     const noWeights = await fresh();
     await writeDir(noWeights, QWEN2, {});
-    await expectModelError(loadPretrained(noWeights), 'missing_file', /neither model.safetensors nor model.safetensors.index.json/);
+    await expectModelError(
+      loadPretrained(noWeights),
+      'missing_file',
+      /neither model.safetensors nor model.safetensors.index.json/,
+    );
 
     const arch = await fresh();
     await writeDir(arch, { ...QWEN2, architectures: ['GPT2LMHeadModel'] }, {});
-    await expectModelError(loadPretrained(arch), 'unsupported_architecture', /"GPT2LMHeadModel" is not supported/);
+    await expectModelError(
+      loadPretrained(arch),
+      'unsupported_architecture',
+      /"GPT2LMHeadModel" is not supported/,
+    );
 
     const badCfg = await fresh();
     await writeDir(badCfg, { ...QWEN2, num_key_value_heads: 3 }, {});
-    await expectModelError(loadPretrained(badCfg), 'invalid_config', /num_key_value_heads: 3 must divide num_attention_heads \(4\)/);
+    await expectModelError(
+      loadPretrained(badCfg),
+      'invalid_config',
+      /num_key_value_heads: 3 must divide num_attention_heads \(4\)/,
+    );
 
     const missing = await fresh();
     const t1 = qwen2Tensors(1);
     t1.delete('model.layers.1.mlp.up_proj.weight');
     await writeDir(missing, QWEN2, { 'model.safetensors': writeSafetensors(t1) });
-    await expectModelError(loadPretrained(missing), 'missing_tensor', /tensor "model.layers.1.mlp.up_proj.weight" is missing/);
+    await expectModelError(
+      loadPretrained(missing),
+      'missing_tensor',
+      /tensor "model.layers.1.mlp.up_proj.weight" is missing/,
+    );
 
     const shape = await fresh();
     const t2 = qwen2Tensors(1);
-    t2.set('model.layers.0.self_attn.k_proj.weight', { dtype: 'F32', shape: [16, 8], data: new Float32Array(128) });
+    t2.set('model.layers.0.self_attn.k_proj.weight', {
+      dtype: 'F32',
+      shape: [16, 8],
+      data: new Float32Array(128),
+    });
     await writeDir(shape, QWEN2, { 'model.safetensors': writeSafetensors(t2) });
     await expectModelError(
       loadPretrained(shape),
@@ -236,20 +286,38 @@ describe('loading Hugging Face directories', () => {
     const corrupt = await fresh();
     const bytes = writeSafetensors(qwen2Tensors(1));
     await writeDir(corrupt, QWEN2, { 'model.safetensors': bytes.subarray(0, bytes.length - 100) });
-    await expectModelError(loadPretrained(corrupt), 'corrupt_safetensors', /model.safetensors: corrupt safetensors: tensor ".*" ends at byte/);
+    await expectModelError(
+      loadPretrained(corrupt),
+      'corrupt_safetensors',
+      /model.safetensors: corrupt safetensors: tensor ".*" ends at byte/,
+    );
 
     const lostShard = await fresh();
     await writeDir(lostShard, QWEN2, {
-      'model.safetensors.index.json': JSON.stringify({ weight_map: { 'model.embed_tokens.weight': 'model-00001-of-00002.safetensors' } }),
+      'model.safetensors.index.json': JSON.stringify({
+        weight_map: { 'model.embed_tokens.weight': 'model-00001-of-00002.safetensors' },
+      }),
     });
-    await expectModelError(loadPretrained(lostShard), 'missing_file', /model-00001-of-00002.safetensors: shard listed in/);
+    await expectModelError(
+      loadPretrained(lostShard),
+      'missing_file',
+      /model-00001-of-00002.safetensors: shard listed in/,
+    );
 
     const notMapped = await fresh();
     await writeDir(notMapped, QWEN2, {
-      'model-00001-of-00001.safetensors': writeSafetensors(new Map([['model.embed_tokens.weight', qwen2Tensors(1).get('model.embed_tokens.weight')!]])),
-      'model.safetensors.index.json': JSON.stringify({ weight_map: { 'model.embed_tokens.weight': 'model-00001-of-00001.safetensors' } }),
+      'model-00001-of-00001.safetensors': writeSafetensors(
+        new Map([['model.embed_tokens.weight', qwen2Tensors(1).get('model.embed_tokens.weight')!]]),
+      ),
+      'model.safetensors.index.json': JSON.stringify({
+        weight_map: { 'model.embed_tokens.weight': 'model-00001-of-00001.safetensors' },
+      }),
     });
-    await expectModelError(loadPretrained(notMapped), 'missing_tensor', /tensor "model.layers.0.input_layernorm.weight" is not in weight_map/);
+    await expectModelError(
+      loadPretrained(notMapped),
+      'missing_tensor',
+      /tensor "model.layers.0.input_layernorm.weight" is not in weight_map/,
+    );
     expect((await readdir(root)).length).toBeGreaterThan(5);
   });
 });

@@ -103,7 +103,10 @@ export async function loadPretrained(dir: string): Promise<CausalLM> {
     if (!shard.header.entries.has(spec.name)) {
       throw new ModelError('missing_tensor', `${shard.file}: tensor "${spec.name}" is missing`);
     }
-    records.set(spec.name, fromHFLayout(spec, decodeTensor(shard.buf, shard.header, spec.name, shard.file), shard.file));
+    records.set(
+      spec.name,
+      fromHFLayout(spec, decodeTensor(shard.buf, shard.header, spec.name, shard.file), shard.file),
+    );
   }
   return CausalLM.fromStateDict(config, records, dir);
 }
@@ -120,7 +123,10 @@ export interface SaveOptions {
 const TORCH_DTYPE = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' } as const;
 
 /** Weights in Hugging Face layout ([out, in] linear kernels), e.g. to hand to other tools. */
-export async function hfStateDict(model: CausalLM, dtype: SafetensorsDtype = 'F32'): Promise<Map<string, TensorRecord>> {
+export async function hfStateDict(
+  model: CausalLM,
+  dtype: SafetensorsDtype = 'F32',
+): Promise<Map<string, TensorRecord>> {
   const own = await model.stateDict(dtype);
   const out = new Map<string, TensorRecord>();
   for (const spec of model.parameterSpecs()) out.set(spec.name, toHFLayout(spec, own.get(spec.name)!));
@@ -128,11 +134,17 @@ export async function hfStateDict(model: CausalLM, dtype: SafetensorsDtype = 'F3
 }
 
 /** Write config.json + model.safetensors (or index + shards) loadable by transformers and by loadPretrained. */
-export async function savePretrained(model: CausalLM, dir: string, opts: SaveOptions = {}): Promise<{ files: string[] }> {
+export async function savePretrained(
+  model: CausalLM,
+  dir: string,
+  opts: SaveOptions = {},
+): Promise<{ files: string[] }> {
   const dtype = opts.dtype ?? 'F32';
-  if (!(dtype in TORCH_DTYPE)) throw new ModelError('unsupported_dtype', `savePretrained: dtype must be F32, F16 or BF16, got ${dtype}`);
+  if (!(dtype in TORCH_DTYPE))
+    throw new ModelError('unsupported_dtype', `savePretrained: dtype must be F32, F16 or BF16, got ${dtype}`);
   const maxShard = opts.maxShardBytes ?? 2 * 1024 ** 3;
-  if (!(maxShard > 0)) throw new ModelError('invalid_config', `savePretrained: maxShardBytes must be positive, got ${maxShard}`);
+  if (!(maxShard > 0))
+    throw new ModelError('invalid_config', `savePretrained: maxShardBytes must be positive, got ${maxShard}`);
   await mkdir(dir, { recursive: true });
   const tensors = await hfStateDict(model, dtype);
   const metadata = { format: 'pt', ...opts.metadata };
@@ -169,7 +181,10 @@ export async function savePretrained(model: CausalLM, dir: string, opts: SaveOpt
     await writeFile(path.join(dir, file), writeSafetensors(new Map(shards[i]), { metadata }));
     files.push(file);
   }
-  await writeFile(path.join(dir, INDEX_FILE), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) + '\n');
+  await writeFile(
+    path.join(dir, INDEX_FILE),
+    JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) + '\n',
+  );
   files.push(INDEX_FILE);
   return { files };
 }

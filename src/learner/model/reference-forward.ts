@@ -58,9 +58,15 @@ export function referenceLogits(
       const p = `model.layers.${l}`;
       const hs = xs.map((x) => rms(x, get(`${p}.input_layernorm.weight`)));
       const a = `${p}.self_attn`;
-      const qs = hs.map((h) => linear(h, get(`${a}.q_proj.weight`), c.heads * c.headDim, opt(`${a}.q_proj.bias`)));
-      const ks = hs.map((h) => linear(h, get(`${a}.k_proj.weight`), c.kvHeads * c.headDim, opt(`${a}.k_proj.bias`)));
-      const vs = hs.map((h) => linear(h, get(`${a}.v_proj.weight`), c.kvHeads * c.headDim, opt(`${a}.v_proj.bias`)));
+      const qs = hs.map((h) =>
+        linear(h, get(`${a}.q_proj.weight`), c.heads * c.headDim, opt(`${a}.q_proj.bias`)),
+      );
+      const ks = hs.map((h) =>
+        linear(h, get(`${a}.k_proj.weight`), c.kvHeads * c.headDim, opt(`${a}.k_proj.bias`)),
+      );
+      const vs = hs.map((h) =>
+        linear(h, get(`${a}.v_proj.weight`), c.kvHeads * c.headDim, opt(`${a}.v_proj.bias`)),
+      );
       const attn: number[][] = [];
       for (let t = 0; t < T; t++) {
         const o = new Array<number>(c.heads * c.headDim).fill(0);
@@ -81,7 +87,8 @@ export function referenceLogits(
           const e = scores.map((s) => Math.exp(s - mx));
           const z = e.reduce((x, y) => x + y, 0);
           for (let j = 0; j < T; j++) {
-            for (let i = 0; i < c.headDim; i++) o[h * c.headDim + i] += (e[j] / z) * vs[j][kvh * c.headDim + i];
+            for (let i = 0; i < c.headDim; i++)
+              o[h * c.headDim + i] += (e[j] / z) * vs[j][kvh * c.headDim + i];
           }
         }
         attn.push(o);

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ModelError } from './errors.js';
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, roundToBf16 } from './float-formats.js';
-import { readSafetensors, readSafetensorsHeader, type TensorRecord, writeSafetensors } from './safetensors.js';
+import {
+  readSafetensors,
+  readSafetensorsHeader,
+  type TensorRecord,
+  writeSafetensors,
+} from './safetensors.js';
 
 function rawFile(header: unknown, data: Uint8Array = new Uint8Array(0)): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -82,7 +87,9 @@ describe('safetensors', () => {
     expect([...back.keys()]).toEqual(['a', 'b.bias', 'c', 'empty']);
     expect(back.get('a')).toEqual(tensors.get('a'));
     expect(back.get('b.bias')!.dtype).toBe('BF16');
-    expect(Array.from(back.get('b.bias')!.data)).toEqual(Array.from(roundToBf16(tensors.get('b.bias')!.data)));
+    expect(Array.from(back.get('b.bias')!.data)).toEqual(
+      Array.from(roundToBf16(tensors.get('b.bias')!.data)),
+    );
     expect(back.get('c')!.data[0]).toBeCloseTo(0.1, 3);
     expect(back.get('c')!.data[1]).toBe(1000);
     expect(back.get('empty')!.shape).toEqual([0, 4]);
@@ -99,7 +106,10 @@ describe('safetensors', () => {
     const bf = new Uint8Array(new Uint16Array([0x3f80, 0xc0a0]).buffer);
     const data = new Uint8Array([...f64, ...bf]);
     const buf = rawFile(
-      { d: { dtype: 'F64', shape: [], data_offsets: [0, 8] }, h: { dtype: 'BF16', shape: [2], data_offsets: [8, 12] } },
+      {
+        d: { dtype: 'F64', shape: [], data_offsets: [0, 8] },
+        h: { dtype: 'BF16', shape: [2], data_offsets: [8, 12] },
+      },
       data,
     );
     const r = readSafetensors(buf);
@@ -108,7 +118,11 @@ describe('safetensors', () => {
   });
 
   it('rejects corrupt files with a clear message', () => {
-    expectModelError(() => readSafetensors(new Uint8Array(4)), 'corrupt_safetensors', /shorter than the 8-byte header/);
+    expectModelError(
+      () => readSafetensors(new Uint8Array(4)),
+      'corrupt_safetensors',
+      /shorter than the 8-byte header/,
+    );
     const huge = new Uint8Array(16);
     new DataView(huge.buffer).setBigUint64(0, 1000n, true);
     expectModelError(() => readSafetensors(huge), 'corrupt_safetensors', /header length 1000 exceeds/);
@@ -116,12 +130,18 @@ describe('safetensors', () => {
     notJson.set(new TextEncoder().encode('{x'), 8);
     expectModelError(() => readSafetensors(notJson), 'corrupt_safetensors', /not valid JSON/);
     expectModelError(
-      () => readSafetensors(rawFile({ x: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, new Uint8Array(8))),
+      () =>
+        readSafetensors(
+          rawFile({ x: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, new Uint8Array(8)),
+        ),
       'corrupt_safetensors',
       /"x" ends at byte 16 but the data section has 8 bytes/,
     );
     expectModelError(
-      () => readSafetensors(rawFile({ x: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8))),
+      () =>
+        readSafetensors(
+          rawFile({ x: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8)),
+        ),
       'corrupt_safetensors',
       /needs 12 bytes, offsets span 8/,
     );
@@ -129,7 +149,10 @@ describe('safetensors', () => {
       () =>
         readSafetensors(
           rawFile(
-            { x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, y: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } },
+            {
+              x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+              y: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+            },
             new Uint8Array(12),
           ),
         ),
@@ -145,7 +168,11 @@ describe('safetensors', () => {
 
   it('names unsupported dtypes', () => {
     const buf = rawFile({ ids: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8));
-    expectModelError(() => readSafetensors(buf, 'ckpt.safetensors'), 'unsupported_dtype', /ckpt.safetensors: tensor "ids" has dtype I64/);
+    expectModelError(
+      () => readSafetensors(buf, 'ckpt.safetensors'),
+      'unsupported_dtype',
+      /ckpt.safetensors: tensor "ids" has dtype I64/,
+    );
   });
 
   it('refuses to write a record whose data does not match its shape', () => {

@@ -42,7 +42,8 @@ function numel(shape: number[]): number {
 
 /** Parse and validate the header only (cheap: lets callers inspect names/shapes without decoding data). */
 export function readSafetensorsHeader(buf: Uint8Array, source?: string): SafetensorsHeader {
-  if (buf.byteLength < 8) throw corrupt(`${buf.byteLength} bytes is shorter than the 8-byte header length`, source);
+  if (buf.byteLength < 8)
+    throw corrupt(`${buf.byteLength} bytes is shorter than the 8-byte header length`, source);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const n = view.getBigUint64(0, true);
   if (n > BigInt(Math.min(buf.byteLength - 8, MAX_HEADER_BYTES))) {
@@ -55,14 +56,16 @@ export function readSafetensorsHeader(buf: Uint8Array, source?: string): Safeten
   } catch (err) {
     throw corrupt(`header is not valid JSON (${(err as Error).message})`, source);
   }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw corrupt('header is not a JSON object', source);
+  if (json === null || typeof json !== 'object' || Array.isArray(json))
+    throw corrupt('header is not a JSON object', source);
   const dataStart = 8 + headerLen;
   const dataLen = buf.byteLength - dataStart;
   const metadata: Record<string, string> = {};
   const entries = new Map<string, SafetensorsHeaderEntry>();
   for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (raw === null || typeof raw !== 'object') throw corrupt('__metadata__ must be an object of strings', source);
+      if (raw === null || typeof raw !== 'object')
+        throw corrupt('__metadata__ must be an object of strings', source);
       for (const [k, v] of Object.entries(raw)) {
         if (typeof v !== 'string') throw corrupt(`__metadata__.${k} must be a string`, source);
         metadata[k] = v;
@@ -75,11 +78,19 @@ export function readSafetensorsHeader(buf: Uint8Array, source?: string): Safeten
       throw corrupt(`tensor "${name}" has an invalid shape ${JSON.stringify(e.shape)}`, source);
     }
     const off = e.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isInteger(o) && o >= 0) || off[0] > off[1]) {
+    if (
+      !Array.isArray(off) ||
+      off.length !== 2 ||
+      !off.every((o) => Number.isInteger(o) && o >= 0) ||
+      off[0] > off[1]
+    ) {
       throw corrupt(`tensor "${name}" has invalid data_offsets ${JSON.stringify(off)}`, source);
     }
     if (off[1] > dataLen) {
-      throw corrupt(`tensor "${name}" ends at byte ${off[1]} but the data section has ${dataLen} bytes`, source);
+      throw corrupt(
+        `tensor "${name}" ends at byte ${off[1]} but the data section has ${dataLen} bytes`,
+        source,
+      );
     }
     const size = DTYPE_BYTES[e.dtype as SafetensorsDtype];
     if (size !== undefined && off[1] - off[0] !== numel(e.shape) * size) {
@@ -90,16 +101,26 @@ export function readSafetensorsHeader(buf: Uint8Array, source?: string): Safeten
     }
     entries.set(name, { dtype: e.dtype, shape: e.shape, data_offsets: [off[0], off[1]] });
   }
-  const spans = [...entries.entries()].map(([name, e]) => ({ name, b: e.data_offsets[0], e: e.data_offsets[1] }));
+  const spans = [...entries.entries()].map(([name, e]) => ({
+    name,
+    b: e.data_offsets[0],
+    e: e.data_offsets[1],
+  }));
   spans.sort((x, y) => x.b - y.b || x.e - y.e);
   for (let i = 1; i < spans.length; i++) {
-    if (spans[i].b < spans[i - 1].e) throw corrupt(`tensors "${spans[i - 1].name}" and "${spans[i].name}" overlap`, source);
+    if (spans[i].b < spans[i - 1].e)
+      throw corrupt(`tensors "${spans[i - 1].name}" and "${spans[i].name}" overlap`, source);
   }
   return { metadata, entries, dataStart };
 }
 
 /** Decode one tensor's bytes into float32. */
-export function decodeTensor(buf: Uint8Array, header: SafetensorsHeader, name: string, source?: string): TensorRecord {
+export function decodeTensor(
+  buf: Uint8Array,
+  header: SafetensorsHeader,
+  name: string,
+  source?: string,
+): TensorRecord {
   const e = header.entries.get(name);
   if (!e) throw new ModelError('missing_tensor', `${source ? `${source}: ` : ''}tensor "${name}" not found`);
   const dtype = e.dtype as SafetensorsDtype;
@@ -151,7 +172,10 @@ function encode(rec: TensorRecord): Uint8Array {
       return new Uint8Array(bits.buffer);
     }
     default:
-      throw new ModelError('unsupported_dtype', `cannot write dtype ${String(rec.dtype)}; supported: ${Object.keys(DTYPE_BYTES).join(', ')}`);
+      throw new ModelError(
+        'unsupported_dtype',
+        `cannot write dtype ${String(rec.dtype)}; supported: ${Object.keys(DTYPE_BYTES).join(', ')}`,
+      );
   }
 }
 
@@ -166,7 +190,8 @@ export function writeSafetensors(
   const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const [name, rec] of list) {
-    if (name === '__metadata__') throw new ModelError('invalid_config', 'tensor name "__metadata__" is reserved');
+    if (name === '__metadata__')
+      throw new ModelError('invalid_config', 'tensor name "__metadata__" is reserved');
     if (numel(rec.shape) !== rec.data.length) {
       throw new ModelError(
         'shape_mismatch',

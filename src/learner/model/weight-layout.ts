@@ -28,8 +28,14 @@ export function paramSpecs(c: ResolvedConfig): ParamSpec[] {
     specs.push({ name: `${name}.weight`, shape: [inDim, outDim], init: 'normal', transposedInHF: true });
     if (bias) specs.push({ name: `${name}.bias`, shape: [outDim], init: 'zeros', transposedInHF: false });
   };
-  const norm = (name: string) => specs.push({ name: `${name}.weight`, shape: [c.hidden], init: 'ones', transposedInHF: false });
-  specs.push({ name: 'model.embed_tokens.weight', shape: [c.vocab, c.hidden], init: 'normal', transposedInHF: false });
+  const norm = (name: string) =>
+    specs.push({ name: `${name}.weight`, shape: [c.hidden], init: 'ones', transposedInHF: false });
+  specs.push({
+    name: 'model.embed_tokens.weight',
+    shape: [c.vocab, c.hidden],
+    init: 'normal',
+    transposedInHF: false,
+  });
   const qDim = c.heads * c.headDim;
   const kvDim = c.kvHeads * c.headDim;
   for (let i = 0; i < c.layers; i++) {
@@ -45,7 +51,8 @@ export function paramSpecs(c: ResolvedConfig): ParamSpec[] {
     lin(`${p}.mlp.down_proj`, c.intermediate, c.hidden, c.mlpBias);
   }
   norm('model.norm');
-  if (!c.tied) specs.push({ name: 'lm_head.weight', shape: [c.hidden, c.vocab], init: 'normal', transposedInHF: true });
+  if (!c.tied)
+    specs.push({ name: 'lm_head.weight', shape: [c.hidden, c.vocab], init: 'normal', transposedInHF: true });
   return specs;
 }
 

@@ -1,14 +1,14 @@
 import { toComputeLatex } from './compute-latex.js';
 import { answerKey, normalizeAnswer } from './normalize.js';
 import type { AnswerNode } from './structure.js';
-import type { SymbolicValue } from './symbolic.js';
+import { SYMBOLIC_POINTS, type SymbolicValue } from './symbolic.js';
 
 /** A scalar answer prepared for comparison. */
 export interface Leaf {
   key: string;
-  /** Plain decimal literal (exact comparison with another literal). */
-  literal?: string;
-  /** compute-engine LaTeX; undefined for hazards. For a general equation, `(lhs)-(rhs)`. */
+  /** Value of a plain or scientific decimal literal ("0.15", "-3", "6.72 \\times 10^{-5}"). */
+  value?: number;
+  /** compute-engine LaTeX (not for literals); undefined for hazards. For a general equation, `(lhs)-(rhs)`. */
   expr?: string;
   equation: boolean;
 }
@@ -18,8 +18,19 @@ export interface Leaf {
  * arguments) on the left means the answer is the right-hand side.
  */
 const SIMPLE_LHS = /^\s*(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{[^{}=]*\}|_[a-zA-Z0-9])?'*(?:\([^()=]*\))?\s*$/;
-const LITERAL = /^-?\d+(?:\.\d+)?$/;
+const PLAIN = /^-?\d+(?:\.\d+)?$/;
+const SCIENTIFIC = /^(-?\d+(?:\.\d+)?)(?:(?:\\times|\\cdot|\*)10\^(?:\{(-?\d+)\}|(\d))|e(-?\d+))$/i;
 const BASE_NUMBER = /^(\d+)_(\d+)$/;
+
+/**
+ * Literals are evaluated here, not by compute-engine: its parser rounds any number below 1e-10 to 0
+ * (so 9.2e-19 would equal 8.2e-19), and integers beyond 2^53 must compare exactly.
+ */
+function literalValue(key: string): number | undefined {
+  if (PLAIN.test(key)) return Number(key);
+  const m = SCIENTIFIC.exec(key);
+  return m ? Number(`${m[1]}e${m[2] ?? m[3] ?? m[4]}`) : undefined;
+}
 
 export function makeLeaf(text: string): Leaf {
   // Items of lists and right-hand sides get the whole-answer rules too ("x = 52_8", "1\frac{1}{2}, 3").
@@ -31,7 +42,8 @@ export function makeLeaf(text: string): Leaf {
     else if (sides[0].trim() !== '' && sides[1].trim() !== '') equation = true;
   }
   const key = answerKey(t);
-  if (LITERAL.test(key)) return { key, literal: key, expr: key, equation: false };
+  const value = equation ? undefined : literalValue(key);
+  if (value !== undefined) return { key, value, equation: false };
   if (equation) {
     const [lhs, rhs] = t.split('=').map((x) => toComputeLatex(x.trim()));
     return { key, expr: lhs && rhs ? `(${lhs})-(${rhs})` : undefined, equation: true };
@@ -57,14 +69,11 @@ export function leafOf(ctx: CompareContext, text: string): Leaf {
   return leaf;
 }
 
+/** Relative closeness only: 8.2e-19 and 9.2e-19 differ, however small. */
 function close(a: number, b: number, relTol: number): boolean {
   if (a === b) return true;
   if (!Number.isFinite(a) || !Number.isFinite(b)) return false;
-  // Relative only: answers like 8.2e-19 or 2^{-98} are legitimately tiny. Exact zero on one side gets an
-  // absolute allowance for evaluation noise (sin(π) ≈ 1e-16).
-  const scale = Math.max(Math.abs(a), Math.abs(b));
-  if (a === 0 || b === 0) return scale < 1e-12;
-  return Math.abs(a - b) <= relTol * scale;
+  return Math.abs(a - b) <= relTol * Math.max(Math.abs(a), Math.abs(b));
 }
 
 /** Pointwise equality of two value vectors (re, im pairs); points where both are undefined are skipped. */
@@ -75,8 +84,11 @@ function valuesEqual(a: number[], b: number[], relTol: number): boolean {
     const bNaN = Number.isNaN(b[i]);
     if (aNaN && bNaN) continue;
     if (aNaN !== bNaN) return false;
-    // Infinite values (2^{5000}) say nothing about equality: leave them to the structural comparison.
-    if (!Number.isFinite(a[i]) || !Number.isFinite(b[i])) return false;
+    // Overflow at a sample point (2^{2^n} at n = 37) says nothing either way; one-sided overflow is a difference.
+    const aInf = !Number.isFinite(a[i]) || !Number.isFinite(a[i + 1]);
+    const bInf = !Number.isFinite(b[i]) || !Number.isFinite(b[i + 1]);
+    if (aInf && bInf) continue;
+    if (aInf !== bInf) return false;
     if (!close(a[i], b[i], relTol) || !close(a[i + 1], b[i + 1], relTol)) return false;
     compared++;
   }
@@ -84,6 +96,7 @@ function valuesEqual(a: number[], b: number[], relTol: number): boolean {
 }
 
 const isConstant = (v: number[]) => v.every((x, i) => x === v[i % 2]);
+const isZero = (v: number[]) => v.every((x) => x === 0);
 
 /**
  * Two equations lhs=rhs are the same when their differences are proportional (2x=4 vs x-2=0). Equations
@@ -106,6 +119,14 @@ function proportional(a: number[], b: number[], relTol: number): boolean {
   return compared > 0;
 }
 
+function valuesOf(ctx: CompareContext, leaf: Leaf): { values: number[]; json?: string } | undefined {
+  if (leaf.value !== undefined) {
+    return { values: Array.from({ length: 2 * SYMBOLIC_POINTS }, (_, i) => (i % 2 === 0 ? leaf.value! : 0)) };
+  }
+  const v = leaf.expr !== undefined ? ctx.symbolic?.get(leaf.expr) : undefined;
+  return v?.ok ? v : undefined;
+}
+
 export function leafEqual(ctx: CompareContext, cText: string, gText: string): boolean {
   const c = leafOf(ctx, cText);
   const g = leafOf(ctx, gText);
@@ -121,20 +142,31 @@ export function leafEqual(ctx: CompareContext, cText: string, gText: string): bo
     if (equal) ctx.used.add('string');
     return equal;
   }
-  if (c.literal !== undefined && g.literal !== undefined) {
-    const equal = Number(c.literal) === Number(g.literal) && (c.literal.includes('.') || g.literal.includes('.') || BigInt(c.literal) === BigInt(g.literal));
+  if (c.value !== undefined && g.value !== undefined) {
+    // Two literals compare exactly (BigInt for integers past 2^53), not within a tolerance.
+    const bothInts = /^-?\d+$/.test(c.key) && /^-?\d+$/.test(g.key);
+    const equal = bothInts ? BigInt(c.key) === BigInt(g.key) : c.value === g.value;
     if (equal) ctx.used.add('numeric');
     return equal;
   }
-  if (c.equation !== g.equation || !ctx.symbolic || !c.expr || !g.expr) return false;
-  const cv = ctx.symbolic.get(c.expr);
-  const gv = ctx.symbolic.get(g.expr);
-  if (!cv?.ok || !gv?.ok) return false;
-  const equal = c.equation
-    ? proportional(cv.values, gv.values, ctx.relTol)
-    : valuesEqual(cv.values, gv.values, ctx.relTol) ||
-      (cv.values.every(Number.isNaN) && gv.values.every(Number.isNaN) && cv.json === gv.json) ||
-      (cv.json === gv.json && !cv.json.includes('Error'));
+  if (c.equation !== g.equation || !ctx.symbolic) return false;
+  const cv = valuesOf(ctx, c);
+  const gv = valuesOf(ctx, g);
+  if (!cv || !gv) return false;
+  let equal: boolean;
+  if (c.equation) {
+    equal = proportional(cv.values, gv.values, ctx.relTol);
+  } else if (isZero(cv.values) && isZero(gv.values)) {
+    // compute-engine rounds |x| < 1e-10 to 0, so two zeros prove nothing unless one side is the literal 0.
+    equal = c.value === 0 || g.value === 0;
+  } else {
+    equal =
+      valuesEqual(cv.values, gv.values, ctx.relTol) ||
+      (cv.json !== undefined &&
+        cv.json === gv.json &&
+        cv.values.every(Number.isNaN) &&
+        !cv.json.includes('Error'));
+  }
   if (equal) ctx.used.add('symbolic');
   return equal;
 }
@@ -196,16 +228,14 @@ export function nodeEqual(ctx: CompareContext, c: AnswerNode, g: AnswerNode): bo
     case 'union':
       return c.kind === 'union' && multisetEqual(ctx, c.items, g.items);
     case 'seq':
-      if (c.kind === 'seq') return c.open === g.open && c.close === g.close && orderedEqual(ctx, c.items, g.items);
+      if (c.kind === 'seq')
+        return c.open === g.open && c.close === g.close && orderedEqual(ctx, c.items, g.items);
       if (c.kind === 'list' && g.open === '(' && g.close === ')') return orderedEqual(ctx, c.items, g.items);
       if (c.kind === 'matrix' && isVector(c.rows)) return orderedEqual(ctx, c.rows.flat(), g.items);
       return false;
     case 'matrix':
       if (c.kind === 'matrix') {
-        return (
-          c.rows.length === g.rows.length &&
-          c.rows.every((row, i) => orderedEqual(ctx, row, g.rows[i]))
-        );
+        return c.rows.length === g.rows.length && c.rows.every((row, i) => orderedEqual(ctx, row, g.rows[i]));
       }
       if (isVector(g.rows) && ((c.kind === 'seq' && c.open === '(') || c.kind === 'list')) {
         return orderedEqual(ctx, c.items, g.rows.flat());

@@ -90,7 +90,10 @@ export interface ExtractOptions {
  * The final answer of a completion: the last `\boxed{}` / `\fbox{}`, else the last explicit final-answer
  * phrase, else (only when asked) the last number or the whole text. `undefined` when none applies.
  */
-export function extractAnswerWithSource(text: string, options: ExtractOptions = {}): ExtractedAnswer | undefined {
+export function extractAnswerWithSource(
+  text: string,
+  options: ExtractOptions = {},
+): ExtractedAnswer | undefined {
   if (typeof text !== 'string') return undefined;
   const boxed = extractBoxed(text);
   if (boxed !== undefined && boxed !== '') return { answer: boxed, source: 'boxed' };

@@ -1,6 +1,12 @@
 export type { RewardExample, RewardFn, RewardResult, VerifyOptions, VerifyResult } from './types.js';
 export { verifyMath } from './verify-math.js';
-export { extractAnswer, extractAnswerWithSource, extractBoxed, type ExtractOptions, type AnswerSource } from './extract.js';
+export {
+  extractAnswer,
+  extractAnswerWithSource,
+  extractBoxed,
+  type ExtractOptions,
+  type AnswerSource,
+} from './extract.js';
 export { normalizeAnswer, answerKey, type NormalizedAnswer } from './normalize.js';
 export { mathReward, exactMatchReward, makeMathReward } from './reward-fns.js';
 export { warmUpSymbolic, stopSymbolicWorker } from './symbolic.js';

@@ -59,7 +59,12 @@ export function splitTopLevel(s: string, sep: string): string[] {
       const next = s[i + 1];
       if (next === '{') depth++;
       else if (next === '}') depth--;
-      else if (sep.startsWith('\\') && depth === 0 && s.startsWith(sep, i) && !/[a-zA-Z]/.test(s[i + sep.length] ?? '')) {
+      else if (
+        sep.startsWith('\\') &&
+        depth === 0 &&
+        s.startsWith(sep, i) &&
+        !/[a-zA-Z]/.test(s[i + sep.length] ?? '')
+      ) {
         parts.push(s.slice(start, i));
         start = i + sep.length;
         i += sep.length - 1;

@@ -152,19 +152,27 @@ const UNIT_WORDS = [
   'kelvin',
   'newtons?',
 ];
-const SINGLE_LETTER_UNITS = ['m', 's', 'g', 'h', 'l', 'L', 'K', 'J', 'W', 'N', 'V', 'A', 'C'];
+/** Not A–E: those are multiple-choice answers (\\text{C}). */
+const SINGLE_LETTER_UNITS = ['m', 's', 'g', 'h', 'L', 'K', 'J', 'W', 'V'];
 /** A unit's power: cm^2, m^{-2}, s^{-1}. */
 const UNIT_POWER = '(?:\\s*\\^\\s*(?:\\{\\s*-?\\d\\s*\\}|-?\\d))?';
 const UNIT_WORD_RE = new RegExp(`^(?:${UNIT_WORDS.join('|')})${UNIT_POWER}$`, 'i');
-const TRAILING_UNIT_RE = new RegExp(`^(.*?[\\d}).\\w])\\s*(?:(?:${UNIT_WORDS.join('|')})${UNIT_POWER}\\s*)+$`, 'i');
+const TRAILING_UNIT_RE = new RegExp(
+  `^(.*?[\\d}).\\w])\\s*(?:(?:${UNIT_WORDS.join('|')})${UNIT_POWER}\\s*)+$`,
+  'i',
+);
 
 function isUnit(text: string, inTextCommand: boolean): boolean {
   const t = text.replace(/~/g, ' ').trim();
   if (t === '') return false;
   // "square units", "km/h", "kcal m^{-2}": every word a unit; single letters only inside \text{}.
-  return t.split(/[\s/]+/).every(
-    (w) => UNIT_WORD_RE.test(w) || (inTextCommand && SINGLE_LETTER_UNITS.includes(w.replace(new RegExp(`${UNIT_POWER}$`), ''))),
-  );
+  return t
+    .split(/[\s/]+/)
+    .every(
+      (w) =>
+        UNIT_WORD_RE.test(w) ||
+        (inTextCommand && SINGLE_LETTER_UNITS.includes(w.replace(new RegExp(`${UNIT_POWER}$`), ''))),
+    );
 }
 
 /** Replaces `\cmd{arg}` by `render(arg)` for every listed command, innermost braces matched. */
@@ -223,7 +231,10 @@ function stripMathDelimiters(s: string): string {
 function removeSizing(s: string): string {
   // \left( → (, \right. → nothing, \bigl[ → [ …
   return s
-    .replace(/\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|Biggl|Biggr|big|Big|bigg|Bigg)(?![a-zA-Z])\s*\.?/g, '')
+    .replace(
+      /\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|Biggl|Biggr|big|Big|bigg|Bigg)(?![a-zA-Z])\s*\.?/g,
+      '',
+    )
     .replace(/\\(?:displaystyle|textstyle|scriptstyle|limits|nolimits)(?![a-zA-Z])/g, '');
 }
 
@@ -295,8 +306,11 @@ export function normalizeAnswer(raw: string): NormalizedAnswer {
   s = s.replace(/\\neq(?![a-zA-Z])/g, '\\ne').replace(/\\(?:varnothing)(?![a-zA-Z])/g, '\\emptyset');
   s = s.replace(/\\infin(?![a-zA-Z])|\binfinity\b/gi, '\\infty');
   // A removed unit takes its power with it: "864 \mbox{ inches}^2".
+  const withUnits = s;
   s = replaceCommand(s, TEXT_COMMANDS, (arg) => (isUnit(arg, true) ? UNIT_GONE : ` ${arg.trim()} `));
   s = s.replace(new RegExp(`${UNIT_GONE}${UNIT_POWER}`, 'g'), ' ');
+  // "\text{m}" alone is an answer (a letter, a word), not a unit of nothing.
+  if (s.trim() === '') s = replaceCommand(withUnits, TEXT_COMMANDS, (arg) => ` ${arg.trim()} `);
   // After \text{} is unwrapped, so "\text{ degrees}" and "\text{5\%}" are seen too.
   const deg = stripDegrees(s);
   s = deg.text;
@@ -331,7 +345,6 @@ export function normalizeAnswer(raw: string): NormalizedAnswer {
  * (`\pi r` must not become `\pir`), and pure-text answers lowercased.
  */
 export function answerKey(normalized: string): string {
-  const key = normalized.replace(/(\\[a-zA-Z]+) (?=[a-zA-Z])/g, '$1\u0000').replace(/ /g, '').replace(/\u0000/g, ' ');
+  const key = normalized.replace(/(\\[a-zA-Z]+ (?=[a-zA-Z]))| /g, (_m, command?: string) => command ?? '');
   return /^[a-zA-Z][a-zA-Z ]+$/.test(normalized) && /[a-zA-Z]{2}/.test(normalized) ? key.toLowerCase() : key;
 }
-

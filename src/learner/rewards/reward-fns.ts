@@ -29,14 +29,21 @@ function squash(s: string): string {
  */
 export const exactMatchReward: RewardFn = (completion, example): RewardResult => {
   try {
-    if (typeof completion !== 'string') return { reward: 0, correct: false, reason: 'completion: expected a string' };
+    if (typeof completion !== 'string')
+      return { reward: 0, correct: false, reason: 'completion: expected a string' };
     const targets = golds(example).map(squash);
-    if (targets.length === 0) return { reward: 0, correct: false, reason: 'example.answer: expected a string' };
+    if (targets.length === 0)
+      return { reward: 0, correct: false, reason: 'example.answer: expected a string' };
     const found = extractAnswerWithSource(completion, { wholeFallback: true });
     if (!found) return { reward: 0, correct: false, reason: 'empty completion' };
     const extracted = squash(found.answer);
     const correct = targets.includes(extracted);
-    return { reward: correct ? 1 : 0, correct, reason: correct ? 'exact match' : 'no exact match', extracted };
+    return {
+      reward: correct ? 1 : 0,
+      correct,
+      reason: correct ? 'exact match' : 'no exact match',
+      extracted,
+    };
   } catch (err) {
     return { reward: 0, correct: false, reason: `verifier error: ${(err as Error)?.message ?? String(err)}` };
   }

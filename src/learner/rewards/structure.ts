@@ -61,7 +61,12 @@ export function parseStructure(text: string, depth = 0): AnswerNode {
       return parseStructure(items[0], depth + 1); // "(5)" is just 5
     }
     if (items.length >= 2) {
-      return { kind: 'seq', open: group.open, close: group.close, items: items.map((p) => parseStructure(p, depth + 1)) };
+      return {
+        kind: 'seq',
+        open: group.open,
+        close: group.close,
+        items: items.map((p) => parseStructure(p, depth + 1)),
+      };
     }
   }
 

@@ -87,7 +87,7 @@ function terminatingDecimal(bare: string): string | undefined {
   while (den % 2 === 0) den /= 2;
   while (den % 5 === 0) den /= 5;
   if (den !== 1) return undefined;
-  return (Number(m[2]) / Number(m[3]) * (m[1] ? -1 : 1)).toString();
+  return ((Number(m[2]) / Number(m[3])) * (m[1] ? -1 : 1)).toString();
 }
 
 /** The gold with its first digit changed (9 → 8, others + 1): almost always a different value. */
@@ -138,7 +138,13 @@ function buildChecks(file: string, rows: Row[]): Check[] {
   const random = rng(12345 + file.length);
   const checks: Check[] = [];
   for (const row of rows) {
-    checks.push({ kind: 'self', id: row.id, completion: `\\boxed{${row.answer}}`, gold: row.answer, expected: true });
+    checks.push({
+      kind: 'self',
+      id: row.id,
+      completion: `\\boxed{${row.answer}}`,
+      gold: row.answer,
+      expected: true,
+    });
     for (const completion of rewritings(row.answer, file)) {
       checks.push({ kind: 'rewritten', id: row.id, completion, gold: row.answer, expected: true });
     }
@@ -150,12 +156,24 @@ function buildChecks(file: string, rows: Row[]): Check[] {
       if (other === row || squash(other.answer) === squash(row.answer)) continue;
       const theirs = simpleValue(other.answer);
       if (mine !== undefined && theirs !== undefined && Math.abs(mine - theirs) < 1e-9) continue;
-      checks.push({ kind: 'others', id: `${row.id} vs ${other.id}`, completion: `\\boxed{${other.answer}}`, gold: row.answer, expected: false });
+      checks.push({
+        kind: 'others',
+        id: `${row.id} vs ${other.id}`,
+        completion: `\\boxed{${other.answer}}`,
+        gold: row.answer,
+        expected: false,
+      });
       taken++;
     }
     const miss = nearMiss(row.answer);
     if (miss !== undefined) {
-      checks.push({ kind: 'near-miss', id: row.id, completion: `\\boxed{${miss}}`, gold: row.answer, expected: false });
+      checks.push({
+        kind: 'near-miss',
+        id: row.id,
+        completion: `\\boxed{${miss}}`,
+        gold: row.answer,
+        expected: false,
+      });
     }
   }
   return checks;
@@ -183,11 +201,16 @@ describe.skipIf(!present)('verifyMath on benchmark answers', () => {
         const ok = result.correct === check.expected;
         tally[check.kind][1]++;
         if (ok) tally[check.kind][0]++;
-        else failures.push(`  [${check.kind}] ${check.id}: ${JSON.stringify(check.completion)} vs gold ${JSON.stringify(check.gold)} → ${result.reason}`);
+        else
+          failures.push(
+            `  [${check.kind}] ${check.id}: ${JSON.stringify(check.completion)} vs gold ${JSON.stringify(check.gold)} → ${result.reason}`,
+          );
       }
       for (const kind of KINDS) {
         const [pass, total] = tally[kind];
-        summary.push(`${file.padEnd(15)} ${kind.padEnd(11)} ${`${pass}/${total}`.padStart(10)}   ${((100 * pass) / total).toFixed(2)}%`);
+        summary.push(
+          `${file.padEnd(15)} ${kind.padEnd(11)} ${`${pass}/${total}`.padStart(10)}   ${((100 * pass) / total).toFixed(2)}%`,
+        );
       }
       if (failures.length > 0) console.log(`${file}: ${failures.length} failures\n${failures.join('\n')}`);
       for (const kind of KINDS) {

@@ -41,10 +41,15 @@ function describe(node: AnswerNode): string {
   }
 }
 
-function verifyOne(candidate: NormalizedAnswer, goldRaw: string, opts: Required<Pick<VerifyOptions, 'relTol' | 'symbolic' | 'timeoutMs'>>): Omit<VerifyResult, 'extracted'> {
+function verifyOne(
+  candidate: NormalizedAnswer,
+  goldRaw: string,
+  opts: Required<Pick<VerifyOptions, 'relTol' | 'symbolic' | 'timeoutMs'>>,
+): Omit<VerifyResult, 'extracted'> {
   const gold = normalizeAnswer(extractBoxed(goldRaw) ?? goldRaw);
   if (gold.text === '') return { correct: false, reason: 'gold answer is empty after normalisation' };
-  if (answerKey(candidate.text) === answerKey(gold.text)) return { correct: true, reason: 'equivalent (string)' };
+  if (answerKey(candidate.text) === answerKey(gold.text))
+    return { correct: true, reason: 'equivalent (string)' };
 
   const cands = readings(candidate);
   const golds = readings(gold);
@@ -60,11 +65,9 @@ function verifyOne(candidate: NormalizedAnswer, goldRaw: string, opts: Required<
     for (const text of scalarLeaves(node)) {
       // The first pass may have stopped early, so not every leaf exists yet.
       const leaf = leafOf(ctx, text);
-      if (leaf.expr !== undefined && leaf.literal === undefined) exprs.add(leaf.expr);
+      if (leaf.expr !== undefined) exprs.add(leaf.expr);
     }
   }
-  // Literals take part only when the other side has an expression to compare them with.
-  for (const leaf of ctx.leaves.values()) if (leaf.literal !== undefined && exprs.size > 0) exprs.add(leaf.literal);
   if (exprs.size === 0) return { correct: false, reason: notEquivalent(cands[0], golds[0]) };
   if (exprs.size > MAX_SYMBOLIC_EXPRS) {
     return { correct: false, reason: `not equivalent (symbolic skipped: ${exprs.size} expressions)` };
@@ -90,10 +93,16 @@ function notEquivalent(c: AnswerNode, g: AnswerNode): string {
  * sample points for expressions with variables), through tuple/interval/set/list/matrix structure.
  * Never throws.
  */
-export function verifyMath(completion: string, gold: string | string[], options: VerifyOptions = {}): VerifyResult {
+export function verifyMath(
+  completion: string,
+  gold: string | string[],
+  options: VerifyOptions = {},
+): VerifyResult {
   try {
     if (typeof completion !== 'string') return { correct: false, reason: 'completion: expected a string' };
-    const golds = (Array.isArray(gold) ? gold : [gold]).filter((g) => typeof g === 'string' && g.trim() !== '');
+    const golds = (Array.isArray(gold) ? gold : [gold]).filter(
+      (g) => typeof g === 'string' && g.trim() !== '',
+    );
     if (golds.length === 0) return { correct: false, reason: 'gold: expected a non-empty string' };
     const opts = {
       relTol: options.relTol ?? DEFAULTS.relTol,
@@ -101,7 +110,8 @@ export function verifyMath(completion: string, gold: string | string[], options:
       timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
     };
     if (!(opts.relTol >= 0)) return { correct: false, reason: 'options.relTol: must be a number >= 0' };
-    if (!(opts.timeoutMs > 0)) return { correct: false, reason: 'options.timeoutMs: must be a positive number' };
+    if (!(opts.timeoutMs > 0))
+      return { correct: false, reason: 'options.timeoutMs: must be a positive number' };
 
     const found = extractAnswerWithSource(completion, options);
     if (!found) return { correct: false, reason: 'no final answer found (no \\boxed{} or "the answer is")' };

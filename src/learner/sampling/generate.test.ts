@@ -56,7 +56,9 @@ describe('generate', () => {
     });
     let compared = 0;
     for (let r = 0; r < res.inputIds.length; r++) {
-      expect(res.inputIds[r].slice(res.promptLength - res.promptIds[r].length, res.promptLength)).toEqual(res.promptIds[r]);
+      expect(res.inputIds[r].slice(res.promptLength - res.promptIds[r].length, res.promptLength)).toEqual(
+        res.promptIds[r],
+      );
       res.completionIds[r].forEach((tok, i) => {
         const pos = res.promptLength + i;
         expect(res.inputIds[r][pos]).toBe(tok);
@@ -89,8 +91,12 @@ describe('generate', () => {
     const second = generate(model, PROMPTS, { rng, maxNewTokens: 5, numReturnSequences: 2 });
     const third = generate(model, PROMPTS, { rng, maxNewTokens: 5, numReturnSequences: 2 });
     const resumed = Rng.fromState(saved);
-    expect(generate(model, PROMPTS, { rng: resumed, maxNewTokens: 5, numReturnSequences: 2 }).completionIds).toEqual(second.completionIds);
-    expect(generate(model, PROMPTS, { rng: resumed, maxNewTokens: 5, numReturnSequences: 2 }).completionIds).toEqual(third.completionIds);
+    expect(
+      generate(model, PROMPTS, { rng: resumed, maxNewTokens: 5, numReturnSequences: 2 }).completionIds,
+    ).toEqual(second.completionIds);
+    expect(
+      generate(model, PROMPTS, { rng: resumed, maxNewTokens: 5, numReturnSequences: 2 }).completionIds,
+    ).toEqual(third.completionIds);
   });
 
   it('greedy decoding is deterministic and draws no randomness', () => {
@@ -111,7 +117,12 @@ describe('generate', () => {
         logits[9] = Math.log(0.3);
       },
     };
-    const res = generate(model, [[5]], { rng: new Rng(1), maxNewTokens: 1, numReturnSequences: 1000, processors: [forced] });
+    const res = generate(model, [[5]], {
+      rng: new Rng(1),
+      maxNewTokens: 1,
+      numReturnSequences: 1000,
+      processors: [forced],
+    });
     const first = res.completionIds.map((c) => c[0]);
     const share4 = first.filter((t) => t === 4).length / first.length;
     expect(first.every((t) => t === 4 || t === 9)).toBe(true);
@@ -150,11 +161,21 @@ describe('generate', () => {
   it('validates its options', () => {
     const rng = new Rng(1);
     expect(() => generate(model, [], { rng, maxNewTokens: 2 })).toThrow(/prompts: need at least one prompt/);
-    expect(() => generate(model, [[1, 99]], { rng, maxNewTokens: 2 })).toThrow(/prompts\[0\]: token id 99 is outside the vocabulary \[0, 24\)/);
-    expect(() => generate(model, [[1]], { rng, maxNewTokens: 0 })).toThrow(/maxNewTokens: must be a positive integer/);
-    expect(() => generate(model, [[1]], { rng, maxNewTokens: 2, stopStrings: ['x'] })).toThrow(/stopStrings: a decode/);
-    expect(() => generate(model, [[1]], { rng, maxNewTokens: 100 })).toThrow(/exceeds max_position_embeddings \(64\)/);
-    expect(() => generate(model, [[1]], { rng, maxNewTokens: 2, temperature: -1 })).toThrow(/temperature: must be ≥ 0/);
+    expect(() => generate(model, [[1, 99]], { rng, maxNewTokens: 2 })).toThrow(
+      /prompts\[0\]: token id 99 is outside the vocabulary \[0, 24\)/,
+    );
+    expect(() => generate(model, [[1]], { rng, maxNewTokens: 0 })).toThrow(
+      /maxNewTokens: must be a positive integer/,
+    );
+    expect(() => generate(model, [[1]], { rng, maxNewTokens: 2, stopStrings: ['x'] })).toThrow(
+      /stopStrings: a decode/,
+    );
+    expect(() => generate(model, [[1]], { rng, maxNewTokens: 100 })).toThrow(
+      /exceeds max_position_embeddings \(64\)/,
+    );
+    expect(() => generate(model, [[1]], { rng, maxNewTokens: 2, temperature: -1 })).toThrow(
+      /temperature: must be ≥ 0/,
+    );
   });
 
   it('100 generate + backward steps leave the tensor count flat', () => {
@@ -164,15 +185,19 @@ describe('generate', () => {
     const counts: number[] = [];
     for (let i = 0; i < 100; i++) {
       const res = generate(policy, [[5, 6], [7]], { rng, maxNewTokens: 3, numReturnSequences: 2 });
-      const { value, grads } = tf.variableGrads(() =>
-        tf.tidy(() => {
-          const t = generationTensors(res);
-          const logp = tf.logSoftmax(policy.forward(t.inputIds, { attentionMask: t.attentionMask }).logits);
-          const targets = tf.oneHot(tf.slice(t.inputIds, [0, 1], [-1, -1]), CFG.vocab_size);
-          const m = tf.slice(t.completionMask, [0, 1], [-1, -1]);
-          const tok = tf.sum(tf.mul(tf.slice(logp, [0, 0, 0], [-1, res.inputIds[0].length - 1, -1]), targets), -1);
-          return tf.neg(tf.div(tf.sum(tf.mul(tok, m)), tf.sum(m))) as tf.Scalar;
-        }),
+      const { value, grads } = tf.variableGrads(
+        () =>
+          tf.tidy(() => {
+            const t = generationTensors(res);
+            const logp = tf.logSoftmax(policy.forward(t.inputIds, { attentionMask: t.attentionMask }).logits);
+            const targets = tf.oneHot(tf.slice(t.inputIds, [0, 1], [-1, -1]), CFG.vocab_size);
+            const m = tf.slice(t.completionMask, [0, 1], [-1, -1]);
+            const tok = tf.sum(
+              tf.mul(tf.slice(logp, [0, 0, 0], [-1, res.inputIds[0].length - 1, -1]), targets),
+              -1,
+            );
+            return tf.neg(tf.div(tf.sum(tf.mul(tok, m)), tf.sum(m))) as tf.Scalar;
+          }),
         vars,
       );
       value.dispose();

@@ -54,7 +54,8 @@ function validate(model: CausalLM, prompts: number[][], o: GenerateOptions): voi
   if (!Array.isArray(prompts) || prompts.length === 0) throw new Error('prompts: need at least one prompt');
   const vocab = model.dims.vocab;
   prompts.forEach((p, i) => {
-    if (!Array.isArray(p) || p.length === 0) throw new Error(`prompts[${i}]: must be a non-empty array of token ids`);
+    if (!Array.isArray(p) || p.length === 0)
+      throw new Error(`prompts[${i}]: must be a non-empty array of token ids`);
     for (const id of p) {
       if (!Number.isInteger(id) || id < 0 || id >= vocab) {
         throw new Error(`prompts[${i}]: token id ${id} is outside the vocabulary [0, ${vocab})`);
@@ -65,10 +66,12 @@ function validate(model: CausalLM, prompts: number[][], o: GenerateOptions): voi
     throw new Error(`maxNewTokens: must be a positive integer, got ${o.maxNewTokens}`);
   }
   const g = o.numReturnSequences ?? 1;
-  if (!Number.isInteger(g) || g < 1) throw new Error(`numReturnSequences: must be a positive integer, got ${g}`);
+  if (!Number.isInteger(g) || g < 1)
+    throw new Error(`numReturnSequences: must be a positive integer, got ${g}`);
   const t = o.temperature ?? 1;
   if (!(t >= 0) || !Number.isFinite(t)) throw new Error(`temperature: must be ≥ 0, got ${t}`);
-  if (o.stopStrings?.length && !o.decode) throw new Error('stopStrings: a decode(ids) function is required to match them');
+  if (o.stopStrings?.length && !o.decode)
+    throw new Error('stopStrings: a decode(ids) function is required to match them');
   const longest = Math.max(...prompts.map((p) => p.length));
   if (longest + o.maxNewTokens > model.dims.maxPositions) {
     throw new Error(
@@ -109,7 +112,8 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
   const B = prompts.length;
   const N = B * G;
   const V = model.dims.vocab;
-  const pad = opts.padTokenId ?? (typeof model.config.pad_token_id === 'number' ? model.config.pad_token_id : 0);
+  const pad =
+    opts.padTokenId ?? (typeof model.config.pad_token_id === 'number' ? model.config.pad_token_id : 0);
   const eos = eosSet(model, opts);
   const greedy = (opts.temperature ?? 1) === 0;
   const processors = opts.processors ?? buildProcessors(opts);
@@ -134,7 +138,8 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
     const pmask = prompts.map((p) => [...new Array(Tp - p.length).fill(0), ...new Array(p.length).fill(1)]);
     const prefill = step(model, padded, pmask, cache);
     let logits: Float32Array = new Float32Array(N * V);
-    for (let r = 0; r < N; r++) logits.set(prefill.subarray(promptIndex[r] * V, (promptIndex[r] + 1) * V), r * V);
+    for (let r = 0; r < N; r++)
+      logits.set(prefill.subarray(promptIndex[r] * V, (promptIndex[r] + 1) * V), r * V);
     if (G > 1) cache.selectRows(promptIndex);
 
     for (let t = 0; t < opts.maxNewTokens; t++) {
@@ -148,7 +153,8 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
         }
         const raw = logits.subarray(r * V, (r + 1) * V);
         const row = Float32Array.from(raw);
-        for (const p of processors) p.process(row, { row: r, prompt: promptIds[r], completion: completionIds[r] });
+        for (const p of processors)
+          p.process(row, { row: r, prompt: promptIds[r], completion: completionIds[r] });
         let token: number;
         let lp: number;
         if (greedy) {
@@ -172,7 +178,8 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
         sampledLogprobs[r].push(lp);
         policyLogprobs[r].push(logSoftmaxAt(raw, token));
         if (eos.has(token)) finish[r] = 'eos';
-        else if (stops.length && stops.some((s) => opts.decode!(completionIds[r]).includes(s))) finish[r] = 'stop';
+        else if (stops.length && stops.some((s) => opts.decode!(completionIds[r]).includes(s)))
+          finish[r] = 'stop';
         next.push([token]);
         nextMask.push([1]);
       }
@@ -194,8 +201,16 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
     const lpad = Tp - p.length;
     const rpad = Tc - c.length;
     inputIds.push([...new Array(lpad).fill(pad), ...p, ...c, ...new Array(rpad).fill(pad)]);
-    attentionMask.push([...new Array(lpad).fill(0), ...new Array(p.length + c.length).fill(1), ...new Array(rpad).fill(0)]);
-    completionMask.push([...new Array(Tp).fill(0), ...new Array(c.length).fill(1), ...new Array(rpad).fill(0)]);
+    attentionMask.push([
+      ...new Array(lpad).fill(0),
+      ...new Array(p.length + c.length).fill(1),
+      ...new Array(rpad).fill(0),
+    ]);
+    completionMask.push([
+      ...new Array(Tp).fill(0),
+      ...new Array(c.length).fill(1),
+      ...new Array(rpad).fill(0),
+    ]);
   }
   return {
     numPrompts: B,

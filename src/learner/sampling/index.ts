@@ -1,4 +1,10 @@
-export { type FinishReason, generate, type GenerateOptions, type GenerationResult, generationTensors } from './generate.js';
+export {
+  type FinishReason,
+  generate,
+  type GenerateOptions,
+  type GenerationResult,
+  generationTensors,
+} from './generate.js';
 export {
   buildProcessors,
   type LogitsProcessor,

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { buildProcessors, logSoftmaxAt, softmax, TemperatureProcessor, TopKProcessor, TopPProcessor } from './processors.js';
+import {
+  buildProcessors,
+  logSoftmaxAt,
+  softmax,
+  TemperatureProcessor,
+  TopKProcessor,
+  TopPProcessor,
+} from './processors.js';
 
 const logitsOf = (probs: number[]) => Float32Array.from(probs.map(Math.log));
 const kept = (row: Float32Array) => Array.from(row.keys()).filter((i) => row[i] !== -Infinity);
@@ -43,7 +50,11 @@ describe('logits processors', () => {
   it('builds the chain in order, skipping identity steps', () => {
     expect(buildProcessors({}).map((p) => p.name)).toEqual([]);
     expect(buildProcessors({ temperature: 1, topK: 0, topP: 1 })).toEqual([]);
-    expect(buildProcessors({ temperature: 0.7, topK: 5, topP: 0.9 }).map((p) => p.name)).toEqual(['temperature', 'top_k', 'top_p']);
+    expect(buildProcessors({ temperature: 0.7, topK: 5, topP: 0.9 }).map((p) => p.name)).toEqual([
+      'temperature',
+      'top_k',
+      'top_p',
+    ]);
   });
 
   it('rejects invalid settings naming the parameter', () => {

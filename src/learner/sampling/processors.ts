@@ -20,7 +20,9 @@ export class TemperatureProcessor implements LogitsProcessor {
   readonly name = 'temperature';
   constructor(readonly temperature: number) {
     if (!(temperature > 0) || !Number.isFinite(temperature)) {
-      throw new Error(`temperature: must be a positive number (use greedy decoding for 0), got ${temperature}`);
+      throw new Error(
+        `temperature: must be a positive number (use greedy decoding for 0), got ${temperature}`,
+      );
     }
   }
   process(logits: Float32Array): void {

@@ -75,12 +75,30 @@ function plainBpe(): object {
   for (const m of merges) vocab[m.replace(' ', '')] = Object.keys(vocab).length;
   return {
     version: '1.0',
-    added_tokens: [{ id: 1, content: '</s>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+    added_tokens: [
+      {
+        id: 1,
+        content: '</s>',
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: true,
+      },
+    ],
     normalizer: null,
     pre_tokenizer: { type: 'Whitespace' },
     post_processor: null,
     decoder: null,
-    model: { type: 'BPE', dropout: null, unk_token: '[UNK]', fuse_unk: false, byte_fallback: false, vocab, merges },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: '[UNK]',
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab,
+      merges,
+    },
   };
 }
 
@@ -133,7 +151,9 @@ describe('HfTokenizer (byte-level BPE)', () => {
   it('rejects bad ids and bad config with errors naming the field', () => {
     const tok = loadTokenizer(dir);
     expect(() => tok.decode([9999])).toThrow(/ids: token id 9999/);
-    expect(() => new HfTokenizer(byteLevelBpe(), { eos_token: '<nope>' })).toThrow(/eos_token: token "<nope>"/);
+    expect(() => new HfTokenizer(byteLevelBpe(), { eos_token: '<nope>' })).toThrow(
+      /eos_token: token "<nope>"/,
+    );
     expect(() => new HfTokenizer({ foo: 1 })).toThrow(TokenizerError);
   });
 });

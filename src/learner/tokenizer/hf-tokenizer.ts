@@ -33,7 +33,11 @@ export class HfTokenizer implements Tokenizer {
   readonly vocabSize: number;
   private readonly inner: HfLibTokenizer;
 
-  constructor(tokenizerJson: object, tokenizerConfig: Record<string, unknown> = {}, options: HfTokenizerOptions = {}) {
+  constructor(
+    tokenizerJson: object,
+    tokenizerConfig: Record<string, unknown> = {},
+    options: HfTokenizerOptions = {},
+  ) {
     if (!tokenizerJson || typeof tokenizerJson !== 'object' || !('model' in tokenizerJson)) {
       throw new TokenizerError('tokenizer.json', 'not a tokenizers JSON file (no "model" key)');
     }
@@ -49,13 +53,16 @@ export class HfTokenizer implements Tokenizer {
 
     const idOf = (field: string, token: string): number => {
       const id = this.inner.token_to_id(token);
-      if (id === undefined) throw new TokenizerError(field, `token ${JSON.stringify(token)} is not in the vocabulary`);
+      if (id === undefined)
+        throw new TokenizerError(field, `token ${JSON.stringify(token)} is not in the vocabulary`);
       return id;
     };
     const firstPresent = (names: string[]) => names.find((n) => this.inner.token_to_id(n) !== undefined);
 
     const eosToken =
-      options.eosToken ?? tokenContent(tokenizerConfig.eos_token as TokenField) ?? firstPresent(EOS_CANDIDATES);
+      options.eosToken ??
+      tokenContent(tokenizerConfig.eos_token as TokenField) ??
+      firstPresent(EOS_CANDIDATES);
     if (eosToken === undefined) {
       throw new TokenizerError(
         'eos_token',
@@ -67,7 +74,12 @@ export class HfTokenizer implements Tokenizer {
     const padToken = options.padToken ?? tokenContent(tokenizerConfig.pad_token as TokenField);
     const padFallback = firstPresent(PAD_CANDIDATES);
     // Padding positions are masked out everywhere, so reusing eos (what HF does for Llama/Qwen) is safe.
-    this.padId = padToken !== undefined ? idOf('pad_token', padToken) : padFallback ? idOf('pad_token', padFallback) : this.eosId;
+    this.padId =
+      padToken !== undefined
+        ? idOf('pad_token', padToken)
+        : padFallback
+          ? idOf('pad_token', padFallback)
+          : this.eosId;
 
     const bosToken = tokenContent(tokenizerConfig.bos_token as TokenField);
     if (bosToken !== undefined) this.bosId = idOf('bos_token', bosToken);

@@ -3,6 +3,7 @@ import type { CausalLM } from '../model/causal-lm.js';
 import { grpoLoss, readGrpoStats } from '../objectives/grpo.js';
 import { popoLoss, readPopoStats, type PopoStats } from '../objectives/popo.js';
 import { sftLoss } from '../objectives/sft.js';
+import { tokenLogProbs } from '../objectives/tensor-ops.js';
 import { batchTensors, disposeBatch, type SequenceBatch } from './batch.js';
 import type { AdamW } from './optimizer.js';
 import type { Predictor } from './predictor.js';
@@ -128,11 +129,10 @@ export interface GrpoStepInput {
 }
 
 /** Per-token log-probs of the targets under a model, without gradient ([N,T]). */
-function tokenLogProbs(model: CausalLM, t: ReturnType<typeof batchTensors>, vocab: number): tf.Tensor2D {
+function targetLogProbs(model: CausalLM, t: ReturnType<typeof batchTensors>): tf.Tensor2D {
   return tf.tidy(() => {
     const { logits } = model.forward(t.inputIds, { attentionMask: t.attentionMask });
-    const logp = tf.logSoftmax(logits);
-    return tf.sum(tf.mul(logp, tf.oneHot(t.targetIds, vocab)), -1) as tf.Tensor2D;
+    return tokenLogProbs(tf.logSoftmax(logits), t.targetIds);
   });
 }
 
@@ -145,10 +145,8 @@ export async function grpoStep(
   input: GrpoStepInput,
 ): Promise<StepOutcome> {
   const t = batchTensors(input.batch);
-  const vocab = input.policy.config.vocab_size;
-  const oldLogProbs = tokenLogProbs(input.policy, t, vocab);
-  const refLogProbs =
-    config.grpo.kl_beta > 0 && input.reference ? tokenLogProbs(input.reference, t, vocab) : undefined;
+  const oldLogProbs = targetLogProbs(input.policy, t);
+  const refLogProbs = config.grpo.kl_beta > 0 && input.reference ? targetLogProbs(input.reference, t) : undefined;
   const sums: Record<string, number> = {};
   let gradNorm = 0;
   let updateNorm = 0;

@@ -20,7 +20,9 @@ describe('Rng', () => {
     const rest = [rng.next(), rng.normal(), rng.int(10), rng.next()];
     const resumed = Rng.fromState(saved);
     expect([resumed.next(), resumed.normal(), resumed.int(10), resumed.next()]).toEqual(rest);
-    expect(() => Rng.fromState({ algorithm: 'mt' } as never)).toThrow(/expected \{ algorithm: "xoroshiro128plus"/);
+    expect(() => Rng.fromState({ algorithm: 'mt' } as never)).toThrow(
+      /expected \{ algorithm: "xoroshiro128plus"/,
+    );
   });
 
   it('draws uniforms in [0, 1) and standard normals', () => {

@@ -1,0 +1,71 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { ApiError, CODE_BY_STATUS, type ErrorBody } from './api-error.js';
+
+/** body-parser / raw-body errors carry `type` and `status` instead of being HttpExceptions. */
+interface ParserError {
+  type?: string;
+  status?: number;
+  statusCode?: number;
+  message?: string;
+  limit?: number;
+}
+
+/** Renders any error in the service's one error shape: `{ error: { code, message, details? } }`. */
+export function toErrorBody(exception: unknown): { status: number; body: ErrorBody } {
+  if (exception instanceof ApiError) return { status: exception.getStatus(), body: exception.body() };
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const res = exception.getResponse();
+    let message = exception.message;
+    if (typeof res === 'object' && res !== null && 'message' in res) {
+      const m = (res as { message: unknown }).message;
+      message = Array.isArray(m) ? m.join('; ') : String(m);
+    }
+    return { status, body: { error: { code: CODE_BY_STATUS[status] ?? `http_${status}`, message } } };
+  }
+  const pe = (exception ?? {}) as ParserError;
+  if (pe.type === 'entity.parse.failed')
+    return {
+      status: 400,
+      body: { error: { code: 'malformed_json', message: `malformed JSON body: ${pe.message}` } },
+    };
+  if (pe.type === 'entity.too.large')
+    return {
+      status: 413,
+      body: {
+        error: {
+          code: 'payload_too_large',
+          message: `request body exceeds the limit of ${pe.limit} bytes`,
+        },
+      },
+    };
+  const status = pe.status ?? pe.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500)
+    return {
+      status,
+      body: {
+        error: { code: CODE_BY_STATUS[status] ?? `http_${status}`, message: pe.message ?? 'bad request' },
+      },
+    };
+  return { status: 500, body: { error: { code: 'internal_error', message: 'internal server error' } } };
+}
+
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HTTP');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    const { status, body } = toErrorBody(exception);
+    if (status >= 500)
+      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : exception);
+    // A streamed download that fails midway has already sent its headers: the only honest signal left is to
+    // cut the connection so the client sees a truncated body rather than a success.
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.status(status).json(body);
+  }
+}

@@ -1,0 +1,89 @@
+import { isAbsolute, resolve } from 'node:path';
+import { plainToInstance } from 'class-transformer';
+import { validateSync, type ValidationError } from 'class-validator';
+import { EnvironmentVariables, type ProcessMode } from './env.schema.js';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: { field: string; reason: string }[]) {
+    super(`invalid environment: ${problems.map((p) => `${p.field} ${p.reason}`).join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * The typed configuration every module injects (by class). Built once from the environment by `loadConfig`;
+ * tests build their own with overrides instead of touching process.env.
+ */
+export class AppConfig {
+  mode?: ProcessMode;
+  databaseUrl?: string;
+  redisUrl?: string;
+  redisPrefix: string;
+  adminKey?: string;
+  port: number;
+  host: string;
+  dataDir: string;
+  modelRoots: string[];
+  limits: {
+    jsonBodyBytes: number;
+    datasetBytes: number;
+    datasetRows: number;
+    modelArchiveBytes: number;
+    sweepJobs: number;
+  };
+  rateLimitPerMinute: number;
+  checkpointChunkBytes: number;
+  dbPoolSize: number;
+  workerHeartbeatTtlS: number;
+  migrationsRun: boolean;
+  logLevel: EnvironmentVariables['LOG_LEVEL'];
+}
+
+function flatten(errors: ValidationError[]): { field: string; reason: string }[] {
+  return errors.flatMap((e) =>
+    Object.values(e.constraints ?? {}).map((msg) => ({
+      field: e.property,
+      reason: msg.startsWith(`${e.property} `) ? msg.slice(e.property.length + 1) : msg,
+    })),
+  );
+}
+
+/** Validates `env` (process.env by default) and returns the typed config; throws ConfigError naming each bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  // whitelist strips every variable the schema does not declare, so unrelated environment noise is ignored.
+  const vars = plainToInstance(EnvironmentVariables, { ...env });
+  const errors = validateSync(vars, { whitelist: true });
+  if (errors.length > 0) throw new ConfigError(flatten(errors));
+
+  const dataDir = resolve(vars.POPO_DATA_DIR);
+  const modelRoots = (vars.POPO_MODEL_ROOTS ?? resolve(dataDir, 'models'))
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0)
+    .map((p) => (isAbsolute(p) ? p : resolve(p)));
+
+  return Object.assign(new AppConfig(), {
+    mode: vars.POPO_MODE,
+    databaseUrl: vars.DATABASE_URL,
+    redisUrl: vars.REDIS_URL,
+    redisPrefix: vars.POPO_REDIS_PREFIX,
+    adminKey: vars.POPO_ADMIN_KEY,
+    port: vars.PORT,
+    host: vars.HOST,
+    dataDir,
+    modelRoots,
+    limits: {
+      jsonBodyBytes: vars.MAX_JSON_BODY_BYTES,
+      datasetBytes: vars.MAX_DATASET_BYTES,
+      datasetRows: vars.MAX_DATASET_ROWS,
+      modelArchiveBytes: vars.MAX_MODEL_ARCHIVE_BYTES,
+      sweepJobs: vars.MAX_SWEEP_JOBS,
+    },
+    rateLimitPerMinute: vars.RATE_LIMIT_PER_MINUTE,
+    checkpointChunkBytes: vars.CHECKPOINT_CHUNK_BYTES,
+    dbPoolSize: vars.DB_POOL_SIZE,
+    workerHeartbeatTtlS: vars.WORKER_HEARTBEAT_TTL_S,
+    migrationsRun: vars.MIGRATIONS_RUN,
+    logLevel: vars.LOG_LEVEL,
+  } satisfies AppConfig);
+}

@@ -1,0 +1,122 @@
+// class-transformer's @Type reads decorator metadata; the config is the first thing every entry point loads.
+import 'reflect-metadata';
+import { Transform, Type } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
+
+export const PROCESS_MODES = ['api', 'worker', 'migrate', 'all', 'openapi'] as const;
+export type ProcessMode = (typeof PROCESS_MODES)[number];
+
+const MiB = 1024 * 1024;
+
+// Empty strings in the environment mean "unset" (docker-compose writes FOO= for blanks).
+const emptyToUndefined = () =>
+  Transform(({ value }: { value: unknown }) => (value === '' ? undefined : value), { toClassOnly: true });
+
+/**
+ * The environment as validated input. Every variable the service reads is declared here and nowhere else;
+ * `loadConfig` turns it into the typed AppConfig that the rest of the code injects.
+ */
+export class EnvironmentVariables {
+  @IsOptional()
+  @emptyToUndefined()
+  @IsIn(PROCESS_MODES)
+  POPO_MODE?: ProcessMode;
+
+  @IsOptional()
+  @emptyToUndefined()
+  @Matches(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// URL' })
+  DATABASE_URL?: string;
+
+  @IsOptional()
+  @emptyToUndefined()
+  @Matches(/^rediss?:\/\//, { message: 'must be a redis:// URL' })
+  REDIS_URL?: string;
+
+  /** Namespace for every Redis key (BullMQ queues, worker heartbeats, pub/sub channels). */
+  @Matches(/^[A-Za-z0-9:_-]{1,64}$/, {
+    message: 'must be 1-64 characters of letters, digits, ":", "_" or "-"',
+  })
+  POPO_REDIS_PREFIX = 'popo';
+
+  @IsOptional()
+  @emptyToUndefined()
+  @IsString()
+  @MinLength(16, { message: 'must be at least 16 characters' })
+  POPO_ADMIN_KEY?: string;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT = 3000;
+
+  @IsString()
+  HOST = '0.0.0.0';
+
+  @IsString()
+  POPO_DATA_DIR = '.popo';
+
+  /** Comma-separated directories under which `POST /v1/models` may register a local model. */
+  @IsOptional()
+  @emptyToUndefined()
+  @IsString()
+  POPO_MODEL_ROOTS?: string;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  MAX_JSON_BODY_BYTES = 1 * MiB;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  MAX_DATASET_BYTES = 100 * MiB;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  MAX_DATASET_ROWS = 1_000_000;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  MAX_MODEL_ARCHIVE_BYTES = 2048 * MiB;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  MAX_SWEEP_JOBS = 64;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  RATE_LIMIT_PER_MINUTE = 600;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  @Max(256 * MiB)
+  CHECKPOINT_CHUNK_BYTES = 8 * MiB;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  DB_POOL_SIZE = 10;
+
+  /** Seconds a worker heartbeat key lives in Redis; a worker is "live" while its key exists. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  WORKER_HEARTBEAT_TTL_S = 30;
+
+  @Transform(({ value }: { value: unknown }) => value !== 'false' && value !== '0' && value !== false, {
+    toClassOnly: true,
+  })
+  @IsBoolean()
+  MIGRATIONS_RUN = true;
+
+  @IsIn(['error', 'warn', 'log', 'debug', 'verbose'])
+  LOG_LEVEL: 'error' | 'warn' | 'log' | 'debug' | 'verbose' = 'log';
+}

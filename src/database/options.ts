@@ -1,0 +1,33 @@
+import type { DataSourceOptions } from 'typeorm';
+import { MIGRATIONS } from './migrations.js';
+import { ENTITIES } from './entities/index.js';
+
+export interface DatabaseOptionsInput {
+  url: string;
+  poolSize?: number;
+  logging?: boolean;
+}
+
+/** One place for the connection options, shared by the Nest module, the migration runner and the TypeORM CLI. */
+export function dataSourceOptions({
+  url,
+  poolSize = 10,
+  logging = false,
+}: DatabaseOptionsInput): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    synchronize: false,
+    migrationsRun: false,
+    // gen_random_uuid() is built into Postgres ≥ 13, so no extension (and no superuser) is needed at start.
+    uuidExtension: 'pgcrypto',
+    installExtensions: false,
+    // bigint columns (sizes, event ids) fit in a double; numbers are what the API returns.
+    parseInt8: true,
+    logging: logging ? ['query', 'error'] : ['error'],
+    extra: { max: poolSize },
+  };
+}

@@ -1,0 +1,146 @@
+import { createHash } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { AppConfig } from '../../config/index.js';
+import { Checkpoint, CheckpointChunk } from '../../database/entities/index.js';
+import type { CheckpointBlob } from '../../learner/trainer/types.js';
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** Stored bytes that no longer match their recorded sha256 (or chunks that are missing). */
+export class CheckpointCorruptError extends Error {
+  constructor(
+    readonly checkpointId: string,
+    detail: string,
+  ) {
+    super(`checkpoint ${checkpointId} is corrupt: ${detail}`);
+    this.name = 'CheckpointCorruptError';
+  }
+}
+
+/**
+ * Checkpoints in Postgres: a `checkpoints` row plus the blob split into `checkpoint_chunks` (bytea, each with
+ * its own sha256). Every read verifies the chunk hashes and the whole-blob hash. Usable with or without Nest:
+ * `new CheckpointStore(dataSource, config)`.
+ */
+@Injectable()
+export class CheckpointStore {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Stores a checkpoint; saving a step again (a resumed run redoing it) replaces the old one atomically.
+   * Refuses a blob whose bytes do not match its sha256.
+   */
+  async save(jobId: string, blob: CheckpointBlob): Promise<Checkpoint> {
+    const actual = sha256(blob.bytes);
+    if (actual !== blob.sha256)
+      throw new Error(`checkpoint sha256 mismatch: declared ${blob.sha256}, bytes hash to ${actual}`);
+    const size = this.config.checkpointChunkBytes;
+    const count = Math.max(1, Math.ceil(blob.bytes.length / size));
+    return this.db.transaction(async (m) => {
+      await m.delete(Checkpoint, { job_id: jobId, step: blob.step });
+      const checkpoint = await m.save(
+        m.create(Checkpoint, {
+          job_id: jobId,
+          step: blob.step,
+          sha256: actual,
+          size_bytes: blob.bytes.length,
+          chunk_count: count,
+        }),
+      );
+      for (let idx = 0; idx < count; idx++) {
+        const part = blob.bytes.subarray(idx * size, (idx + 1) * size);
+        await m.insert(CheckpointChunk, {
+          checkpoint_id: checkpoint.id,
+          idx,
+          sha256: sha256(part),
+          data: Buffer.from(part.buffer, part.byteOffset, part.byteLength),
+        });
+      }
+      return checkpoint;
+    });
+  }
+
+  list(jobId: string): Promise<Checkpoint[]> {
+    return this.db.getRepository(Checkpoint).find({ where: { job_id: jobId }, order: { step: 'ASC' } });
+  }
+
+  /** The checkpoint at `step`, or the latest one. */
+  find(jobId: string, step: number | 'latest'): Promise<Checkpoint | null> {
+    return this.db.getRepository(Checkpoint).findOne({
+      where: step === 'latest' ? { job_id: jobId } : { job_id: jobId, step },
+      order: { step: 'DESC' },
+    });
+  }
+
+  /**
+   * Checks every chunk inside Postgres (sha256 computed server-side, no bytes transferred) and that the
+   * chunks are complete; throws CheckpointCorruptError naming the first problem.
+   */
+  async verify(checkpoint: Checkpoint): Promise<void> {
+    const rows = (await this.db.query(
+      `SELECT idx, sha256 = encode(sha256(data), 'hex') AS ok, length(data) AS len
+       FROM checkpoint_chunks WHERE checkpoint_id = $1 ORDER BY idx`,
+      [checkpoint.id],
+    )) as { idx: number; ok: boolean; len: number }[];
+    if (rows.length !== checkpoint.chunk_count)
+      throw new CheckpointCorruptError(
+        checkpoint.id,
+        `${rows.length} of ${checkpoint.chunk_count} chunks present`,
+      );
+    let total = 0;
+    for (const [i, r] of rows.entries()) {
+      if (r.idx !== i) throw new CheckpointCorruptError(checkpoint.id, `chunk ${i} is missing`);
+      if (!r.ok) throw new CheckpointCorruptError(checkpoint.id, `chunk ${i} does not match its sha256`);
+      total += r.len;
+    }
+    if (total !== checkpoint.size_bytes)
+      throw new CheckpointCorruptError(
+        checkpoint.id,
+        `chunks hold ${total} bytes, expected ${checkpoint.size_bytes}`,
+      );
+  }
+
+  /** Yields the blob chunk by chunk, verifying each chunk and, at the end, the whole blob. */
+  async *stream(checkpoint: Checkpoint): AsyncGenerator<Buffer> {
+    const whole = createHash('sha256');
+    for (let idx = 0; idx < checkpoint.chunk_count; idx++) {
+      const chunk = await this.db
+        .getRepository(CheckpointChunk)
+        .findOneBy({ checkpoint_id: checkpoint.id, idx });
+      if (!chunk) throw new CheckpointCorruptError(checkpoint.id, `chunk ${idx} is missing`);
+      if (sha256(chunk.data) !== chunk.sha256)
+        throw new CheckpointCorruptError(checkpoint.id, `chunk ${idx} does not match its sha256`);
+      whole.update(chunk.data);
+      yield chunk.data;
+    }
+    if (whole.digest('hex') !== checkpoint.sha256)
+      throw new CheckpointCorruptError(checkpoint.id, 'the joined chunks do not match the checkpoint sha256');
+  }
+
+  /** The whole blob in memory, verified: what a resuming worker hands to train(). */
+  async load(checkpoint: Checkpoint): Promise<CheckpointBlob> {
+    const parts: Buffer[] = [];
+    for await (const part of this.stream(checkpoint)) parts.push(part);
+    const bytes = Buffer.concat(parts);
+    return {
+      step: checkpoint.step,
+      bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      sha256: checkpoint.sha256,
+    };
+  }
+
+  async loadLatest(jobId: string): Promise<CheckpointBlob | undefined> {
+    const checkpoint = await this.find(jobId, 'latest');
+    return checkpoint ? this.load(checkpoint) : undefined;
+  }
+
+  async loadById(checkpointId: string): Promise<CheckpointBlob | undefined> {
+    const checkpoint = await this.db.getRepository(Checkpoint).findOneBy({ id: checkpointId });
+    return checkpoint ? this.load(checkpoint) : undefined;
+  }
+}

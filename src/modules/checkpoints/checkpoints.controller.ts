@@ -1,0 +1,75 @@
+import { Controller, Get, Param, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { internalError, invalidField, notFound } from '../../common/api-error.js';
+import { ParseUuidPipe } from '../../common/uuid.pipe.js';
+import { ProjectId } from '../auth/auth.decorators.js';
+import { JobsService } from '../jobs/jobs.service.js';
+import { CheckpointCorruptError, CheckpointStore } from './checkpoint-store.js';
+import { CheckpointDto } from './dto/checkpoint.dto.js';
+import { ApiErrors } from '../../common/error.dto.js';
+
+function parseStep(raw: string): number | 'latest' {
+  if (raw === 'latest') return 'latest';
+  if (!/^\d{1,9}$/.test(raw)) throw invalidField('step', 'must be a non-negative integer or "latest"');
+  return Number(raw);
+}
+
+@ApiTags('checkpoints')
+@ApiBearerAuth()
+@ApiErrors()
+@Controller('v1/jobs/:id/checkpoints')
+export class CheckpointsController {
+  constructor(
+    private readonly store: CheckpointStore,
+    private readonly jobs: JobsService,
+  ) {}
+
+  @Get()
+  @ApiOkResponse({ type: [CheckpointDto] })
+  async list(
+    @ProjectId() projectId: string,
+    @Param('id', ParseUuidPipe) id: string,
+  ): Promise<CheckpointDto[]> {
+    await this.jobs.get(projectId, id);
+    return this.store.list(id);
+  }
+
+  @Get(':step/download')
+  @ApiOperation({
+    summary:
+      'Download a checkpoint blob (safetensors with JSON metadata), verified by sha256 while it is read.',
+    description:
+      'The `X-Checkpoint-Sha256` header carries the expected hash. A corrupt checkpoint is a 500 `checkpoint_corrupt`.',
+  })
+  @ApiParam({ name: 'step', description: 'A step number or "latest".', schema: { type: 'string' } })
+  @ApiProduces('application/octet-stream')
+  @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
+  async download(
+    @ProjectId() projectId: string,
+    @Param('id', ParseUuidPipe) id: string,
+    @Param('step') rawStep: string,
+    @Res() res: Response,
+  ): Promise<void> {
+    const step = parseStep(rawStep);
+    await this.jobs.get(projectId, id);
+    const checkpoint = await this.store.find(id, step);
+    if (!checkpoint) throw notFound('checkpoint', `${id}@${rawStep}`);
+    try {
+      // Verified before any byte is sent, so corruption is a clean error response rather than a cut stream.
+      await this.store.verify(checkpoint);
+    } catch (e) {
+      if (e instanceof CheckpointCorruptError) throw internalError('checkpoint_corrupt', e.message);
+      throw e;
+    }
+    res.setHeader('Content-Type', 'application/octet-stream');
+    res.setHeader('Content-Length', String(checkpoint.size_bytes));
+    res.setHeader('Content-Disposition', `attachment; filename="${id}-step${checkpoint.step}.safetensors"`);
+    res.setHeader('X-Checkpoint-Sha256', checkpoint.sha256);
+    res.setHeader('X-Checkpoint-Step', String(checkpoint.step));
+    for await (const chunk of this.store.stream(checkpoint)) {
+      if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
+    }
+    res.end();
+  }
+}

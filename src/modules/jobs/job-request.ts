@@ -1,0 +1,134 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { instanceToPlain } from 'class-transformer';
+import type { DataSource } from 'typeorm';
+import { validationFailed, type ErrorDetail } from '../../common/api-error.js';
+import { Checkpoint, Dataset, Job, Model } from '../../database/entities/index.js';
+import { BUILTIN_MODELS } from '../../learner/model/config.js';
+import type { CreateJobDto } from './dto/create-job.dto.js';
+import { HYPERPARAMETER_SCALARS, HYPERPARAMETER_SECTIONS } from './dto/hyperparameters.dto.js';
+
+/** The columns of a new jobs row that follow from a validated request (everything but ids and bookkeeping). */
+export type JobRowInput = Pick<
+  Job,
+  | 'kind'
+  | 'name'
+  | 'config'
+  | 'model_builtin'
+  | 'model_id'
+  | 'dataset_id'
+  | 'task'
+  | 'priority'
+  | 'total_steps'
+  | 'parent_job_id'
+  | 'from_checkpoint_id'
+  | 'webhook_url'
+>;
+
+/** The hyperparameter fields of a request as a plain object: what jobs.config stores. */
+export function hyperparametersOf(dto: CreateJobDto): Record<string, unknown> {
+  const plain = instanceToPlain(dto) as Record<string, unknown>;
+  const keys: readonly string[] = [...HYPERPARAMETER_SCALARS, ...HYPERPARAMETER_SECTIONS];
+  return Object.fromEntries(Object.entries(plain).filter(([k, v]) => keys.includes(k) && v !== undefined));
+}
+
+/**
+ * Turns a DTO-valid job request into row columns: checks the rules that span fields and that the model,
+ * dataset and checkpoint it names exist in the caller's project. All problems come back in one 400.
+ */
+@Injectable()
+export class JobRequestResolver {
+  constructor(@InjectDataSource() private readonly db: DataSource) {}
+
+  async resolve(projectId: string, dto: CreateJobDto): Promise<JobRowInput> {
+    const errors: ErrorDetail[] = [];
+    const fail = (field: string, reason: string) => errors.push({ field, reason });
+
+    if (dto.model && (dto.model.builtin === undefined) === (dto.model.id === undefined))
+      fail('model', 'give exactly one of model.builtin or model.id');
+    if (!dto.model && !dto.from_checkpoint)
+      fail('model', 'is required (model.builtin or model.id), unless from_checkpoint is given');
+    if (dto.dataset_id && dto.task) fail('dataset_id', 'give either dataset_id or task, not both');
+    if (!dto.dataset_id && !dto.task && !dto.from_checkpoint)
+      fail('dataset_id', 'is required (or give task)');
+    if (dto.eval?.k !== undefined && dto.eval.n !== undefined && dto.eval.k > dto.eval.n)
+      fail('eval.k', `must be <= eval.n (${dto.eval.n})`);
+    if (errors.length) throw validationFailed(errors);
+
+    let modelBuiltin: string | null = null;
+    let modelId: string | null = null;
+    let datasetId: string | null = dto.dataset_id ?? null;
+    let task = dto.task ? (instanceToPlain(dto.task) as Record<string, unknown>) : null;
+    let parentJobId: string | null = null;
+    let fromCheckpointId: string | null = null;
+
+    if (dto.model?.builtin !== undefined) {
+      if (!(dto.model.builtin in BUILTIN_MODELS))
+        fail('model.builtin', `unknown built-in model; one of: ${Object.keys(BUILTIN_MODELS).join(', ')}`);
+      modelBuiltin = dto.model.builtin;
+    }
+    if (dto.model?.id !== undefined) {
+      if (!(await this.db.getRepository(Model).existsBy({ id: dto.model.id, project_id: projectId })))
+        fail('model.id', 'no such model in this project');
+      modelId = dto.model.id;
+    }
+    if (
+      dto.dataset_id &&
+      !(await this.db.getRepository(Dataset).existsBy({ id: dto.dataset_id, project_id: projectId }))
+    )
+      fail('dataset_id', 'no such dataset in this project');
+
+    if (dto.from_checkpoint) {
+      const parent = await this.db
+        .getRepository(Job)
+        .findOneBy({ id: dto.from_checkpoint.job_id, project_id: projectId });
+      if (!parent) fail('from_checkpoint.job_id', 'no such job in this project');
+      else {
+        const step = dto.from_checkpoint.step;
+        const checkpoint = await this.db.getRepository(Checkpoint).findOne({
+          where: step === undefined ? { job_id: parent.id } : { job_id: parent.id, step },
+          order: { step: 'DESC' },
+          select: { id: true, step: true },
+        });
+        if (!checkpoint)
+          fail(
+            step === undefined ? 'from_checkpoint.job_id' : 'from_checkpoint.step',
+            step === undefined
+              ? `job ${parent.id} has no checkpoints`
+              : `job ${parent.id} has no checkpoint at step ${step}`,
+          );
+        else fromCheckpointId = checkpoint.id;
+        parentJobId = parent.id;
+        // The checkpoint's weights belong to the parent's base model; a different base cannot load them.
+        if (!dto.model) {
+          modelBuiltin = parent.model_builtin;
+          modelId = parent.model_id;
+        } else if (modelBuiltin !== parent.model_builtin || modelId !== parent.model_id)
+          fail('model', 'must match the base model of the checkpoint`s job (or be omitted)');
+        if (!dto.dataset_id && !dto.task) {
+          datasetId = parent.dataset_id;
+          task = parent.task;
+          if (!datasetId && !task)
+            fail('dataset_id', 'is required: the parent job`s dataset no longer exists');
+        }
+      }
+    }
+    if (errors.length) throw validationFailed(errors);
+
+    const config = hyperparametersOf(dto);
+    return {
+      kind: dto.kind,
+      name: dto.name ?? null,
+      config,
+      model_builtin: modelBuiltin,
+      model_id: modelId,
+      dataset_id: datasetId,
+      task,
+      priority: dto.priority ?? 0,
+      total_steps: typeof config.steps === 'number' ? config.steps : null,
+      parent_job_id: parentJobId,
+      from_checkpoint_id: fromCheckpointId,
+      webhook_url: dto.webhook_url ?? null,
+    };
+  }
+}

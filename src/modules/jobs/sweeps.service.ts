@@ -1,0 +1,116 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { instanceToPlain } from 'class-transformer';
+import type { DataSource } from 'typeorm';
+import { conflict, notFound, validationFailed } from '../../common/api-error.js';
+import { AppConfig } from '../../config/index.js';
+import { Job, Sweep, type JsonObject } from '../../database/entities/index.js';
+import type { CreateSweepDto } from './dto/sweep.dto.js';
+import { JobEventsService } from './job-events.service.js';
+import { hyperparametersOf, JobRequestResolver } from './job-request.js';
+import { JobsService, requestHash } from './jobs.service.js';
+import { expandGrid } from './sweep-grid.js';
+
+@Injectable()
+export class SweepsService {
+  constructor(
+    private readonly config: AppConfig,
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly resolver: JobRequestResolver,
+    private readonly jobs: JobsService,
+    private readonly events: JobEventsService,
+  ) {}
+
+  /** Creates the sweep and all its jobs in one transaction (all or nothing), then enqueues them. */
+  async create(
+    projectId: string,
+    dto: CreateSweepDto,
+    idempotencyKey?: string,
+  ): Promise<{ sweep: Sweep; jobs: Job[]; created: boolean }> {
+    const base = instanceToPlain(dto.base) as Record<string, unknown>;
+    const { points, errors } = expandGrid(base, dto.grid, this.config.limits.sweepJobs);
+    if (errors.length) throw validationFailed(errors);
+    // Grid keys only touch hyperparameters, so model, data and checkpoint resolve the same for every point.
+    const shared = await this.resolver.resolve(projectId, dto.base);
+    const hash = idempotencyKey ? requestHash(dto) : null;
+
+    const result = await this.db.transaction(async (m) => {
+      const res = await m
+        .createQueryBuilder()
+        .insert()
+        .into(Sweep)
+        .values({
+          project_id: projectId,
+          name: dto.name ?? null,
+          base: base as JsonObject,
+          grid: dto.grid as JsonObject,
+          job_count: points.length,
+          idempotency_key: idempotencyKey ?? null,
+          request_hash: hash,
+        })
+        .orIgnore()
+        .returning('id')
+        .execute();
+      const sweepId = (res.raw as { id: string }[])[0]?.id;
+      if (!sweepId) return undefined;
+      const jobs: Job[] = [];
+      for (const [i, point] of points.entries()) {
+        const config = hyperparametersOf(point.dto);
+        const label = Object.entries(point.values)
+          .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+          .join(' ');
+        const job = await this.jobs.insertJob(
+          m,
+          projectId,
+          {
+            ...shared,
+            config,
+            total_steps: typeof config.steps === 'number' ? config.steps : null,
+            name: `${dto.name ?? dto.base.name ?? 'sweep'} #${i + 1} ${label}`.slice(0, 200),
+          },
+          { sweepId, sweepIndex: i },
+        );
+        if (!job) throw new Error('sweep job insert was ignored');
+        await this.events.add(
+          job.id,
+          {
+            level: 'info',
+            code: 'created',
+            message: `sweep point ${label}`,
+            data: { sweep_id: sweepId, grid: point.values },
+          },
+          m,
+        );
+        jobs.push(job);
+      }
+      return { sweep: await m.findOneByOrFail(Sweep, { id: sweepId }), jobs };
+    });
+
+    if (!result) {
+      const existing = await this.db
+        .getRepository(Sweep)
+        .findOneByOrFail({ project_id: projectId, idempotency_key: idempotencyKey });
+      if (existing.request_hash !== hash)
+        throw conflict(
+          'idempotency_key_reused',
+          `Idempotency-Key "${idempotencyKey}" was already used for a different request`,
+        );
+      return { ...(await this.get(projectId, existing.id)), created: false };
+    }
+    // Every job gets its enqueue attempt (and is marked failed if it cannot be queued) before any error is raised.
+    let firstError: unknown;
+    for (const job of result.jobs)
+      await this.jobs.enqueueOrFail(job).catch((e: unknown) => (firstError ??= e));
+    if (firstError) throw firstError;
+    return { ...result, created: true };
+  }
+
+  async get(projectId: string, id: string): Promise<{ sweep: Sweep; jobs: Job[] }> {
+    const sweep = await this.db.getRepository(Sweep).findOneBy({ id, project_id: projectId });
+    if (!sweep) throw notFound('sweep', id);
+    const jobs = await this.db
+      .getRepository(Job)
+      .find({ where: { sweep_id: id }, order: { sweep_index: 'ASC' } });
+    return { sweep, jobs };
+  }
+}

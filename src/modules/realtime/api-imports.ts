@@ -1,0 +1,14 @@
+import type { ModuleMetadata } from '@nestjs/common';
+import { RuntimeConfigModule } from '../worker/runtime-config.module.js';
+import { loadRuntimeConfig, type RuntimeConfig } from '../worker/runtime-config.js';
+import { RealtimeModule } from './realtime.module.js';
+
+/**
+ * What an API process adds to the core app: the socket.io gateway, JOB_STATUS_PUBLISHER, webhooks and the
+ * runtime config. Pass as `imports` to startApi/createApiApp: `startApi({ config, imports: apiRuntimeImports() })`.
+ */
+export function apiRuntimeImports(
+  runtime: RuntimeConfig = loadRuntimeConfig(),
+): NonNullable<ModuleMetadata['imports']> {
+  return [RuntimeConfigModule.forRoot(runtime), RealtimeModule.forApi()];
+}

@@ -1,0 +1,192 @@
+import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import {
+  ConnectedSocket,
+  MessageBody,
+  type OnGatewayInit,
+  SubscribeMessage,
+  WebSocketGateway,
+  WebSocketServer,
+} from '@nestjs/websockets';
+import { createAdapter } from '@socket.io/redis-adapter';
+import { isUUID } from 'class-validator';
+import type { Redis } from 'ioredis';
+import type { Server, Socket } from 'socket.io';
+import type { DataSource } from 'typeorm';
+import { AppConfig } from '../../config/index.js';
+import { ACTIVE_STATUSES, Job } from '../../database/entities/index.js';
+import { createRedisClient } from '../../queue/redis-connection.js';
+import { ApiKeysService } from '../auth/api-keys.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import {
+  jobRoom,
+  projectRoom,
+  type ClientToServerEvents,
+  type JobMetricsPayload,
+  type JobStatusPayload,
+  type ServerToClientEvents,
+  type SubscribeAck,
+  type SubscribeRequest,
+} from './events.js';
+import { metricsPayload, statusPayload } from './payloads.js';
+import { socketIoKey } from './realtime-publisher.js';
+
+interface SocketData {
+  projectId: string;
+}
+export type RealtimeServer = Server<
+  ClientToServerEvents,
+  ServerToClientEvents,
+  Record<string, never>,
+  SocketData
+>;
+type RealtimeSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+/** A project subscription replays the status of at most this many unfinished jobs. */
+const PROJECT_SNAPSHOT_LIMIT = 100;
+
+type Failure = Extract<SubscribeAck, { ok: false }>;
+const fail = (code: string, message: string): Failure => ({ ok: false, error: { code, message } });
+
+/**
+ * socket.io on the API's HTTP server (path /socket.io). A client connects with `auth: { token: <API key> }`,
+ * then `subscribe`s to a job or to its whole project; it first receives the current status and latest
+ * metrics, then every update. With Redis configured the socket.io Redis adapter joins all API instances,
+ * and workers publish into the same channel (redis-emitter), so any instance can serve any subscriber.
+ */
+@WebSocketGateway({ cors: { origin: true, credentials: true } })
+export class RealtimeGateway implements OnGatewayInit, OnApplicationShutdown {
+  private readonly logger = new Logger(RealtimeGateway.name);
+  private readonly redisClients: Redis[] = [];
+
+  @WebSocketServer() server: RealtimeServer;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly keys: ApiKeysService,
+    private readonly metrics: MetricsService,
+    @InjectDataSource() private readonly db: DataSource,
+  ) {}
+
+  afterInit(server: RealtimeServer): void {
+    if (this.config.redisUrl) {
+      const settings = { url: this.config.redisUrl, prefix: this.config.redisPrefix };
+      const pub = createRedisClient(settings, 'socket.io-pub');
+      const sub = createRedisClient(settings, 'socket.io-sub');
+      this.redisClients.push(pub, sub);
+      server.adapter(createAdapter(pub, sub, { key: socketIoKey(this.config.redisPrefix) }));
+    }
+    server.use((socket, next) => {
+      const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+      if (typeof token !== 'string' || !token) {
+        next(new Error('unauthorized: pass the API key as auth.token'));
+        return;
+      }
+      this.keys.authenticate(token).then(
+        (principal) => {
+          if (!principal) return next(new Error('unauthorized: invalid or revoked API key'));
+          if (principal.kind !== 'project')
+            return next(new Error('forbidden: subscribe with a project API key'));
+          (socket as RealtimeSocket).data.projectId = principal.projectId;
+          next();
+        },
+        (err: Error) => next(new Error(`authentication failed: ${err.message}`)),
+      );
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.redisClients.map((c) => c.quit().catch(() => undefined)));
+  }
+
+  @SubscribeMessage('subscribe')
+  async subscribe(
+    @ConnectedSocket() socket: RealtimeSocket,
+    @MessageBody() body: unknown,
+  ): Promise<SubscribeAck> {
+    const target = await this.resolve(socket, body);
+    if ('ok' in target) return target;
+    await socket.join(target.room);
+    // Joined first, then the snapshot: an update racing the snapshot may arrive twice, never be missed.
+    // Clients keep the highest step per job.
+    const snapshot = await this.snapshot(target);
+    for (const s of snapshot) {
+      socket.emit('job.status', s.status);
+      if (s.metrics) socket.emit('job.metrics', s.metrics);
+    }
+    const single = target.jobId ? snapshot[0] : undefined;
+    return { ok: true, room: target.room, status: single?.status, latest_metrics: single?.metrics };
+  }
+
+  @SubscribeMessage('unsubscribe')
+  async unsubscribe(
+    @ConnectedSocket() socket: RealtimeSocket,
+    @MessageBody() body: unknown,
+  ): Promise<SubscribeAck> {
+    const target = await this.resolve(socket, body);
+    if ('ok' in target) return target;
+    await socket.leave(target.room);
+    return { ok: true, room: target.room };
+  }
+
+  private async resolve(
+    socket: RealtimeSocket,
+    body: unknown,
+  ): Promise<{ room: string; jobId?: string; projectId: string } | Failure> {
+    const projectId = socket.data.projectId;
+    if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body)))
+      return fail(
+        'validation_failed',
+        'the subscribe payload must be an object: { job_id } or { project_id }',
+      );
+    const req = (body ?? {}) as SubscribeRequest & Record<string, unknown>;
+    const unknownKeys = Object.keys(req).filter((k) => k !== 'job_id' && k !== 'project_id');
+    if (unknownKeys.length)
+      return fail('validation_failed', `${unknownKeys[0]}: is not a known field (use job_id or project_id)`);
+    if (req.job_id !== undefined && req.project_id !== undefined)
+      return fail('validation_failed', 'give either job_id or project_id, not both');
+    if (req.job_id !== undefined) {
+      if (typeof req.job_id !== 'string' || !isUUID(req.job_id))
+        return fail('validation_failed', 'job_id: must be a UUID');
+      const exists = await this.db.getRepository(Job).existsBy({ id: req.job_id, project_id: projectId });
+      // Another project's job looks exactly like a missing one.
+      if (!exists) return fail('not_found', `job ${req.job_id} not found`);
+      return { room: jobRoom(req.job_id), jobId: req.job_id, projectId };
+    }
+    if (req.project_id !== undefined && req.project_id !== projectId) {
+      if (typeof req.project_id !== 'string' || !isUUID(req.project_id))
+        return fail('validation_failed', 'project_id: must be a UUID');
+      return fail('not_found', `project ${req.project_id} not found`);
+    }
+    return { room: projectRoom(projectId), projectId };
+  }
+
+  private async snapshot(target: {
+    jobId?: string;
+    projectId: string;
+  }): Promise<{ status: JobStatusPayload; metrics?: JobMetricsPayload }[]> {
+    const jobs = target.jobId
+      ? await this.db.getRepository(Job).findBy({ id: target.jobId })
+      : await this.db
+          .getRepository(Job)
+          .createQueryBuilder('j')
+          .where('j.project_id = :p AND j.status IN (:...active)', {
+            p: target.projectId,
+            active: ACTIVE_STATUSES,
+          })
+          .orderBy('j.created_at', 'DESC')
+          .limit(PROJECT_SNAPSHOT_LIMIT)
+          .getMany();
+    return Promise.all(
+      jobs.map(async (job) => {
+        const latest = await this.metrics.latest(job.id);
+        return {
+          status: statusPayload(job),
+          metrics: latest
+            ? metricsPayload({ job_id: job.id, step: latest.step, values: latest.values }, job.project_id)
+            : undefined,
+        };
+      }),
+    );
+  }
+}

@@ -1,0 +1,43 @@
+import { initBackend } from '../../learner/backend.js';
+import { decodeCheckpoint } from '../../learner/trainer/checkpoint.js';
+import { loadTrainingData } from '../../learner/trainer/data-source.js';
+import { evaluatePolicy } from '../../learner/trainer/evaluate.js';
+import { loadPolicy, policyFromCheckpoint } from '../../learner/trainer/policy-source.js';
+import type { CheckpointBlob, EvalResult, TrainConfig } from '../../learner/trainer/types.js';
+
+export interface EvalJobResult extends EvalResult {
+  backend: string;
+  split: 'test' | 'train';
+}
+
+/**
+ * An `eval` job: pass@k / avg@k of a model (or of another job's checkpoint) on the data's test split (the
+ * training split when there is none). No training, no checkpoints.
+ */
+export async function runEvalJob(config: TrainConfig, base?: CheckpointBlob): Promise<EvalJobResult> {
+  const info = await initBackend(config.backend ?? 'auto');
+  const policy = base
+    ? policyFromCheckpoint(decodeCheckpoint(base))
+    : await loadPolicy(config.model, config.seed);
+  try {
+    const data = loadTrainingData(config);
+    const split = data.test.length ? 'test' : 'train';
+    const res = await evaluatePolicy(policy, split === 'test' ? data.test : data.train, data.reward, {
+      ...config.eval,
+      maxNewTokens: config.sampling.max_new_tokens,
+      seed: config.seed,
+    });
+    return {
+      step: base?.step ?? 0,
+      n: res.n,
+      k: res.k,
+      pass_at_k: res.pass_at_k,
+      avg_at_k: res.avg_at_k,
+      examples: res.examples,
+      backend: info.name,
+      split,
+    };
+  } finally {
+    policy.model.dispose();
+  }
+}

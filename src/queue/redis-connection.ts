@@ -1,0 +1,22 @@
+import { Redis } from 'ioredis';
+
+/** Where the Redis-backed drivers live. `prefix` namespaces every key so deployments (and test files) can share one Redis. */
+export interface RedisSettings {
+  url: string;
+  prefix: string;
+}
+
+export const DEFAULT_REDIS_PREFIX = 'popo';
+
+/**
+ * A plain ioredis client for our own keys (heartbeats, pub/sub). BullMQ opens its own connections from the URL;
+ * `maxRetriesPerRequest: null` keeps a client usable across a Redis restart instead of failing queued commands.
+ */
+export function createRedisClient(settings: RedisSettings, name: string): Redis {
+  return new Redis(settings.url, { maxRetriesPerRequest: null, connectionName: `popo:${name}`, lazyConnect: false });
+}
+
+/** Redis key for one live worker's heartbeat hash (read by the health endpoint). */
+export function workerKey(prefix: string, workerId: string): string {
+  return `${prefix}:worker:${workerId}`;
+}

@@ -1,0 +1,590 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countRows, createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { startTestApi, TEST_ADMIN_KEY, type TestApi } from '../helpers/api.js';
+import { RecordingQueue } from '../helpers/recording-queue.js';
+
+let db: TestDatabase;
+let api: TestApi;
+const queue = new RecordingQueue();
+let a: { projectId: string; token: string };
+let b: { projectId: string; token: string };
+let datasetA: string;
+let datasetB: string;
+let jobB: string;
+let modelRoot: string;
+
+const JSON_LIMIT = 16 * 1024;
+const UUID0 = '00000000-0000-4000-8000-000000000000';
+const ndjson = { 'content-type': 'application/x-ndjson' };
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  api = await startTestApi({ db, queue, env: { MAX_JSON_BODY_BYTES: String(JSON_LIMIT) } });
+  a = await api.createProject('a');
+  b = await api.createProject('b');
+  const up = (token: string) =>
+    api.request('POST', '/v1/datasets?name=d', {
+      token,
+      body: '{"problem":"1+1","answer":"2"}',
+      headers: ndjson,
+    });
+  datasetA = (await up(a.token)).body.id;
+  datasetB = (await up(b.token)).body.id;
+  jobB = (
+    await api.request('POST', '/v1/jobs', {
+      token: b.token,
+      json: { kind: 'popo', model: { builtin: 'tiny-1m' }, dataset_id: datasetB },
+    })
+  ).body.id;
+  modelRoot = api.config.modelRoots[0];
+  await mkdir(join(modelRoot, 'no-config'), { recursive: true });
+  await writeFile(join(modelRoot, 'no-config', 'model.safetensors'), 'x');
+});
+
+afterAll(async () => {
+  await api?.close();
+  await db?.drop();
+});
+
+interface Case {
+  name: string;
+  send: () => Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  status: number;
+  code: string;
+  /** A detail that must be present: the field and a pattern for its reason. */
+  field?: string;
+  reason?: RegExp;
+  /** Pattern the message must match (for errors without field details). */
+  message?: RegExp;
+}
+
+// Bodies are built when a case runs (not when the table is built), since the ids come from beforeAll.
+const job = (body: () => Record<string, unknown>, headers?: Record<string, string>) => () =>
+  api.request('POST', '/v1/jobs', { token: a.token, json: body(), headers });
+const validJob = () => ({ kind: 'popo', model: { builtin: 'tiny-1m' }, dataset_id: datasetA });
+const withJob = (patch: Record<string, unknown>) => job(() => ({ ...validJob(), ...patch }));
+const dataset =
+  (body: string, query = '?name=x', headers = ndjson) =>
+  () =>
+    api.request('POST', `/v1/datasets${query}`, { token: a.token, body, headers });
+const get = (path: string) => () => api.request('GET', path, { token: a.token });
+
+const CASES: Case[] = [
+  // auth
+  {
+    name: 'no Authorization header',
+    send: () => api.request('GET', '/v1/jobs'),
+    status: 401,
+    code: 'unauthorized',
+    message: /missing Authorization/,
+  },
+  {
+    name: 'unknown bearer token',
+    send: () => api.request('GET', '/v1/jobs', { token: 'popo_nope' }),
+    status: 401,
+    code: 'unauthorized',
+    message: /invalid or revoked/,
+  },
+  {
+    name: 'non-Bearer scheme',
+    send: () => api.request('GET', '/v1/jobs', { headers: { authorization: 'Basic dXNlcjpwYXNz' } }),
+    status: 401,
+    code: 'unauthorized',
+    message: /expected "Bearer/,
+  },
+  {
+    name: 'project key on an admin route',
+    send: () => api.request('POST', '/v1/projects', { token: a.token, json: { name: 'x' } }),
+    status: 403,
+    code: 'forbidden',
+    message: /admin key/,
+  },
+  {
+    name: 'admin key on a project route',
+    send: () => api.request('POST', '/v1/jobs', { token: TEST_ADMIN_KEY, json: validJob() }),
+    status: 403,
+    code: 'forbidden',
+    message: /project API key/,
+  },
+  // projects
+  {
+    name: 'project without a name',
+    send: () => api.request('POST', '/v1/projects', { token: TEST_ADMIN_KEY, json: {} }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'name',
+    reason: /^is required$/,
+  },
+  {
+    name: 'key for a project that does not exist',
+    send: () =>
+      api.request('POST', `/v1/projects/${UUID0}/keys`, { token: TEST_ADMIN_KEY, json: { name: 'k' } }),
+    status: 404,
+    code: 'not_found',
+    message: /project/,
+  },
+  {
+    name: 'project id that is not a UUID',
+    send: () => api.request('POST', '/v1/projects/abc/keys', { token: TEST_ADMIN_KEY, json: { name: 'k' } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'projectId',
+    reason: /UUID/,
+  },
+  // job body: syntax and size
+  {
+    name: 'malformed JSON',
+    send: () =>
+      api.request('POST', '/v1/jobs', {
+        token: a.token,
+        body: '{"kind": "popo",',
+        headers: { 'content-type': 'application/json' },
+      }),
+    status: 400,
+    code: 'malformed_json',
+    message: /malformed JSON/,
+  },
+  {
+    name: 'oversized JSON body',
+    send: withJob({ name: 'x'.repeat(JSON_LIMIT) }),
+    status: 413,
+    code: 'payload_too_large',
+    message: new RegExp(String(JSON_LIMIT)),
+  },
+  // job body: fields
+  {
+    name: 'missing kind',
+    send: job(() => ({ model: { builtin: 'tiny-1m' }, dataset_id: UUID0 })),
+    status: 400,
+    code: 'validation_failed',
+    field: 'kind',
+    reason: /^is required$/,
+  },
+  {
+    name: 'unknown kind',
+    send: withJob({ kind: 'ppo' }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'kind',
+    reason: /one of/,
+  },
+  {
+    name: 'tau = 1',
+    send: withJob({ popo: { tau: 1 } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'popo.tau',
+    reason: /^must be a number > 0 and < 1$/,
+  },
+  {
+    name: 'tau = 0',
+    send: withJob({ popo: { tau: 0 } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'popo.tau',
+    reason: /> 0 and < 1/,
+  },
+  {
+    name: 'negative alpha',
+    send: withJob({ popo: { alpha: -0.1 } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'popo.alpha',
+    reason: />= 0/,
+  },
+  {
+    name: 'beta as a string',
+    send: withJob({ popo: { beta: '0.1' } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'popo.beta',
+    reason: /must be a number >= 0/,
+  },
+  {
+    name: 'group size 1',
+    send: withJob({ sampling: { group_size: 1 } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'sampling.group_size',
+    reason: /integer >= 2/,
+  },
+  {
+    name: 'fractional group size',
+    send: withJob({ sampling: { group_size: 2.5 } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'sampling.group_size',
+    reason: /integer/,
+  },
+  {
+    name: 'lr = 0',
+    send: withJob({ optimizer: { lr: 0 } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'optimizer.lr',
+    reason: /> 0/,
+  },
+  {
+    name: 'steps = 0',
+    send: withJob({ steps: 0 }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'steps',
+    reason: /integer >= 1/,
+  },
+  {
+    name: 'negative priority',
+    send: withJob({ priority: -1 }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'priority',
+    reason: />= 0/,
+  },
+  {
+    name: 'unknown top-level field',
+    send: withJob({ learning_rate: 0.1 }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'learning_rate',
+    reason: /not a known field/,
+  },
+  {
+    name: 'unknown nested field',
+    send: withJob({ popo: { gamma: 1 } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'popo.gamma',
+    reason: /not a known field/,
+  },
+  {
+    name: 'section that is not an object',
+    send: withJob({ popo: 'fast' }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'popo',
+    reason: /must be an object/,
+  },
+  {
+    name: 'eval.k > eval.n',
+    send: withJob({ eval: { n: 2, k: 4 } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'eval.k',
+    reason: /<= eval.n/,
+  },
+  {
+    name: 'webhook with a non-http scheme',
+    send: withJob({ webhook_url: 'ftp://example.com/hook' }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'webhook_url',
+    reason: /http\(s\) URL/,
+  },
+  {
+    name: 'bad Idempotency-Key',
+    send: job(validJob, { 'idempotency-key': 'has spaces in it' }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'Idempotency-Key',
+    reason: /visible ASCII/,
+  },
+  // job body: references
+  {
+    name: 'unknown built-in model',
+    send: withJob({ model: { builtin: 'gpt-5' } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'model.builtin',
+    reason: /unknown built-in model; one of: .*tiny-1m/,
+  },
+  {
+    name: 'unknown model id',
+    send: withJob({ model: { id: UUID0 } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'model.id',
+    reason: /no such model/,
+  },
+  {
+    name: 'both builtin and id',
+    send: withJob({ model: { builtin: 'tiny-1m', id: UUID0 } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'model',
+    reason: /exactly one/,
+  },
+  {
+    name: 'unknown dataset',
+    send: withJob({ dataset_id: UUID0 }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'dataset_id',
+    reason: /no such dataset in this project/,
+  },
+  {
+    name: 'another project`s dataset',
+    send: () => withJob({ dataset_id: datasetB })(),
+    status: 400,
+    code: 'validation_failed',
+    field: 'dataset_id',
+    reason: /no such dataset in this project/,
+  },
+  {
+    name: 'dataset id not a UUID',
+    send: withJob({ dataset_id: '42' }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'dataset_id',
+    reason: /UUID/,
+  },
+  {
+    name: 'neither dataset nor task',
+    send: job(() => ({ kind: 'popo', model: { builtin: 'tiny-1m' } })),
+    status: 400,
+    code: 'validation_failed',
+    field: 'dataset_id',
+    reason: /required/,
+  },
+  {
+    name: 'checkpoint of another project`s job',
+    send: job(() => ({ kind: 'eval', from_checkpoint: { job_id: jobB } })),
+    status: 400,
+    code: 'validation_failed',
+    field: 'from_checkpoint.job_id',
+    reason: /no such job in this project/,
+  },
+  // job paths and queries
+  {
+    name: 'job id that is not a UUID',
+    send: get('/v1/jobs/123'),
+    status: 400,
+    code: 'validation_failed',
+    field: 'id',
+    reason: /UUID/,
+  },
+  {
+    name: 'job that does not exist',
+    send: get(`/v1/jobs/${UUID0}`),
+    status: 404,
+    code: 'not_found',
+    message: /job/,
+  },
+  {
+    name: 'another project`s job',
+    send: () => api.request('GET', `/v1/jobs/${jobB}`, { token: a.token }),
+    status: 404,
+    code: 'not_found',
+    message: /not found/,
+  },
+  {
+    name: 'unknown status filter',
+    send: get('/v1/jobs?status=done'),
+    status: 400,
+    code: 'validation_failed',
+    field: 'status',
+    reason: /one of/,
+  },
+  {
+    name: 'limit 0',
+    send: get('/v1/jobs?limit=0'),
+    status: 400,
+    code: 'validation_failed',
+    field: 'limit',
+    reason: /less than 1|1/,
+  },
+  {
+    name: 'forged cursor',
+    send: get('/v1/jobs?cursor=Zm9v'),
+    status: 400,
+    code: 'validation_failed',
+    field: 'cursor',
+    reason: /not a cursor/,
+  },
+  {
+    name: 'negative fromStep',
+    send: () => api.request('GET', `/v1/jobs/${jobB}/metrics?fromStep=-1`, { token: b.token }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'fromStep',
+    reason: /0/,
+  },
+  // datasets
+  {
+    name: 'dataset as application/json',
+    send: dataset('{"problem":"a","answer":"b"}', '?name=x', { 'content-type': 'application/json' }),
+    status: 415,
+    code: 'unsupported_media_type',
+    message: /application\/x-ndjson/,
+  },
+  {
+    name: 'dataset without a name',
+    send: dataset('{"problem":"a","answer":"b"}', ''),
+    status: 400,
+    code: 'validation_failed',
+    field: 'name',
+    reason: /^is required$/,
+  },
+  {
+    name: 'line missing its answer',
+    send: dataset('{"problem":"a"}'),
+    status: 400,
+    code: 'validation_failed',
+    field: 'line 1.answer',
+    reason: /is required/,
+  },
+  {
+    name: 'line that is an array',
+    send: dataset('{"problem":"a","answer":"b"}\n[1,2]'),
+    status: 400,
+    code: 'validation_failed',
+    field: 'line 2',
+    reason: /JSON object/,
+  },
+  {
+    name: 'line that is not JSON',
+    send: dataset('{"problem":"a","answer":"b"}\n\n{problem: a}'),
+    status: 400,
+    code: 'validation_failed',
+    field: 'line 3',
+    reason: /not valid JSON/,
+  },
+  {
+    name: 'numeric problem',
+    send: dataset('{"problem":7,"answer":"b"}'),
+    status: 400,
+    code: 'validation_failed',
+    field: 'line 1.problem',
+    reason: /non-empty string/,
+  },
+  {
+    name: 'non-string completion',
+    send: dataset('{"problem":"a","answer":"b","completion":{"x":1}}'),
+    status: 400,
+    code: 'validation_failed',
+    field: 'line 1.completion',
+    reason: /string/,
+  },
+  {
+    name: 'empty dataset',
+    send: dataset('\n\n'),
+    status: 400,
+    code: 'validation_failed',
+    field: 'body',
+    reason: /no rows/,
+  },
+  // models
+  {
+    name: 'relative model path',
+    send: () => api.request('POST', '/v1/models', { token: a.token, json: { name: 'm', path: 'models/x' } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'path',
+    reason: /absolute/,
+  },
+  {
+    name: 'model path outside the roots',
+    send: () => api.request('POST', '/v1/models', { token: a.token, json: { name: 'm', path: '/tmp' } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'path',
+    reason: /model roots/,
+  },
+  {
+    name: 'model dir without config.json',
+    send: () =>
+      api.request('POST', '/v1/models', {
+        token: a.token,
+        json: { name: 'm', path: join(modelRoot, 'no-config') },
+      }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'path',
+    reason: /no config.json/,
+  },
+  {
+    name: 'model name with a slash',
+    send: () => api.request('POST', '/v1/models', { token: a.token, json: { name: 'a/b', path: modelRoot } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'name',
+    reason: /letters, digits/,
+  },
+  {
+    name: 'model archive that is not a tar',
+    send: () =>
+      api.request('POST', '/v1/models/upload?name=m', {
+        token: a.token,
+        body: 'definitely not a tarball',
+        headers: { 'content-type': 'application/gzip' },
+      }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'body',
+    reason: /tar/,
+  },
+  // sweeps
+  {
+    name: 'grid over a non-hyperparameter',
+    send: () =>
+      api.request('POST', '/v1/sweeps', {
+        token: a.token,
+        json: { base: validJob(), grid: { 'model.builtin': ['tiny-1m'] } },
+      }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'grid.model.builtin',
+    reason: /not a hyperparameter path/,
+  },
+  {
+    name: 'grid that is too large',
+    send: () =>
+      api.request('POST', '/v1/sweeps', {
+        token: a.token,
+        json: {
+          base: validJob(),
+          grid: {
+            seed: Array.from({ length: 9 }, (_, i) => i),
+            'popo.alpha': Array.from({ length: 9 }, (_, i) => i),
+          },
+        },
+      }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'grid',
+    reason: /expands to 81 jobs; the limit is 64/,
+  },
+  {
+    name: 'grid entry that is not a list',
+    send: () =>
+      api.request('POST', '/v1/sweeps', { token: a.token, json: { base: validJob(), grid: { seed: 3 } } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'grid.seed',
+    reason: /non-empty array/,
+  },
+];
+
+describe(`bad input (${CASES.length} cases): right status, a message naming the problem, nothing written`, () => {
+  it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const rowsBefore = await countRows(db);
+    const enqueuedBefore = queue.enqueued.length;
+    const res = await c.send();
+    expect(res.status, JSON.stringify(res.body)).toBe(c.status);
+    expect(res.body.error.code).toBe(c.code);
+    expect(typeof res.body.error.message).toBe('string');
+    if (c.field) {
+      const detail = (res.body.error.details as { field: string; reason: string }[]).find(
+        (d) => d.field === c.field,
+      );
+      expect(detail, JSON.stringify(res.body.error.details)).toBeDefined();
+      if (c.reason) expect(detail!.reason).toMatch(c.reason);
+      // The message repeats the field, so a client that only shows messages still says what is wrong.
+      expect(res.body.error.message).toContain(c.field);
+    }
+    if (c.message) expect(res.body.error.message).toMatch(c.message);
+    expect(await countRows(db)).toEqual(rowsBefore);
+    expect(queue.enqueued.length).toBe(enqueuedBefore);
+  });
+});

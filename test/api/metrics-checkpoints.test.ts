@@ -1,0 +1,207 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CheckpointCorruptError, CheckpointStore } from '../../src/modules/checkpoints/checkpoint-store.js';
+import { MetricsService } from '../../src/modules/metrics/metrics.service.js';
+import type { StepMetrics } from '../../src/learner/trainer/types.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { startTestApi, type TestApi } from '../helpers/api.js';
+import { RecordingQueue } from '../helpers/recording-queue.js';
+
+let db: TestDatabase;
+let api: TestApi;
+let token: string;
+let jobId: string;
+let metrics: MetricsService;
+let store: CheckpointStore;
+
+const CHUNK = 1024;
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+function stepMetrics(step: number, reward: number): StepMetrics {
+  const zeros = {
+    pass_rate: 0,
+    positive_fraction: 0,
+    zero_positive_group_fraction: 0,
+    mean_positive_set_size: 0,
+    entropy: 0,
+    nll: 0,
+    l_sim: 0,
+    l_ent: 0,
+    loss: 0,
+    grad_norm: 0,
+    lr: 0,
+    drift: 0,
+    drift_bound: 0,
+    completion_length: 0,
+    tokens_per_second: 0,
+    step_seconds: 0,
+  };
+  return { step, reward_mean: reward, backend: 'cpu', ...zeros };
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  api = await startTestApi({
+    db,
+    queue: new RecordingQueue(),
+    env: { CHECKPOINT_CHUNK_BYTES: String(CHUNK) },
+  });
+  ({ token } = await api.createProject());
+  const job = await api.request('POST', '/v1/jobs', {
+    token,
+    json: {
+      kind: 'popo',
+      model: { builtin: 'tiny-1m' },
+      task: { name: 'arithmetic', difficulty: 1, n_train: 10, n_test: 2 },
+    },
+  });
+  jobId = job.body.id;
+  metrics = api.app.get(MetricsService);
+  store = api.app.get(CheckpointStore);
+  for (let step = 1; step <= 100; step++) await metrics.record(jobId, stepMetrics(step, step / 100));
+});
+
+afterAll(async () => {
+  await api?.close();
+  await db?.drop();
+});
+
+const get = (q: string) => api.request('GET', `/v1/jobs/${jobId}/metrics${q}`, { token });
+
+describe('metrics', () => {
+  it('pages by fromStep and limit', async () => {
+    const res = await get('?fromStep=41&limit=5');
+    expect(res.status).toBe(200);
+    expect(res.body.items.map((m: { step: number }) => m.step)).toEqual([41, 42, 43, 44, 45]);
+    expect(res.body.items[0].values.reward_mean).toBeCloseTo(0.41);
+    expect(res.body).toMatchObject({ total_steps: 100, last_step: 100 });
+  });
+
+  it('downsamples with every=N (keeping the last step)', async () => {
+    const res = await get('?every=30');
+    expect(res.body.items.map((m: { step: number }) => m.step)).toEqual([30, 60, 90, 100]);
+  });
+
+  it('downsamples with points=N into bucket means', async () => {
+    const res = await get('?points=4');
+    expect(res.body.items).toHaveLength(4);
+    const first = res.body.items[0];
+    expect(first).toMatchObject({ step_from: 1, step: 25, count: 25 });
+    // mean of 0.01 .. 0.25
+    expect(first.values.reward_mean).toBeCloseTo(0.13, 10);
+    expect(first.values.backend).toBe('cpu');
+    expect(res.body.items.reduce((n: number, b: { count: number }) => n + b.count, 0)).toBe(100);
+  });
+
+  it('keeps one row per step: a redone step replaces the old values, truncateAfter drops later steps', async () => {
+    const { token: t } = await api.createProject('resume');
+    const j = await api.request('POST', '/v1/jobs', {
+      token: t,
+      json: {
+        kind: 'grpo',
+        model: { builtin: 'tiny-1m' },
+        task: { name: 'arithmetic', difficulty: 1, n_train: 10, n_test: 2 },
+      },
+    });
+    for (let s = 1; s <= 6; s++) await metrics.record(j.body.id, stepMetrics(s, 0));
+    // A resumed run restarts after its step-4 checkpoint: steps 5 and 6 are redone.
+    expect(await metrics.truncateAfter(j.body.id, 4)).toBe(2);
+    for (let s = 5; s <= 6; s++) await metrics.record(j.body.id, stepMetrics(s, 1));
+    await metrics.record(j.body.id, stepMetrics(4, 0.5));
+    const rows = await db.query<{ step: number; r: number }>(
+      `SELECT step, ("values"->>'reward_mean')::float AS r FROM metrics WHERE job_id = $1 ORDER BY step`,
+      [j.body.id],
+    );
+    expect(rows).toEqual([
+      { step: 1, r: 0 },
+      { step: 2, r: 0 },
+      { step: 3, r: 0 },
+      { step: 4, r: 0.5 },
+      { step: 5, r: 1 },
+      { step: 6, r: 1 },
+    ]);
+  });
+
+  it('refuses every and points together', async () => {
+    const res = await get('?every=2&points=3');
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual([
+      { field: 'points', reason: 'give either every or points, not both' },
+    ]);
+  });
+});
+
+describe('checkpoints', () => {
+  it('stores a blob in sha256-checked chunks and downloads it byte for byte', async () => {
+    const bytes = new Uint8Array(randomBytes(CHUNK * 2 + 100));
+    await store.save(jobId, { step: 10, bytes, sha256: sha(bytes) });
+    const chunks = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM checkpoint_chunks c JOIN checkpoints k ON k.id = c.checkpoint_id WHERE k.job_id = $1 AND k.step = 10',
+      [jobId],
+    );
+    expect(chunks[0].n).toBe(3);
+
+    const list = await api.request('GET', `/v1/jobs/${jobId}/checkpoints`, { token });
+    expect(list.body).toMatchObject([
+      { step: 10, size_bytes: bytes.length, chunk_count: 3, sha256: sha(bytes) },
+    ]);
+
+    const res = await fetch(`${api.baseUrl}/v1/jobs/${jobId}/checkpoints/latest/download`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-checkpoint-sha256')).toBe(sha(bytes));
+    const got = new Uint8Array(await res.arrayBuffer());
+    expect(Buffer.compare(Buffer.from(got), Buffer.from(bytes))).toBe(0);
+    expect((await store.loadLatest(jobId))?.step).toBe(10);
+  });
+
+  it('replaces a checkpoint saved again for the same step', async () => {
+    const a = new TextEncoder().encode('first');
+    const b = new TextEncoder().encode('second version');
+    await store.save(jobId, { step: 20, bytes: a, sha256: sha(a) });
+    await store.save(jobId, { step: 20, bytes: b, sha256: sha(b) });
+    const loaded = await store.loadLatest(jobId);
+    expect(new TextDecoder().decode(loaded!.bytes)).toBe('second version');
+    const rows = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM checkpoints WHERE job_id = $1 AND step = 20',
+      [jobId],
+    );
+    expect(rows[0].n).toBe(1);
+  });
+
+  it('refuses to save bytes that do not match their declared sha256', async () => {
+    const bytes = new TextEncoder().encode('abc');
+    await expect(
+      store.save(jobId, { step: 30, bytes, sha256: sha(new TextEncoder().encode('abd')) }),
+    ).rejects.toThrow(/sha256 mismatch/);
+  });
+
+  it('detects a corrupt chunk on read: 500 checkpoint_corrupt and CheckpointCorruptError', async () => {
+    const bytes = new Uint8Array(randomBytes(CHUNK * 3));
+    const saved = await store.save(jobId, { step: 40, bytes, sha256: sha(bytes) });
+    await db.query(
+      `UPDATE checkpoint_chunks SET data = overlay(data placing '\\x00'::bytea from 5) WHERE checkpoint_id = $1 AND idx = 1`,
+      [saved.id],
+    );
+    const res = await api.request('GET', `/v1/jobs/${jobId}/checkpoints/40/download`, { token });
+    expect(res.status).toBe(500);
+    expect(res.body.error.code).toBe('checkpoint_corrupt');
+    expect(res.body.error.message).toMatch(/chunk 1 does not match its sha256/);
+    await expect(store.loadById(saved.id)).rejects.toBeInstanceOf(CheckpointCorruptError);
+
+    await db.query('DELETE FROM checkpoint_chunks WHERE checkpoint_id = $1 AND idx = 2', [saved.id]);
+    const missing = await api.request('GET', `/v1/jobs/${jobId}/checkpoints/40/download`, { token });
+    expect(missing.body.error.message).toMatch(/2 of 3 chunks present/);
+  });
+
+  it('answers 404 for a step without a checkpoint and 400 for a malformed step', async () => {
+    const none = await api.request('GET', `/v1/jobs/${jobId}/checkpoints/999/download`, { token });
+    expect(none.status).toBe(404);
+    const bad = await api.request('GET', `/v1/jobs/${jobId}/checkpoints/-1/download`, { token });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.details).toEqual([
+      { field: 'step', reason: 'must be a non-negative integer or "latest"' },
+    ]);
+  });
+});

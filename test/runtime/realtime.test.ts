@@ -1,0 +1,171 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MetricsService } from '../../src/modules/metrics/metrics.service.js';
+import { EmitterRealtimePublisher } from '../../src/modules/realtime/emitter-publisher.js';
+import type { StepMetrics } from '../../src/learner/trainer/types.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import {
+  type ClientSocket,
+  connectSocket,
+  dropRedisPrefix,
+  recordEvents,
+  type RuntimeApi,
+  startRuntimeApi,
+  TEST_ADMIN_KEY,
+  TEST_REDIS_URL,
+  waitFor,
+} from './helpers/runtime.js';
+
+let db: TestDatabase;
+let apiA: RuntimeApi;
+let apiB: RuntimeApi;
+let p1: { projectId: string; token: string };
+let p2: { projectId: string; token: string };
+let jobId: string;
+let otherJobId: string;
+const prefix = `popo-test-rt-${randomBytes(4).toString('hex')}`;
+const sockets: ClientSocket[] = [];
+
+const TASK = { name: 'add', difficulty: 1, n_train: 10, n_test: 2 };
+
+async function socketFor(api: RuntimeApi, token: string) {
+  const s = await connectSocket(api.baseUrl, token);
+  sockets.push(s);
+  return s;
+}
+
+function stepMetrics(step: number): StepMetrics {
+  return {
+    step, reward_mean: step / 10, pass_rate: 0, positive_fraction: 0, zero_positive_group_fraction: 0,
+    mean_positive_set_size: 0, entropy: 0, nll: 0, l_sim: 0, l_ent: 0, loss: step, grad_norm: 0, lr: 0, drift: 0,
+    drift_bound: 0, completion_length: 0, tokens_per_second: 0, step_seconds: 0, backend: 'cpu',
+  };
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  // Two API instances on one database and one Redis: the socket.io Redis adapter must join them.
+  apiA = await startRuntimeApi({ db, prefix });
+  apiB = await startRuntimeApi({ db, prefix });
+  p1 = await apiA.createProject('p1');
+  p2 = await apiA.createProject('p2');
+  const create = async (token: string) => {
+    const res = await apiA.request('POST', '/v1/jobs', { token, json: { kind: 'popo', model: { builtin: 'tiny-1m' }, task: TASK } });
+    if (res.status !== 201) throw new Error(JSON.stringify(res.body));
+    return res.body.id as string;
+  };
+  jobId = await create(p1.token);
+  otherJobId = await create(p2.token);
+});
+
+afterAll(async () => {
+  for (const s of sockets) s.close();
+  await apiA?.close();
+  await apiB?.close();
+  await db?.drop();
+  await dropRedisPrefix(prefix);
+});
+
+describe('realtime gateway: authentication', () => {
+  it('refuses a socket without a key, with an unknown key, and with the admin key', async () => {
+    await expect(connectSocket(apiA.baseUrl, undefined)).rejects.toThrow(/unauthorized: pass the API key as auth.token/);
+    await expect(connectSocket(apiA.baseUrl, 'popo_not-a-real-key')).rejects.toThrow(/invalid or revoked API key/);
+    await expect(connectSocket(apiA.baseUrl, TEST_ADMIN_KEY)).rejects.toThrow(/project API key/);
+  });
+
+  it('refuses a revoked key', async () => {
+    const k = await apiA.request('POST', `/v1/projects/${p1.projectId}/keys`, { token: TEST_ADMIN_KEY, json: { name: 'tmp' } });
+    const s = await socketFor(apiA, k.body.token);
+    s.close();
+    const del = await apiA.request('DELETE', `/v1/projects/${p1.projectId}/keys/${k.body.id}`, { token: TEST_ADMIN_KEY });
+    expect([200, 204]).toContain(del.status);
+    await expect(connectSocket(apiA.baseUrl, k.body.token)).rejects.toThrow(/invalid or revoked/);
+  });
+});
+
+describe('realtime gateway: subscribe', () => {
+  it('answers bad subscribe requests with a reason naming the field, and hides other projects’ jobs', async () => {
+    const s = await socketFor(apiA, p1.token);
+    const ask = (req: unknown) => s.emitWithAck('subscribe', req as never);
+    expect(await ask({ job_id: 'nope' })).toEqual({ ok: false, error: { code: 'validation_failed', message: 'job_id: must be a UUID' } });
+    expect(await ask({ job_id: otherJobId })).toMatchObject({ ok: false, error: { code: 'not_found' } });
+    expect(await ask({ job_id: randomUUID() })).toMatchObject({ ok: false, error: { code: 'not_found' } });
+    expect(await ask({ project_id: p2.projectId })).toMatchObject({ ok: false, error: { code: 'not_found' } });
+    expect(await ask({ jobid: jobId })).toMatchObject({ ok: false, error: { message: 'jobid: is not a known field (use job_id or project_id)' } });
+    expect(await ask({ job_id: jobId, project_id: p1.projectId })).toMatchObject({
+      ok: false,
+      error: { message: 'give either job_id or project_id, not both' },
+    });
+    expect(await ask([1])).toMatchObject({ ok: false, error: { code: 'validation_failed' } });
+  });
+
+  it('a late subscriber first gets the current status and the latest metrics', async () => {
+    const metrics = apiA.app.get(MetricsService);
+    for (const step of [1, 2, 3]) await metrics.record(jobId, stepMetrics(step));
+    const s = await socketFor(apiB, p1.token);
+    const seen = recordEvents(s);
+    const ack = await s.emitWithAck('subscribe', { job_id: jobId });
+    expect(ack).toMatchObject({
+      ok: true,
+      room: `job:${jobId}`,
+      status: { job_id: jobId, project_id: p1.projectId, status: 'queued' },
+      latest_metrics: { job_id: jobId, step: 3, values: { loss: 3 } },
+    });
+    await waitFor(() => seen.length >= 2, 'snapshot events');
+    expect(seen.map((e) => e.event)).toEqual(['job.status', 'job.metrics']);
+    expect(seen[1].payload).toMatchObject({ step: 3, values: { reward_mean: 0.3 } });
+  });
+});
+
+describe('realtime gateway: fan-out', () => {
+  it('changes made through one API instance reach sockets on the other (Redis adapter), once each', async () => {
+    const onB = await socketFor(apiB, p1.token);
+    const onA = await socketFor(apiA, p1.token);
+    const jobSeen = recordEvents(onB);
+    const projectSeen = recordEvents(onA);
+    expect(await onB.emitWithAck('subscribe', { job_id: jobId })).toMatchObject({ ok: true });
+    expect(await onA.emitWithAck('subscribe', {})).toMatchObject({ ok: true, room: `project:${p1.projectId}` });
+    await waitFor(() => jobSeen.length >= 2 && projectSeen.length >= 1, 'snapshots');
+    jobSeen.length = 0;
+    projectSeen.length = 0;
+
+    const paused = await apiA.request('POST', `/v1/jobs/${jobId}/pause`, { token: p1.token });
+    expect(paused.status).toBe(200);
+    const isPaused = (e: { event: string; payload: { status?: string } }) => e.event === 'job.status' && e.payload.status === 'paused';
+    await waitFor(() => jobSeen.some(isPaused) && projectSeen.some(isPaused), 'paused status on both instances');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(jobSeen.filter(isPaused)).toHaveLength(1);
+    expect(projectSeen.filter(isPaused)).toHaveLength(1);
+    expect(jobSeen.some((e) => e.event === 'job.event' && e.payload.code === 'status')).toBe(true);
+
+    const resumed = await apiB.request('POST', `/v1/jobs/${jobId}/resume`, { token: p1.token });
+    expect(resumed.status).toBe(200);
+    await waitFor(() => projectSeen.some((e) => e.event === 'job.status' && e.payload.status === 'queued'), 'resume seen on A');
+  });
+
+  it('a worker’s emitter reaches subscribers of the job and its project only', async () => {
+    const jobSocket = await socketFor(apiB, p1.token);
+    const projectSocket = await socketFor(apiA, p1.token);
+    const outsider = await socketFor(apiA, p2.token);
+    await jobSocket.emitWithAck('subscribe', { job_id: jobId });
+    await projectSocket.emitWithAck('subscribe', {});
+    await outsider.emitWithAck('subscribe', {});
+    await new Promise((r) => setTimeout(r, 100));
+    const [a, b, c] = [recordEvents(jobSocket), recordEvents(projectSocket), recordEvents(outsider)];
+
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      const publisher = new EmitterRealtimePublisher(redis, prefix);
+      publisher.emit('job.metrics', { job_id: jobId, project_id: p1.projectId, step: 99, values: { loss: 0.5 } });
+      publisher.emit('job.metrics', { job_id: otherJobId, project_id: p2.projectId, step: 7, values: { loss: 1 } });
+      await waitFor(() => a.length && b.length && c.length, 'emitted metrics');
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      await redis.quit();
+    }
+    expect(a.map((e) => e.payload.step)).toEqual([99]);
+    expect(b.map((e) => e.payload.step)).toEqual([99]);
+    expect(c.map((e) => [e.payload.job_id, e.payload.step])).toEqual([[otherJobId, 7]]);
+  });
+});
