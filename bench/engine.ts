@@ -122,20 +122,24 @@ function trainTokensPerSec(
   const optimizer = tf.train.adam(1e-4);
   const vars = [...model.weights().values()];
   let step = 0;
-  const ms = timeIt(() => {
-    progress(`${tag} train step ${++step}/${reps + 1}`);
-    const loss = optimizer.minimize(
-      () => {
-        const { logits } = model.forward(ids);
-        const logp = tf.logSoftmax(tf.slice(logits, [0, 0, 0], [-1, seq - 1, -1]));
-        return tf.neg(tf.mean(tf.sum(tf.mul(logp, targets), -1))) as tf.Scalar;
-      },
-      true,
-      vars,
-    );
-    loss?.dataSync();
-    loss?.dispose();
-  }, reps);
+  const ms = timeIt(
+    () => {
+      progress(`${tag} train step ${++step}/${reps + warmup}`);
+      const loss = optimizer.minimize(
+        () => {
+          const { logits } = model.forward(ids);
+          const logp = tf.logSoftmax(tf.slice(logits, [0, 0, 0], [-1, seq - 1, -1]));
+          return tf.neg(tf.mean(tf.sum(tf.mul(logp, targets), -1))) as tf.Scalar;
+        },
+        true,
+        vars,
+      );
+      loss?.dataSync();
+      loss?.dispose();
+    },
+    reps,
+    warmup,
+  );
   optimizer.dispose();
   tf.dispose([ids, targets]);
   return (batch * seq) / (ms / 1000);

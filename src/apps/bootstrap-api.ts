@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -13,9 +13,14 @@ const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose']
 export const logLevels = (config: AppConfig): LogLevel[] =>
   LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1);
 
-const version = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+/** package.json's version; found by walking up, since this file runs from src/apps/ and from dist/src/apps/. */
+function packageVersion(): string {
+  for (let dir = new URL('.', import.meta.url); dir.pathname !== '/'; dir = new URL('..', dir)) {
+    const file = new URL('package.json', dir);
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return '0.0.0';
+}
 
 export function buildOpenApiDocument(app: NestExpressApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -23,7 +28,7 @@ export function buildOpenApiDocument(app: NestExpressApplication): OpenAPIObject
     .setDescription(
       'Training-as-a-service for RL of language models with POPO. Errors: `{ "error": { "code", "message", "details"? } }`.',
     )
-    .setVersion(version)
+    .setVersion(packageVersion())
     .addBearerAuth({
       type: 'http',
       scheme: 'bearer',

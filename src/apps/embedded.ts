@@ -50,7 +50,7 @@ export async function startAllInOne(
   const runtime = loadRuntimeConfig(env);
   let pg: EmbeddedPostgresHandle | undefined;
   if (!base.databaseUrl) {
-    pg = await startEmbeddedPostgres(base.dataDir);
+    pg = await startEmbeddedPostgres(base.dataDir, { notice: (m) => logger.warn(m) });
     logger.log(`embedded Postgres running on ${pg.url.replace(/:[^:@/]+@/, ':***@')} (data in ${pg.dir})`);
   }
   const config = pg ? loadConfig({ ...env, DATABASE_URL: pg.url }) : base;

@@ -59,7 +59,14 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const res = host.switchToHttp().getResponse<Response>();
     const { status, body } = toErrorBody(exception);
     if (status >= 500)
-      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : exception);
+      // Our own 5xx (checkpoint_corrupt, queue_unavailable) are expected failures: their message says it all.
+      this.logger.error(
+        exception instanceof ApiError
+          ? `${exception.code}: ${exception.message}`
+          : exception instanceof Error
+            ? (exception.stack ?? exception.message)
+            : exception,
+      );
     // A streamed download that fails midway has already sent its headers: the only honest signal left is to
     // cut the connection so the client sees a truncated body rather than a success.
     if (res.headersSent) {

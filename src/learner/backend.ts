@@ -66,6 +66,7 @@ async function tryActivate(name: ConcreteBackend): Promise<{ ok: true } | { ok: 
         wasm.setWasmPaths(wasmDistDir());
         if (!(await tf.setBackend('wasm')))
           return { ok: false, reason: 'the wasm module failed to initialise' };
+        shareIdentityOnWasm();
         return { ok: true };
       }
       case 'cpu': {
@@ -79,6 +80,33 @@ async function tryActivate(name: ConcreteBackend): Promise<{ ok: true } | { ok: 
     const missing = /Cannot find (module|package)|ERR_MODULE_NOT_FOUND/.test(msg);
     return { ok: false, reason: missing ? 'package not installed' : msg };
   }
+}
+
+interface RefCountingBackend {
+  incRef(dataId: object): void;
+}
+
+let identityShared = false;
+
+/**
+ * tfjs-wasm's Identity kernel copies its input, and the autodiff tape saves every tensor a gradient needs through
+ * Identity (tf.clone), so each saved activation existed twice in the 4 GiB wasm heap. The wasm backend already
+ * reference-counts buffers (its Reshape shares them) and no wasm kernel writes into its inputs, so Identity can
+ * share the buffer as the cpu backend's does. Measured: ~16% smaller peak heap for a 23M-parameter training step.
+ */
+function shareIdentityOnWasm(): void {
+  if (identityShared) return;
+  identityShared = true;
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({
+    kernelName: 'Identity',
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      const x = inputs.x as tf.TensorInfo;
+      (backend as unknown as RefCountingBackend).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  });
 }
 
 /**

@@ -165,3 +165,22 @@ describe('docs', () => {
     expect(res.body.error.code).toBe('not_found');
   });
 });
+
+describe('health with a dependency down', () => {
+  it('answers 503 "degraded" and says which dependency failed', async () => {
+    const down = await startTestApi({
+      db,
+      queue: new RecordingQueue(),
+      env: { REDIS_URL: 'redis://127.0.0.1:1' },
+    });
+    try {
+      const res = await down.request('GET', '/v1/health');
+      expect(res.status).toBe(503);
+      expect(res.body.status).toBe('degraded');
+      expect(res.body.database.ok).toBe(true);
+      expect(res.body.redis).toMatchObject({ ok: false, configured: true, error: expect.any(String) });
+    } finally {
+      await down.close();
+    }
+  });
+});

@@ -588,3 +588,28 @@ describe(`bad input (${CASES.length} cases): right status, a message naming the 
     expect(queue.enqueued.length).toBe(enqueuedBefore);
   });
 });
+
+describe('queue outage', () => {
+  it('answers 503 queue_unavailable, marks the job failed (never silently queued), and retry enqueues it later', async () => {
+    queue.failWith = new Error('connect ECONNREFUSED 127.0.0.1:6379');
+    try {
+      const res = await withJob({ name: 'during outage' })();
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe('queue_unavailable');
+      const [row] = await db.query<{ id: string; status: string; error: string }>(
+        "SELECT id, status, error FROM jobs WHERE name = 'during outage'",
+      );
+      expect(row.status).toBe('failed');
+      expect(row.error).toMatch(/ECONNREFUSED/);
+      expect(res.body.error.message).toContain(row.id);
+
+      queue.failWith = undefined;
+      const retried = await api.request('POST', `/v1/jobs/${row.id}/retry`, { token: a.token });
+      expect(retried.status).toBe(200);
+      expect(retried.body.status).toBe('queued');
+      expect(queue.enqueued.at(-1)?.jobId).toBe(row.id);
+    } finally {
+      queue.failWith = undefined;
+    }
+  });
+});

@@ -86,6 +86,13 @@ describe.each(['cpu', 'wasm'] as const)('ops on %s', (backend) => {
     });
   });
 
+  it('embedding lookup rejects ids outside the vocabulary', () => {
+    const table = tf.zeros([6, 4]) as tf.Tensor2D;
+    const ids = tf.tensor1d([1, 6], 'int32');
+    expect(() => embeddingLookup(table, ids)).toThrow(/6/);
+    tf.dispose([table, ids]);
+  });
+
   it('rope matches the HF rotate_half formula, including its gradient', () => {
     tf.tidy(() => {
       const d = 8;

@@ -154,18 +154,15 @@ export function leafEqual(ctx: CompareContext, cText: string, gText: string): bo
   const gv = valuesOf(ctx, g);
   if (!cv || !gv) return false;
   let equal: boolean;
-  if (c.equation) {
+  if (cv.json !== undefined && cv.json === gv.json && !cv.json.includes('Error')) {
+    equal = true; // the same canonical expression (the worker flags canonical forms it cannot trust)
+  } else if (c.equation) {
     equal = proportional(cv.values, gv.values, ctx.relTol);
   } else if (isZero(cv.values) && isZero(gv.values)) {
     // compute-engine rounds |x| < 1e-10 to 0, so two zeros prove nothing unless one side is the literal 0.
     equal = c.value === 0 || g.value === 0;
   } else {
-    equal =
-      valuesEqual(cv.values, gv.values, ctx.relTol) ||
-      (cv.json !== undefined &&
-        cv.json === gv.json &&
-        cv.values.every(Number.isNaN) &&
-        !cv.json.includes('Error'));
+    equal = valuesEqual(cv.values, gv.values, ctx.relTol);
   }
   if (equal) ctx.used.add('symbolic');
   return equal;

@@ -86,13 +86,20 @@ function binomials(s: string): string {
 function subscriptedSymbols(s: string): string {
   const name = (base: string, sub: string) =>
     `\\operatorname{${(base + sub).replace(/\\/g, '').replace(/[^a-zA-Z0-9]/g, '')}}`;
-  return s
-    .replace(new RegExp(`\\\\(${GREEK})_(\\{[^{}]*\\}|[a-zA-Z0-9])`, 'g'), (_m, base: string, sub: string) =>
-      name(base, sub),
-    )
-    .replace(/(?<![\\a-zA-Z])([a-zA-Z])_(\{[^{}]*\}|[a-zA-Z0-9])/g, (_m, base: string, sub: string) =>
-      name(base, sub),
-    );
+  return (
+    s
+      .replace(
+        new RegExp(`\\\\(${GREEK})_(\\{[^{}]*\\}|[a-zA-Z0-9])`, 'g'),
+        (_m, base: string, sub: string) => name(base, sub),
+      )
+      .replace(/(?<![\\a-zA-Z])([a-zA-Z])_(\{[^{}]*\}|[a-zA-Z0-9])/g, (_m, base: string, sub: string) =>
+        name(base, sub),
+      )
+      // x' and y'' (derivatives in ODE answers) are symbols too; compute-engine reads ' as an operator.
+      .replace(/(?<![\\a-zA-Z])([a-zA-Z])('+)/g, (_m, base: string, primes: string) =>
+        name(base, 'p'.repeat(primes.length)),
+      )
+  );
 }
 
 /**
@@ -108,6 +115,27 @@ function reservedSymbols(s: string): string {
 }
 
 /**
+ * Inside one scalar, `[…]` only groups (intervals were split off by the structure parser), but
+ * compute-engine reads it as a list; `\exp{x}` is written for `\exp(x)`.
+ */
+function groupingBrackets(s: string): string {
+  // The index of \sqrt[3]{x} keeps its brackets.
+  const keep = new Set<number>();
+  for (const m of s.matchAll(/\\sqrt\s*\[/g)) {
+    const open = m.index + m[0].length - 1;
+    const close = s.indexOf(']', open);
+    if (close > 0) keep.add(open).add(close);
+  }
+  let out = Array.from(s, (ch, i) => (keep.has(i) ? ch : ch === '[' ? '(' : ch === ']' ? ')' : ch)).join('');
+  for (let at = out.indexOf('\\exp{'); at >= 0; at = out.indexOf('\\exp{', at + 1)) {
+    const arg = readArgument(out, at + 4);
+    if (!arg) break;
+    out = `${out.slice(0, at)}\\exp(${arg.arg})${out.slice(arg.end)}`;
+  }
+  return out;
+}
+
+/**
  * LaTeX for compute-engine from a normalised scalar answer, or undefined when it should not be
  * evaluated symbolically (see {@link symbolicHazard}).
  */
@@ -118,5 +146,6 @@ export function toComputeLatex(normalized: string): string | undefined {
   s = factorialsToGamma(s);
   s = subscriptedSymbols(s);
   s = reservedSymbols(s);
+  s = groupingBrackets(s);
   return s;
 }

@@ -249,7 +249,9 @@ function removeSpacing(s: string): string {
 }
 
 function stripDegrees(s: string): { text: string; found: boolean } {
-  const re = /\s*(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree(?![a-zA-Z])|\^\s*\{\s*o\s*\})/g;
+  // A temperature scale letter after the mark goes with it ("1950^\circ C").
+  const re =
+    /\s*(?:\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree(?![a-zA-Z])|\^\s*\{\s*o\s*\})(?:\s*[CF](?![a-zA-Z]))?/g;
   const words = /(\d|\})\s*(?:degrees?|deg)\b/gi;
   const found = re.test(s) || words.test(s);
   return { text: s.replace(re, '').replace(words, '$1'), found };
@@ -305,6 +307,9 @@ export function normalizeAnswer(raw: string): NormalizedAnswer {
   s = s.replace(/\\(?:leqslant|leq)(?![a-zA-Z])/g, '\\le').replace(/\\(?:geqslant|geq)(?![a-zA-Z])/g, '\\ge');
   s = s.replace(/\\neq(?![a-zA-Z])/g, '\\ne').replace(/\\(?:varnothing)(?![a-zA-Z])/g, '\\emptyset');
   s = s.replace(/\\infin(?![a-zA-Z])|\binfinity\b/gi, '\\infty');
+  s = s
+    .replace(/\^\s*\{\s*\\prime\s*\}|\^\s*\\prime(?![a-zA-Z])/g, "'")
+    .replace(/\^\s*\{\s*\\prime\s*\\prime\s*\}/g, "''");
   // A removed unit takes its power with it: "864 \mbox{ inches}^2".
   const withUnits = s;
   s = replaceCommand(s, TEXT_COMMANDS, (arg) => (isUnit(arg, true) ? UNIT_GONE : ` ${arg.trim()} `));

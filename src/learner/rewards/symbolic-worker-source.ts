@@ -14,6 +14,8 @@
 export const SYMBOLIC_WORKER_SOURCE = String.raw`
 'use strict';
 const { workerData } = require('node:worker_threads');
+// compute-engine prints type-parser diagnostics with console.error; they would land in the trainer's log.
+console.error = console.warn = console.log = () => {};
 const port = workerData.port;
 const signal = new Int32Array(workerData.signal);
 const POINTS = workerData.points;
@@ -48,6 +50,32 @@ function numeric(expr) {
   } catch (err) {
     return [NaN, NaN];
   }
+}
+
+function close(a, b) {
+  return a === b || Math.abs(a - b) <= 1e-6 * Math.max(Math.abs(a), Math.abs(b));
+}
+
+// compute-engine 0.27's canonical form can drop terms (2 - \frac{x i}{4} becomes 2). Evaluating the
+// uncanonicalised parse at the first point and finding a different number flags such expressions, which
+// then count as not evaluable rather than as a wrong value.
+function disagrees(s, values, vars) {
+  const re = values[0];
+  const im = values[1];
+  if (!Number.isFinite(re) || !Number.isFinite(im)) return false;
+  let v;
+  try {
+    const raw = ce.parse(s, { canonical: false });
+    const sub = {};
+    vars.forEach((name, j) => {
+      sub[name] = pointValue(0, j);
+    });
+    v = numeric(vars.length ? raw.subs(sub) : raw);
+  } catch (err) {
+    return false; // the raw form cannot be evaluated: no evidence either way
+  }
+  if (!Number.isFinite(v[0]) || !Number.isFinite(v[1])) return false;
+  return !close(v[0], re) || !close(v[1], im);
 }
 
 function scoped(fn) {
@@ -100,6 +128,7 @@ function evaluateBatch(exprs, deadline) {
           values.push(v[0], v[1]);
         }
       }
+      if (disagrees(s, values, vars)) return { ok: false, error: 'engine disagreement' };
       return { ok: true, json: JSON.stringify(e.json), values };
     });
     return out || { ok: false, error: 'evaluate' };

@@ -1,10 +1,13 @@
 /**
- * The verifier on real benchmark answers (MATH-500, AIME 2024/2025, AMC23, OlympiadBench), read from
- * ../shared/datasets beside the repository. Per file it measures three rates:
+ * The verifier on real benchmark answers (MATH-500, AIME 2024/2025, AMC23, OlympiadBench, Minerva), read
+ * from ../shared/datasets beside the repository. Per file it measures up to six rates:
  * - gold-self: `\boxed{gold}` against gold;
  * - rewritten: equivalent rewritings of gold (\dfrac, spaces, "The answer is $…$", decimals for
  *   terminating fractions, AIME zero padding, thousands separators, `x = …`, reversed answer lists);
- * - others: answers of 3 other rows with a different value, which must be judged wrong.
+ * - others: answers of 3 other rows with a different value, which must be judged wrong;
+ * - near-miss: gold with its first digit changed, which must be judged wrong;
+ * - solution: the reference solution text (MATH-500, AIME 2024) as the completion;
+ * - alternative: Minerva's other accepted answers against its first one.
  * The rates and every failure are printed; docs/verifier.md records them.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,17 +19,31 @@ import { verifyMath } from './verify-math.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const DATA_DIR = join(REPO_ROOT, '../shared/datasets');
-const FILES = ['math500', 'aime2024', 'aime2025', 'amc23', 'olympiadbench'];
+/** Files whose reference solution boxes exactly the answer (Minerva's often box an intermediate result). */
+const SOLUTION_FILES = ['math500', 'aime2024'];
+const FILES = ['math500', 'aime2024', 'aime2025', 'amc23', 'olympiadbench', 'deepscaler_test_minerva'];
 
 /** Thresholds set after measuring (see docs/verifier.md); gold-self must be perfect. */
-const MIN_RATE: Record<Kind, number> = { self: 1, rewritten: 0.99, others: 0.99, 'near-miss': 0.99 };
+const MIN_RATE: Record<Kind, number> = {
+  self: 1,
+  rewritten: 0.99,
+  others: 0.99,
+  'near-miss': 0.99,
+  solution: 0.99,
+  // Minerva lists looser alternatives (0.02 for 0.01, 6630 for 6630.65) that a 1e-6 tolerance rejects.
+  alternative: 0.9,
+};
 
 interface Row {
   id: string;
   answer: string;
+  /** MATH-500 and AIME 2024 keep the reference solution, which ends in a \boxed{} answer. */
+  solution?: unknown;
+  /** Minerva: other accepted forms of the answer. */
+  answer_alternatives?: string[];
 }
 
-const KINDS = ['self', 'rewritten', 'others', 'near-miss'] as const;
+const KINDS = ['self', 'rewritten', 'others', 'near-miss', 'solution', 'alternative'] as const;
 type Kind = (typeof KINDS)[number];
 
 interface Check {
@@ -145,6 +162,24 @@ function buildChecks(file: string, rows: Row[]): Check[] {
       gold: row.answer,
       expected: true,
     });
+    if (SOLUTION_FILES.includes(file) && typeof row.solution === 'string') {
+      checks.push({
+        kind: 'solution',
+        id: row.id,
+        completion: row.solution,
+        gold: row.answer,
+        expected: true,
+      });
+    }
+    for (const alt of row.answer_alternatives?.slice(1) ?? []) {
+      checks.push({
+        kind: 'alternative',
+        id: row.id,
+        completion: `\\boxed{${alt}}`,
+        gold: row.answer,
+        expected: true,
+      });
+    }
     for (const completion of rewritings(row.answer, file)) {
       checks.push({ kind: 'rewritten', id: row.id, completion, gold: row.answer, expected: true });
     }
@@ -185,7 +220,9 @@ if (!present) console.warn(`verify-datasets: ${DATA_DIR} is absent; the dataset 
 describe.skipIf(!present)('verifyMath on benchmark answers', () => {
   afterAll(() => stopSymbolicWorker());
   const summary: string[] = [];
-  afterAll(() => console.log(['file            kind        pass/total   rate', ...summary].join('\n')));
+  afterAll(() =>
+    console.log(['file                     kind        pass/total   rate', ...summary].join('\n')),
+  );
 
   for (const file of FILES) {
     it(`${file}: gold-self, rewritings and other rows`, () => {
@@ -208,13 +245,15 @@ describe.skipIf(!present)('verifyMath on benchmark answers', () => {
       }
       for (const kind of KINDS) {
         const [pass, total] = tally[kind];
+        if (total === 0) continue;
         summary.push(
-          `${file.padEnd(15)} ${kind.padEnd(11)} ${`${pass}/${total}`.padStart(10)}   ${((100 * pass) / total).toFixed(2)}%`,
+          `${file.padEnd(24)} ${kind.padEnd(11)} ${`${pass}/${total}`.padStart(10)}   ${((100 * pass) / total).toFixed(2)}%`,
         );
       }
       if (failures.length > 0) console.log(`${file}: ${failures.length} failures\n${failures.join('\n')}`);
       for (const kind of KINDS) {
         const [pass, total] = tally[kind];
+        if (total === 0) continue;
         expect(pass / total, `${file} ${kind}: ${pass}/${total}`).toBeGreaterThanOrEqual(MIN_RATE[kind]);
       }
     });

@@ -1,5 +1,6 @@
 import { addTask, linearTask, mulTask } from './arithmetic.js';
 import { countTask } from './count.js';
+import { reverseTask } from './reverse.js';
 import { TaskError, type Task, type TaskInfo } from './types.js';
 
 export { TEST_FRACTION, exactMatch, splitOf } from './define-task.js';
@@ -13,7 +14,7 @@ export {
 } from './types.js';
 
 const TASKS: ReadonlyMap<string, Task> = new Map(
-  [addTask, mulTask, linearTask, countTask].map((t) => [t.name, t]),
+  [addTask, mulTask, linearTask, countTask, reverseTask].map((t) => [t.name, t]),
 );
 
 export function getTask(name: string): Task {

@@ -120,7 +120,7 @@ describe('HfTokenizer (byte-level BPE)', () => {
     // "x" is byte 120, " the" the third merge, " 12" the fifth.
     expect(tok.encode('x the 12')).toEqual([120, ID.Gthe, ID.Gtwelve]);
     expect(tok.encode('12')).toEqual([ID.twelve]);
-    // Without the merge " t"+"he" would not exist: "the" alone stays bytes t + "he"-merge is absent (no "t h").
+    // With no leading space there is no "Ġt" merge to start from: "the" is byte "t" plus the "he" merge (257).
     expect(tok.encode('the')).toEqual([116, 257]);
   });
 

@@ -51,10 +51,14 @@ export class HealthService implements OnModuleDestroy {
 
   private async redisAndWorkers(): Promise<{ redis: DependencyHealthDto; workers: WorkerHealthDto[] }> {
     if (!this.config.redisUrl) return { redis: { ok: false, configured: false }, workers: [] };
-    this.redis ??= createRedisClient(
-      { url: this.config.redisUrl, prefix: this.config.redisPrefix },
-      'health',
-    );
+    if (!this.redis) {
+      this.redis = createRedisClient(
+        { url: this.config.redisUrl, prefix: this.config.redisPrefix },
+        'health',
+      );
+      // Connection errors reach the caller through the failed ping below; the event would only be log noise.
+      this.redis.on('error', () => undefined);
+    }
     const t0 = performance.now();
     try {
       await withTimeout(this.redis.ping(), 'Redis');
@@ -96,6 +100,7 @@ export class HealthService implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
-    await this.redis?.quit().catch(() => undefined);
+    // disconnect, not quit: quit would wait on a Redis that may be unreachable (the case health reports).
+    this.redis?.disconnect();
   }
 }

@@ -9,6 +9,7 @@ import {
   WebSocketServer,
 } from '@nestjs/websockets';
 import { createAdapter } from '@socket.io/redis-adapter';
+import { SkipThrottle } from '@nestjs/throttler';
 import { isUUID } from 'class-validator';
 import type { Redis } from 'ioredis';
 import type { Server, Socket } from 'socket.io';
@@ -17,6 +18,7 @@ import { AppConfig } from '../../config/index.js';
 import { ACTIVE_STATUSES, Job } from '../../database/entities/index.js';
 import { createRedisClient } from '../../queue/redis-connection.js';
 import { ApiKeysService } from '../auth/api-keys.service.js';
+import { Public } from '../auth/auth.decorators.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import {
   jobRoom,
@@ -55,6 +57,10 @@ const fail = (code: string, message: string): Failure => ({ ok: false, error: { 
  * and workers publish into the same channel (redis-emitter), so any instance can serve any subscriber.
  */
 @WebSocketGateway({ cors: { origin: true, credentials: true } })
+// The HTTP guards (bearer header, per-request throttling) do not apply to socket messages: the handshake
+// middleware below authenticates each socket once, and every subscribe is checked against its project.
+@Public()
+@SkipThrottle()
 export class RealtimeGateway implements OnGatewayInit, OnApplicationShutdown {
   private readonly logger = new Logger(RealtimeGateway.name);
   private readonly redisClients: Redis[] = [];

@@ -179,7 +179,8 @@ export class TrainingProcessor {
       if (err instanceof SupersededError) throw err;
       const e = err as Error;
       const message = USER_ERRORS.has(e.name) ? e.message : `${e.name}: ${e.message}`;
-      this.logger.error(`job ${job.id} failed: ${e.stack ?? e.message}`);
+      if (USER_ERRORS.has(e.name)) this.logger.warn(`job ${job.id} failed: ${message}`);
+      else this.logger.error(`job ${job.id} failed: ${e.stack ?? e.message}`);
       outcome = { to: 'failed', message: `failed: ${message}`, error: message };
     }
 
