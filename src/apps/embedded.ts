@@ -86,7 +86,6 @@ export async function startAllInOne(
         WorkerModule.forRoot({ consumer, devices, backend, registry }),
       ],
     });
-    app.enableShutdownHooks();
     await app.listen(config.port, config.host);
     const address = app.getHttpServer().address() as { port: number };
     const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${address.port}`;
@@ -106,7 +105,7 @@ export async function startAllInOne(
         `worker on ${devices.join(', ')} (${backend})`,
     );
     let closing: Promise<void> | undefined;
-    return {
+    const handle: AllInOneHandle = {
       app,
       url,
       embeddedPostgres: !!pg,
@@ -119,6 +118,21 @@ export async function startAllInOne(
           await pg?.stop();
         })()),
     };
+    // Our own signal handling rather than Nest's: Postgres must stop after the app (whose worker is still
+    // checkpointing), and the process should then exit 0.
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      process.once(signal, () => {
+        logger.log(`${signal}: shutting down`);
+        handle.close().then(
+          () => process.exit(0),
+          (e: Error) => {
+            logger.error(`shutdown failed: ${e.message}`);
+            process.exit(1);
+          },
+        );
+      });
+    }
+    return handle;
   } catch (e) {
     await pg?.stop();
     throw e;

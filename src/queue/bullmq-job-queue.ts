@@ -29,7 +29,12 @@ export class BullmqJobQueue implements JobQueue {
       'train',
       { jobId },
       // attempts/backoff cover infrastructure failures (database down); a training error is a terminal job state.
-      { jobId, priority: toBullPriority(opts.priority), attempts: 3, backoff: { type: 'exponential', delay: 5_000 } },
+      {
+        jobId,
+        priority: toBullPriority(opts.priority),
+        attempts: 3,
+        backoff: { type: 'exponential', delay: 5_000 },
+      },
     );
   }
 

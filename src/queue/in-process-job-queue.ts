@@ -22,7 +22,10 @@ export interface InProcessQueueOptions {
  */
 export class InProcessJobQueue implements JobQueue, JobQueueConsumer {
   private readonly pending: Pending[] = [];
-  private readonly active = new Map<string, { device: string; abort: AbortController; done: Promise<void> }>();
+  private readonly active = new Map<
+    string,
+    { device: string; abort: AbortController; done: Promise<void> }
+  >();
   private readonly attempts = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private handler?: JobHandler;
@@ -34,7 +37,8 @@ export class InProcessJobQueue implements JobQueue, JobQueueConsumer {
 
   async enqueue(jobId: string, opts: EnqueueOptions): Promise<void> {
     if (!jobId) throw new Error('jobId must be a non-empty string');
-    if (!Number.isFinite(opts.priority)) throw new Error(`priority must be a finite number, got ${opts.priority}`);
+    if (!Number.isFinite(opts.priority))
+      throw new Error(`priority must be a finite number, got ${opts.priority}`);
     this.push(jobId, opts.priority, 0);
   }
 

@@ -13,7 +13,11 @@ export const DEFAULT_REDIS_PREFIX = 'popo';
  * `maxRetriesPerRequest: null` keeps a client usable across a Redis restart instead of failing queued commands.
  */
 export function createRedisClient(settings: RedisSettings, name: string): Redis {
-  return new Redis(settings.url, { maxRetriesPerRequest: null, connectionName: `popo:${name}`, lazyConnect: false });
+  return new Redis(settings.url, {
+    maxRetriesPerRequest: null,
+    connectionName: `popo:${name}`,
+    lazyConnect: false,
+  });
 }
 
 /** Redis key for one live worker's heartbeat hash (read by the health endpoint). */

@@ -290,6 +290,26 @@ const CASES: Case[] = [
     field: 'Idempotency-Key',
     reason: /visible ASCII/,
   },
+  {
+    name: 'grpo.epsilon_high below epsilon (the trainer`s own rule)',
+    send: withJob({ kind: 'grpo', grpo: { epsilon: 0.3, epsilon_high: 0.2 } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'grpo.epsilon_high',
+    reason: /must be >= grpo.epsilon/,
+  },
+  {
+    name: 'task difficulty out of range',
+    send: job(() => ({
+      kind: 'popo',
+      model: { builtin: 'tiny-1m' },
+      task: { name: 'add', difficulty: 11, n_train: 5, n_test: 1 },
+    })),
+    status: 400,
+    code: 'validation_failed',
+    field: 'task.difficulty',
+    reason: /integer >= 1 and <= 10/,
+  },
   // job body: references
   {
     name: 'unknown built-in model',
@@ -563,6 +583,21 @@ const CASES: Case[] = [
     code: 'validation_failed',
     field: 'grid.seed',
     reason: /non-empty array/,
+  },
+  {
+    name: 'grid point that breaks a trainer rule',
+    send: () =>
+      api.request('POST', '/v1/sweeps', {
+        token: a.token,
+        json: {
+          base: { ...validJob(), kind: 'grpo', grpo: { epsilon: 0.1 } },
+          grid: { 'grpo.epsilon_high': [0.2, 0.05] },
+        },
+      }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'grpo.epsilon_high',
+    reason: /must be >= grpo.epsilon \(grid point grpo.epsilon_high=0.05\)/,
   },
 ];
 

@@ -69,7 +69,8 @@ describe('migrations', () => {
       return r;
     });
     // Wait until the runner is queued on the advisory lock; while another session holds it, nothing is applied.
-    for (;;) {
+    for (let tries = 0; ; tries++) {
+      if (tries > 500) throw new Error('the runner never waited on the advisory lock');
       const waiting = await db.query<{ n: number }>(
         "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
       );

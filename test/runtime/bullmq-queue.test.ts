@@ -43,10 +43,13 @@ describe('BullMQ driver (real Redis)', () => {
 
     const order: string[] = [];
     const consumer = new BullmqJobConsumer(settings, { workerId: 'w1' });
-    await consumer.start(async (ctx) => {
-      order.push(ctx.jobId);
-      return { kind: 'done' };
-    }, ['cpu']);
+    await consumer.start(
+      async (ctx) => {
+        order.push(ctx.jobId);
+        return { kind: 'done' };
+      },
+      ['cpu'],
+    );
     await until(() => order.length === 3);
     expect(order).toEqual(['j-high', 'j-mid', 'j-low']);
     await consumer.close();
@@ -80,13 +83,16 @@ describe('BullMQ driver (real Redis)', () => {
     const active = new Map<string, string>();
     let peak = 0;
     const consumer = new BullmqJobConsumer(settings, { workerId: 'w1' });
-    await consumer.start(async (ctx: JobContext): Promise<JobOutcome> => {
-      active.set(ctx.jobId, ctx.device);
-      peak = Math.max(peak, active.size);
-      await until(() => active.size === 2 || ctx.signal.aborted, 5_000).catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 50));
-      return { kind: 'done' };
-    }, ['cuda:0', 'cuda:1']);
+    await consumer.start(
+      async (ctx: JobContext): Promise<JobOutcome> => {
+        active.set(ctx.jobId, ctx.device);
+        peak = Math.max(peak, active.size);
+        await until(() => active.size === 2 || ctx.signal.aborted, 5_000).catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 50));
+        return { kind: 'done' };
+      },
+      ['cuda:0', 'cuda:1'],
+    );
     await queue.enqueue('a', { priority: 0 });
     await queue.enqueue('b', { priority: 0 });
     await until(() => active.size === 2);
@@ -101,7 +107,14 @@ describe('BullMQ driver (real Redis)', () => {
     const queue = new BullmqJobQueue(settings);
     const child = spawn(
       process.execPath,
-      ['--import', './bench/register.mjs', 'test/runtime/fixtures/hanging-consumer.ts', REDIS_URL, settings.prefix, '1000'],
+      [
+        '--import',
+        './bench/register.mjs',
+        'test/runtime/fixtures/hanging-consumer.ts',
+        REDIS_URL,
+        settings.prefix,
+        '1000',
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let out = '';
@@ -114,10 +127,13 @@ describe('BullMQ driver (real Redis)', () => {
 
     const taken: string[] = [];
     const rescuer = new BullmqJobConsumer(settings, { workerId: 'rescuer', lockDurationMs: 1000 });
-    await rescuer.start(async (ctx) => {
-      taken.push(ctx.jobId);
-      return { kind: 'done' };
-    }, ['cpu']);
+    await rescuer.start(
+      async (ctx) => {
+        taken.push(ctx.jobId);
+        return { kind: 'done' };
+      },
+      ['cpu'],
+    );
     await until(() => taken.length === 1, 20_000);
     expect(taken).toEqual(['victim']);
     await rescuer.close();

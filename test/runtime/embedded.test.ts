@@ -26,7 +26,15 @@ async function boot(): Promise<Boot> {
   const env: Record<string, string | undefined> = { ...process.env };
   for (const k of ['DATABASE_URL', 'REDIS_URL', 'POPO_ADMIN_KEY', 'POPO_MODE']) delete env[k];
   const child = spawn(process.execPath, ['--import', './bench/register.mjs', 'src/main.ts', 'all'], {
-    env: { ...env, POPO_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', NO_COLOR: '1', LOG_LEVEL: 'log', POPO_WORKER_DEVICES: 'cpu' },
+    env: {
+      ...env,
+      POPO_DATA_DIR: dataDir,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      NO_COLOR: '1',
+      LOG_LEVEL: 'log',
+      POPO_WORKER_DEVICES: 'cpu',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -61,11 +69,17 @@ describe('embedded mode (npm start with no DATABASE_URL / REDIS_URL)', () => {
   it('boots on embedded Postgres with the in-process queue, trains, and survives a SIGKILL', async () => {
     const first = await boot();
     expect(first.output()).toMatch(/embedded Postgres, in-process queue/);
-    const creds = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8')) as { api_key: string; project_id: string };
+    const creds = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8')) as {
+      api_key: string;
+      project_id: string;
+    };
     const call = async (method: string, path: string, json?: unknown, url = first.url) => {
       const res = await fetch(url + path, {
         method,
-        headers: { authorization: `Bearer ${creds.api_key}`, ...(json ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${creds.api_key}`,
+          ...(json ? { 'content-type': 'application/json' } : {}),
+        },
         body: json ? JSON.stringify(json) : undefined,
       });
       return { status: res.status, body: (await res.json()) as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -82,13 +96,21 @@ describe('embedded mode (npm start with no DATABASE_URL / REDIS_URL)', () => {
     };
     const quick = await call('POST', '/v1/jobs', { kind: 'popo', steps: 2, checkpoint_every: 0, ...small });
     expect(quick.status).toBe(201);
-    await waitFor(async () => (await call('GET', `/v1/jobs/${quick.body.id}`)).body.status === 'succeeded', 'first job', 60_000);
+    await waitFor(
+      async () => (await call('GET', `/v1/jobs/${quick.body.id}`)).body.status === 'succeeded',
+      'first job',
+      60_000,
+    );
     const m = await call('GET', `/v1/jobs/${quick.body.id}/metrics`);
     expect(m.body.items.map((i: { step: number }) => i.step)).toEqual([1, 2]);
 
     // A longer job, killed mid-run together with its process (no graceful shutdown at all).
     const long = await call('POST', '/v1/jobs', { kind: 'grpo', steps: 6, checkpoint_every: 2, ...small });
-    await waitFor(async () => (await call('GET', `/v1/jobs/${long.body.id}`)).body.progress_step >= 3, 'long job past its first checkpoint', 60_000);
+    await waitFor(
+      async () => (await call('GET', `/v1/jobs/${long.body.id}`)).body.progress_step >= 3,
+      'long job past its first checkpoint',
+      60_000,
+    );
     first.child.kill('SIGKILL');
     await first.exited;
     const pidFile = join(dataDir, 'pg', 'postmaster.pid');
@@ -98,13 +120,22 @@ describe('embedded mode (npm start with no DATABASE_URL / REDIS_URL)', () => {
     expect(second.output()).toMatch(/stopping orphaned embedded Postgres/);
     expect(second.output()).toMatch(/re-enqueued 1 unfinished jobs/);
     expect(existsSync(join(dataDir, 'credentials.json'))).toBe(true);
-    await waitFor(async () => (await call('GET', `/v1/jobs/${long.body.id}`, undefined, second.url)).body.status === 'succeeded', 'resumed job', 60_000);
+    await waitFor(
+      async () =>
+        (await call('GET', `/v1/jobs/${long.body.id}`, undefined, second.url)).body.status === 'succeeded',
+      'resumed job',
+      60_000,
+    );
     const job = (await call('GET', `/v1/jobs/${long.body.id}`, undefined, second.url)).body;
     expect(job).toMatchObject({ attempts: 2, progress_step: 6 });
-    const steps = (await call('GET', `/v1/jobs/${long.body.id}/metrics`, undefined, second.url)).body.items.map((i: { step: number }) => i.step);
+    const steps = (
+      await call('GET', `/v1/jobs/${long.body.id}/metrics`, undefined, second.url)
+    ).body.items.map((i: { step: number }) => i.step);
     expect(steps).toEqual([1, 2, 3, 4, 5, 6]);
     // The first job is still there: the data lives in POPO_DATA_DIR, not in the process.
-    expect((await call('GET', `/v1/jobs/${quick.body.id}`, undefined, second.url)).body.status).toBe('succeeded');
+    expect((await call('GET', `/v1/jobs/${quick.body.id}`, undefined, second.url)).body.status).toBe(
+      'succeeded',
+    );
 
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);

@@ -37,9 +37,25 @@ async function socketFor(api: RuntimeApi, token: string) {
 
 function stepMetrics(step: number): StepMetrics {
   return {
-    step, reward_mean: step / 10, pass_rate: 0, positive_fraction: 0, zero_positive_group_fraction: 0,
-    mean_positive_set_size: 0, entropy: 0, nll: 0, l_sim: 0, l_ent: 0, loss: step, grad_norm: 0, lr: 0, drift: 0,
-    drift_bound: 0, completion_length: 0, tokens_per_second: 0, step_seconds: 0, backend: 'cpu',
+    step,
+    reward_mean: step / 10,
+    pass_rate: 0,
+    positive_fraction: 0,
+    zero_positive_group_fraction: 0,
+    mean_positive_set_size: 0,
+    entropy: 0,
+    nll: 0,
+    l_sim: 0,
+    l_ent: 0,
+    loss: step,
+    grad_norm: 0,
+    lr: 0,
+    drift: 0,
+    drift_bound: 0,
+    completion_length: 0,
+    tokens_per_second: 0,
+    step_seconds: 0,
+    backend: 'cpu',
   };
 }
 
@@ -51,7 +67,10 @@ beforeAll(async () => {
   p1 = await apiA.createProject('p1');
   p2 = await apiA.createProject('p2');
   const create = async (token: string) => {
-    const res = await apiA.request('POST', '/v1/jobs', { token, json: { kind: 'popo', model: { builtin: 'tiny-1m' }, task: TASK } });
+    const res = await apiA.request('POST', '/v1/jobs', {
+      token,
+      json: { kind: 'popo', model: { builtin: 'tiny-1m' }, task: TASK },
+    });
     if (res.status !== 201) throw new Error(JSON.stringify(res.body));
     return res.body.id as string;
   };
@@ -69,16 +88,25 @@ afterAll(async () => {
 
 describe('realtime gateway: authentication', () => {
   it('refuses a socket without a key, with an unknown key, and with the admin key', async () => {
-    await expect(connectSocket(apiA.baseUrl, undefined)).rejects.toThrow(/unauthorized: pass the API key as auth.token/);
-    await expect(connectSocket(apiA.baseUrl, 'popo_not-a-real-key')).rejects.toThrow(/invalid or revoked API key/);
+    await expect(connectSocket(apiA.baseUrl, undefined)).rejects.toThrow(
+      /unauthorized: pass the API key as auth.token/,
+    );
+    await expect(connectSocket(apiA.baseUrl, 'popo_not-a-real-key')).rejects.toThrow(
+      /invalid or revoked API key/,
+    );
     await expect(connectSocket(apiA.baseUrl, TEST_ADMIN_KEY)).rejects.toThrow(/project API key/);
   });
 
   it('refuses a revoked key', async () => {
-    const k = await apiA.request('POST', `/v1/projects/${p1.projectId}/keys`, { token: TEST_ADMIN_KEY, json: { name: 'tmp' } });
+    const k = await apiA.request('POST', `/v1/projects/${p1.projectId}/keys`, {
+      token: TEST_ADMIN_KEY,
+      json: { name: 'tmp' },
+    });
     const s = await socketFor(apiA, k.body.token);
     s.close();
-    const del = await apiA.request('DELETE', `/v1/projects/${p1.projectId}/keys/${k.body.id}`, { token: TEST_ADMIN_KEY });
+    const del = await apiA.request('DELETE', `/v1/projects/${p1.projectId}/keys/${k.body.id}`, {
+      token: TEST_ADMIN_KEY,
+    });
     expect([200, 204]).toContain(del.status);
     await expect(connectSocket(apiA.baseUrl, k.body.token)).rejects.toThrow(/invalid or revoked/);
   });
@@ -88,11 +116,20 @@ describe('realtime gateway: subscribe', () => {
   it('answers bad subscribe requests with a reason naming the field, and hides other projects’ jobs', async () => {
     const s = await socketFor(apiA, p1.token);
     const ask = (req: unknown) => s.emitWithAck('subscribe', req as never);
-    expect(await ask({ job_id: 'nope' })).toEqual({ ok: false, error: { code: 'validation_failed', message: 'job_id: must be a UUID' } });
+    expect(await ask({ job_id: 'nope' })).toEqual({
+      ok: false,
+      error: { code: 'validation_failed', message: 'job_id: must be a UUID' },
+    });
     expect(await ask({ job_id: otherJobId })).toMatchObject({ ok: false, error: { code: 'not_found' } });
     expect(await ask({ job_id: randomUUID() })).toMatchObject({ ok: false, error: { code: 'not_found' } });
-    expect(await ask({ project_id: p2.projectId })).toMatchObject({ ok: false, error: { code: 'not_found' } });
-    expect(await ask({ jobid: jobId })).toMatchObject({ ok: false, error: { message: 'jobid: is not a known field (use job_id or project_id)' } });
+    expect(await ask({ project_id: p2.projectId })).toMatchObject({
+      ok: false,
+      error: { code: 'not_found' },
+    });
+    expect(await ask({ jobid: jobId })).toMatchObject({
+      ok: false,
+      error: { message: 'jobid: is not a known field (use job_id or project_id)' },
+    });
     expect(await ask({ job_id: jobId, project_id: p1.projectId })).toMatchObject({
       ok: false,
       error: { message: 'give either job_id or project_id, not both' },
@@ -125,22 +162,32 @@ describe('realtime gateway: fan-out', () => {
     const jobSeen = recordEvents(onB);
     const projectSeen = recordEvents(onA);
     expect(await onB.emitWithAck('subscribe', { job_id: jobId })).toMatchObject({ ok: true });
-    expect(await onA.emitWithAck('subscribe', {})).toMatchObject({ ok: true, room: `project:${p1.projectId}` });
+    expect(await onA.emitWithAck('subscribe', {})).toMatchObject({
+      ok: true,
+      room: `project:${p1.projectId}`,
+    });
     await waitFor(() => jobSeen.length >= 2 && projectSeen.length >= 1, 'snapshots');
     jobSeen.length = 0;
     projectSeen.length = 0;
 
     const paused = await apiA.request('POST', `/v1/jobs/${jobId}/pause`, { token: p1.token });
     expect(paused.status).toBe(200);
-    const isPaused = (e: { event: string; payload: { status?: string } }) => e.event === 'job.status' && e.payload.status === 'paused';
-    await waitFor(() => jobSeen.some(isPaused) && projectSeen.some(isPaused), 'paused status on both instances');
+    const isPaused = (e: { event: string; payload: { status?: string } }) =>
+      e.event === 'job.status' && e.payload.status === 'paused';
+    await waitFor(
+      () => jobSeen.some(isPaused) && projectSeen.some(isPaused),
+      'paused status on both instances',
+    );
     await new Promise((r) => setTimeout(r, 200));
     expect(jobSeen.filter(isPaused)).toHaveLength(1);
     expect(projectSeen.filter(isPaused)).toHaveLength(1);
 
     const resumed = await apiB.request('POST', `/v1/jobs/${jobId}/resume`, { token: p1.token });
     expect(resumed.status).toBe(200);
-    await waitFor(() => projectSeen.some((e) => e.event === 'job.status' && e.payload.status === 'queued'), 'resume seen on A');
+    await waitFor(
+      () => projectSeen.some((e) => e.event === 'job.status' && e.payload.status === 'queued'),
+      'resume seen on A',
+    );
   });
 
   it('a worker’s emitter reaches subscribers of the job and its project only', async () => {
@@ -156,8 +203,18 @@ describe('realtime gateway: fan-out', () => {
     const redis = new Redis(TEST_REDIS_URL);
     try {
       const publisher = new EmitterRealtimePublisher(redis, prefix);
-      publisher.emit('job.metrics', { job_id: jobId, project_id: p1.projectId, step: 99, values: { loss: 0.5 } });
-      publisher.emit('job.metrics', { job_id: otherJobId, project_id: p2.projectId, step: 7, values: { loss: 1 } });
+      publisher.emit('job.metrics', {
+        job_id: jobId,
+        project_id: p1.projectId,
+        step: 99,
+        values: { loss: 0.5 },
+      });
+      publisher.emit('job.metrics', {
+        job_id: otherJobId,
+        project_id: p2.projectId,
+        step: 7,
+        values: { loss: 1 },
+      });
       await waitFor(() => a.length && b.length && c.length, 'emitted metrics');
       await new Promise((r) => setTimeout(r, 200));
     } finally {

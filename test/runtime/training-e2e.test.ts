@@ -72,11 +72,17 @@ async function createJob(body: Record<string, unknown>): Promise<string> {
   return res.body.id;
 }
 
-const eventsOf = (jobId: string, event: string) => seen.filter((e) => e.event === event && e.payload.job_id === jobId);
-const statusSeen = (jobId: string, status: string) => eventsOf(jobId, 'job.status').some((e) => e.payload.status === status);
+const eventsOf = (jobId: string, event: string) =>
+  seen.filter((e) => e.event === event && e.payload.job_id === jobId);
+const statusSeen = (jobId: string, status: string) =>
+  eventsOf(jobId, 'job.status').some((e) => e.payload.status === status);
 const stepCounts = (jobId: string) =>
-  db.query<{ step: number; n: number }>('SELECT step, count(*)::int AS n FROM metrics WHERE job_id = $1 GROUP BY step ORDER BY step', [jobId]);
-const jobRow = async (jobId: string) => (await db.query<Record<string, any>>('SELECT * FROM jobs WHERE id = $1', [jobId]))[0]; // eslint-disable-line @typescript-eslint/no-explicit-any
+  db.query<{ step: number; n: number }>(
+    'SELECT step, count(*)::int AS n FROM metrics WHERE job_id = $1 GROUP BY step ORDER BY step',
+    [jobId],
+  );
+const jobRow = async (jobId: string) =>
+  (await db.query<Record<string, any>>('SELECT * FROM jobs WHERE id = $1', [jobId]))[0]; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 beforeAll(async () => {
   hookServer = createServer((req, res) => {
@@ -122,10 +128,20 @@ afterAll(async () => {
 });
 
 async function expectCompletedRun(jobId: string, steps: number, checkpointSteps: number[]) {
-  await waitFor(() => statusSeen(jobId, 'succeeded') || statusSeen(jobId, 'failed'), `job ${jobId} to finish`, 60_000);
+  await waitFor(
+    () => statusSeen(jobId, 'succeeded') || statusSeen(jobId, 'failed'),
+    `job ${jobId} to finish`,
+    60_000,
+  );
   const row = await jobRow(jobId);
   expect(row.error).toBeNull();
-  expect(row).toMatchObject({ status: 'succeeded', attempts: 1, worker_id: 'e2e-worker-1', device: 'cpu', progress_step: steps });
+  expect(row).toMatchObject({
+    status: 'succeeded',
+    attempts: 1,
+    worker_id: 'e2e-worker-1',
+    device: 'cpu',
+    progress_step: steps,
+  });
   expect(row.backend).toMatch(/wasm|cpu|tensorflow/);
   expect(row.result).toMatchObject({ steps_done: steps, final_checkpoint_step: steps });
 
@@ -140,7 +156,9 @@ async function expectCompletedRun(jobId: string, steps: number, checkpointSteps:
   }
 
   // The socket: every step's metrics in order, each checkpoint, and the status path.
-  expect(eventsOf(jobId, 'job.metrics').map((e) => e.payload.step)).toEqual(Array.from({ length: steps }, (_, i) => i + 1));
+  expect(eventsOf(jobId, 'job.metrics').map((e) => e.payload.step)).toEqual(
+    Array.from({ length: steps }, (_, i) => i + 1),
+  );
   expect(eventsOf(jobId, 'job.metrics')[0].payload.values).toHaveProperty('loss');
   expect(eventsOf(jobId, 'job.checkpoint').map((e) => e.payload.step)).toEqual(checkpointSteps);
   const statuses = eventsOf(jobId, 'job.status').map((e) => e.payload.status);
@@ -153,7 +171,15 @@ async function expectCompletedRun(jobId: string, steps: number, checkpointSteps:
 describe('training end to end (API + worker process + socket)', () => {
   it('POPO on an uploaded dataset: metrics, checkpoints, socket updates, signed webhook', async () => {
     const datasetId = await uploadDataset('sums', jsonl(false));
-    const jobId = await createJob({ kind: 'popo', model: { builtin: 'tiny-1m' }, dataset_id: datasetId, steps: 3, checkpoint_every: 2, webhook_url: hookUrl, reward: 'exact' });
+    const jobId = await createJob({
+      kind: 'popo',
+      model: { builtin: 'tiny-1m' },
+      dataset_id: datasetId,
+      steps: 3,
+      checkpoint_every: 2,
+      webhook_url: hookUrl,
+      reward: 'exact',
+    });
     await expectCompletedRun(jobId, 3, [2, 3]);
     const row = await jobRow(jobId);
     // The dataset's two `split: test` rows are the eval set.
@@ -161,24 +187,50 @@ describe('training end to end (API + worker process + socket)', () => {
 
     await waitFor(() => hooks.find((h) => JSON.parse(h.body).data.job.job_id === jobId), 'webhook', 20_000);
     const hook = hooks.find((h) => JSON.parse(h.body).data.job.job_id === jobId)!;
-    const [{ webhook_secret }] = await db.query<{ webhook_secret: string }>('SELECT webhook_secret FROM projects WHERE id = $1', [project.projectId]);
-    expect(verifySignature(webhook_secret, hook.headers['popo-signature'] as string, hook.body)).toMatchObject({ ok: true });
-    expect(JSON.parse(hook.body)).toMatchObject({ event: 'job.succeeded', data: { job: { status: 'succeeded', progress_step: 3 } } });
+    const [{ webhook_secret }] = await db.query<{ webhook_secret: string }>(
+      'SELECT webhook_secret FROM projects WHERE id = $1',
+      [project.projectId],
+    );
+    expect(
+      verifySignature(webhook_secret, hook.headers['popo-signature'] as string, hook.body),
+    ).toMatchObject({ ok: true });
+    expect(JSON.parse(hook.body)).toMatchObject({
+      event: 'job.succeeded',
+      data: { job: { status: 'succeeded', progress_step: 3 } },
+    });
   });
 
   it('GRPO on a built-in task', async () => {
-    const jobId = await createJob({ kind: 'grpo', model: { builtin: 'tiny-1m' }, task: { name: 'add', difficulty: 1, n_train: 20, n_test: 4 }, steps: 2, checkpoint_every: 1 });
+    const jobId = await createJob({
+      kind: 'grpo',
+      model: { builtin: 'tiny-1m' },
+      task: { name: 'add', difficulty: 1, n_train: 20, n_test: 4 },
+      steps: 2,
+      checkpoint_every: 1,
+    });
     await expectCompletedRun(jobId, 2, [1, 2]);
   });
 
   it('SFT on a dataset with completions', async () => {
     const datasetId = await uploadDataset('sums-sft', jsonl(true));
-    const jobId = await createJob({ kind: 'sft', model: { builtin: 'tiny-1m' }, dataset_id: datasetId, steps: 3, checkpoint_every: 0 });
+    const jobId = await createJob({
+      kind: 'sft',
+      model: { builtin: 'tiny-1m' },
+      dataset_id: datasetId,
+      steps: 3,
+      checkpoint_every: 0,
+    });
     await expectCompletedRun(jobId, 3, [3]);
   });
 
   it('cancel reaches a running learner within a step', async () => {
-    const jobId = await createJob({ kind: 'grpo', model: { builtin: 'tiny-1m' }, task: { name: 'add', difficulty: 1, n_train: 20, n_test: 2 }, steps: 200, checkpoint_every: 0 });
+    const jobId = await createJob({
+      kind: 'grpo',
+      model: { builtin: 'tiny-1m' },
+      task: { name: 'add', difficulty: 1, n_train: 20, n_test: 2 },
+      steps: 200,
+      checkpoint_every: 0,
+    });
     await waitFor(() => eventsOf(jobId, 'job.metrics').length >= 1, 'first step', 60_000);
     const res = await api.request('POST', `/v1/jobs/${jobId}/cancel`, { token: project.token });
     expect(res.body.status).toBe('cancelling');
@@ -197,7 +249,13 @@ describe('training end to end (API + worker process + socket)', () => {
   });
 
   it('pause checkpoints and frees the worker; resume continues from that checkpoint to the end', async () => {
-    const jobId = await createJob({ kind: 'popo', model: { builtin: 'tiny-1m' }, task: { name: 'add', difficulty: 1, n_train: 20, n_test: 2 }, steps: 5, checkpoint_every: 0 });
+    const jobId = await createJob({
+      kind: 'popo',
+      model: { builtin: 'tiny-1m' },
+      task: { name: 'add', difficulty: 1, n_train: 20, n_test: 2 },
+      steps: 5,
+      checkpoint_every: 0,
+    });
     await waitFor(() => eventsOf(jobId, 'job.metrics').length >= 1, 'first step', 60_000);
     const res = await api.request('POST', `/v1/jobs/${jobId}/pause`, { token: project.token });
     expect(res.status).toBe(200);

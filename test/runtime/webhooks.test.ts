@@ -41,7 +41,11 @@ beforeAll(async () => {
     db,
     prefix,
     queue: new RecordingQueue(),
-    env: { POPO_WEBHOOK_BACKOFF_MS: String(BACKOFF_MS), POPO_WEBHOOK_MAX_ATTEMPTS: '3', POPO_WEBHOOK_POLL_MS: '50' },
+    env: {
+      POPO_WEBHOOK_BACKOFF_MS: String(BACKOFF_MS),
+      POPO_WEBHOOK_MAX_ATTEMPTS: '3',
+      POPO_WEBHOOK_POLL_MS: '50',
+    },
   });
   project = await api.createProject('hooks');
 });
@@ -57,7 +61,12 @@ afterAll(async () => {
 async function cancelledJobWithHook(url: string): Promise<string> {
   const created = await api.request('POST', '/v1/jobs', {
     token: project.token,
-    json: { kind: 'popo', model: { builtin: 'tiny-1m' }, task: { name: 'add', difficulty: 1, n_train: 10, n_test: 2 }, webhook_url: url },
+    json: {
+      kind: 'popo',
+      model: { builtin: 'tiny-1m' },
+      task: { name: 'add', difficulty: 1, n_train: 10, n_test: 2 },
+      webhook_url: url,
+    },
   });
   expect(created.status).toBe(201);
   const cancelled = await api.request('POST', `/v1/jobs/${created.body.id}/cancel`, { token: project.token });
@@ -66,7 +75,13 @@ async function cancelledJobWithHook(url: string): Promise<string> {
 }
 
 const deliveries = (jobId: string) =>
-  db.query<{ status: string; attempts: number; response_status: number | null; last_error: string | null; event: string }>(
+  db.query<{
+    status: string;
+    attempts: number;
+    response_status: number | null;
+    last_error: string | null;
+    event: string;
+  }>(
     'SELECT status, attempts, response_status, last_error, event FROM webhook_deliveries WHERE job_id = $1',
     [jobId],
   );
@@ -78,19 +93,25 @@ describe('webhooks', () => {
     const jobId = await cancelledJobWithHook(r.url);
     await waitFor(async () => (await deliveries(jobId))[0]?.status === 'delivered', 'delivered');
     expect(r.got).toHaveLength(1);
-    const [{ webhook_secret: secret }] = await db.query<{ webhook_secret: string }>('SELECT webhook_secret FROM projects WHERE id = $1', [
-      project.projectId,
-    ]);
+    const [{ webhook_secret: secret }] = await db.query<{ webhook_secret: string }>(
+      'SELECT webhook_secret FROM projects WHERE id = $1',
+      [project.projectId],
+    );
     const { headers, body } = r.got[0];
     expect(verifySignature(secret, headers['popo-signature'] as string, body)).toMatchObject({ ok: true });
     // Any change to the body (or a different secret) breaks the signature.
-    expect(verifySignature(secret, headers['popo-signature'] as string, body.replace('cancelled', 'succeeded'))).toEqual({
+    expect(
+      verifySignature(secret, headers['popo-signature'] as string, body.replace('cancelled', 'succeeded')),
+    ).toEqual({
       ok: false,
       reason: 'signature mismatch',
     });
     expect(verifySignature('other-secret', headers['popo-signature'] as string, body).ok).toBe(false);
     const parsed = JSON.parse(body);
-    expect(parsed).toMatchObject({ event: 'job.cancelled', data: { job: { job_id: jobId, status: 'cancelled', project_id: project.projectId } } });
+    expect(parsed).toMatchObject({
+      event: 'job.cancelled',
+      data: { job: { job_id: jobId, status: 'cancelled', project_id: project.projectId } },
+    });
     expect(headers['popo-event']).toBe('job.cancelled');
     expect(headers['popo-delivery']).toBe(parsed.id);
     expect(await deliveries(jobId)).toEqual([
@@ -102,7 +123,11 @@ describe('webhooks', () => {
     const r = await receiver([500, 502, 200]);
     servers.push(r.server);
     const jobId = await cancelledJobWithHook(r.url);
-    await waitFor(async () => (await deliveries(jobId))[0]?.status === 'delivered', 'delivered after retries', 20_000);
+    await waitFor(
+      async () => (await deliveries(jobId))[0]?.status === 'delivered',
+      'delivered after retries',
+      20_000,
+    );
     expect(r.got).toHaveLength(3);
     const gaps = [r.got[1].at - r.got[0].at, r.got[2].at - r.got[1].at];
     expect(gaps[0]).toBeGreaterThanOrEqual(BACKOFF_MS * 0.9);
@@ -122,7 +147,13 @@ describe('webhooks', () => {
     await new Promise((res) => setTimeout(res, BACKOFF_MS * 5));
     expect(r.got).toHaveLength(3);
     expect(await deliveries(jobId)).toEqual([
-      { status: 'failed', attempts: 3, response_status: 503, last_error: 'receiver answered HTTP 503', event: 'job.cancelled' },
+      {
+        status: 'failed',
+        attempts: 3,
+        response_status: 503,
+        last_error: 'receiver answered HTTP 503',
+        event: 'job.cancelled',
+      },
     ]);
   });
 
@@ -141,7 +172,11 @@ describe('webhooks', () => {
   it('sends nothing for a job without a webhook URL', async () => {
     const created = await api.request('POST', '/v1/jobs', {
       token: project.token,
-      json: { kind: 'grpo', model: { builtin: 'tiny-1m' }, task: { name: 'add', difficulty: 1, n_train: 10, n_test: 2 } },
+      json: {
+        kind: 'grpo',
+        model: { builtin: 'tiny-1m' },
+        task: { name: 'add', difficulty: 1, n_train: 10, n_test: 2 },
+      },
     });
     await api.request('POST', `/v1/jobs/${created.body.id}/cancel`, { token: project.token });
     await new Promise((res) => setTimeout(res, 200));

@@ -73,26 +73,48 @@ describe('a worker killed mid-job', () => {
 
     // Past the step-2 checkpoint, with at least one step recorded after it: that step must be redone, once.
     await waitFor(
-      () => seen.filter((e) => e.event === 'job.metrics' && e.payload.job_id === jobId && e.payload.step >= 3).length > 0,
+      () =>
+        seen.filter((e) => e.event === 'job.metrics' && e.payload.job_id === jobId && e.payload.step >= 3)
+          .length > 0,
       'step 3',
       60_000,
     );
     a.child.kill('SIGKILL');
     expect(await a.exited).toBeNull();
     const killedAt = new Date();
-    const before = await db.query<{ step: number }>('SELECT step FROM metrics WHERE job_id = $1 ORDER BY step', [jobId]);
-    const lastCheckpoint = (await db.query<{ step: number }>('SELECT max(step) AS step FROM checkpoints WHERE job_id = $1', [jobId]))[0].step;
+    const before = await db.query<{ step: number }>(
+      'SELECT step FROM metrics WHERE job_id = $1 ORDER BY step',
+      [jobId],
+    );
+    const lastCheckpoint = (
+      await db.query<{ step: number }>('SELECT max(step) AS step FROM checkpoints WHERE job_id = $1', [jobId])
+    )[0].step;
     expect(lastCheckpoint).toBeGreaterThanOrEqual(2);
     expect(before.at(-1)!.step).toBeGreaterThan(lastCheckpoint);
-    expect((await db.query<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [jobId]))[0].status).toBe('running');
+    expect(
+      (await db.query<{ status: string }>('SELECT status FROM jobs WHERE id = $1', [jobId]))[0].status,
+    ).toBe('running');
 
     const b = spawnWorker(workerEnv('crash-B'));
     workers.push(b);
-    await waitFor(() => seen.some((e) => e.event === 'job.status' && e.payload.job_id === jobId && e.payload.status === 'succeeded'), 'succeeded', 90_000);
+    await waitFor(
+      () =>
+        seen.some(
+          (e) => e.event === 'job.status' && e.payload.job_id === jobId && e.payload.status === 'succeeded',
+        ),
+      'succeeded',
+      90_000,
+    );
 
-    const [job] = await db.query<Record<string, unknown>>('SELECT status, attempts, worker_id, progress_step FROM jobs WHERE id = $1', [jobId]);
+    const [job] = await db.query<Record<string, unknown>>(
+      'SELECT status, attempts, worker_id, progress_step FROM jobs WHERE id = $1',
+      [jobId],
+    );
     expect(job).toEqual({ status: 'succeeded', attempts: 2, worker_id: 'crash-B', progress_step: 8 });
-    const metrics = await db.query<{ step: number; created_at: Date }>('SELECT step, created_at FROM metrics WHERE job_id = $1 ORDER BY step', [jobId]);
+    const metrics = await db.query<{ step: number; created_at: Date }>(
+      'SELECT step, created_at FROM metrics WHERE job_id = $1 ORDER BY step',
+      [jobId],
+    );
     expect(metrics.map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     // Steps up to the checkpoint are A's; every later one was (re)done by B after the kill.
     for (const m of metrics) {
@@ -103,17 +125,30 @@ describe('a worker killed mid-job', () => {
       'SELECT code, level, message, step FROM job_events WHERE job_id = $1 ORDER BY id',
       [jobId],
     );
-    expect(events).toContainEqual(expect.objectContaining({ code: 'status', level: 'warning', message: expect.stringMatching(/crash-A stopped responding; resumed by crash-B/) }));
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        code: 'status',
+        level: 'warning',
+        message: expect.stringMatching(/crash-A stopped responding; resumed by crash-B/),
+      }),
+    );
     expect(events).toContainEqual(expect.objectContaining({ code: 'resumed', step: lastCheckpoint }));
-    const checkpoints = await db.query<{ step: number }>('SELECT step FROM checkpoints WHERE job_id = $1 ORDER BY step', [jobId]);
+    const checkpoints = await db.query<{ step: number }>(
+      'SELECT step FROM checkpoints WHERE job_id = $1 ORDER BY step',
+      [jobId],
+    );
     expect(checkpoints.map((c) => c.step)).toEqual([2, 4, 6, 8]);
 
     // The dead worker's heartbeat expired; the live one is listed by the health endpoint.
-    const health = await waitFor(async () => {
-      const h = await api.request('GET', '/v1/health');
-      const ids = (h.body.workers as { id: string }[]).map((w) => w.id);
-      return ids.length === 1 && ids[0] === 'crash-B' ? h.body : undefined;
-    }, 'health to list only crash-B', 10_000);
+    const health = await waitFor(
+      async () => {
+        const h = await api.request('GET', '/v1/health');
+        const ids = (h.body.workers as { id: string }[]).map((w) => w.id);
+        return ids.length === 1 && ids[0] === 'crash-B' ? h.body : undefined;
+      },
+      'health to list only crash-B',
+      10_000,
+    );
     expect(health.workers[0]).toMatchObject({ device: 'cpu', job: null });
   });
 });

@@ -178,12 +178,13 @@ describe('generate', () => {
     );
   });
 
-  it('100 generate + backward steps leave the tensor count flat', () => {
+  /** Generate + backward `steps` times; returns [tensors, backend buffers] after each step. */
+  function churn(steps: number): [number, number][] {
     const policy = CausalLM.create(CFG, 9);
     const vars = [...policy.weights().values()];
     const rng = new Rng(2);
-    const counts: number[] = [];
-    for (let i = 0; i < 100; i++) {
+    const counts: [number, number][] = [];
+    for (let i = 0; i < steps; i++) {
       const res = generate(policy, [[5, 6], [7]], { rng, maxNewTokens: 3, numReturnSequences: 2 });
       const { value, grads } = tf.variableGrads(
         () =>
@@ -202,9 +203,24 @@ describe('generate', () => {
       );
       value.dispose();
       Object.values(grads).forEach((g) => g.dispose());
-      counts.push(tf.memory().numTensors);
+      counts.push([tf.memory().numTensors, tf.engine().backend.numDataIds()]);
     }
-    expect(counts[99]).toBe(counts[9]);
     policy.dispose();
+    return counts;
+  }
+
+  it('100 generate + backward steps leave the tensor and buffer counts flat', () => {
+    const counts = churn(100);
+    expect(counts[99]).toEqual(counts[9]);
+  });
+
+  it('on wasm too (shared Identity buffers are released)', async () => {
+    await initBackend('wasm');
+    try {
+      const counts = churn(25);
+      expect(counts[24]).toEqual(counts[4]);
+    } finally {
+      await initBackend('cpu');
+    }
   });
 });

@@ -14,6 +14,8 @@ export class ApiKeyGuard implements CanActivate {
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
+    // Nest applies APP_GUARDs to WebSocket handlers too; the gateway authenticates its sockets itself.
+    if (ctx.getType() !== 'http') return true;
     const access =
       this.reflector.getAllAndOverride<Access | undefined>(ACCESS_KEY, [ctx.getHandler(), ctx.getClass()]) ??
       'project';

@@ -6,6 +6,11 @@ import type { AuthedRequest } from './principal.js';
 /** Rate limits per API key (per client IP for anonymous routes), answered in the service's error shape. */
 @Injectable()
 export class KeyThrottlerGuard extends ThrottlerGuard {
+  // HTTP only: Nest also runs APP_GUARDs on WebSocket messages, where there is no response to set headers on.
+  override async canActivate(ctx: ExecutionContext): Promise<boolean> {
+    return ctx.getType() !== 'http' || super.canActivate(ctx);
+  }
+
   protected override async getTracker(req: Record<string, unknown>): Promise<string> {
     const principal = (req as unknown as AuthedRequest).principal;
     if (principal?.kind === 'project') return `key:${principal.keyId}`;

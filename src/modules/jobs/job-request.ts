@@ -5,6 +5,7 @@ import type { DataSource } from 'typeorm';
 import { validationFailed, type ErrorDetail } from '../../common/api-error.js';
 import { Checkpoint, Dataset, Job, Model } from '../../database/entities/index.js';
 import { BUILTIN_MODELS } from '../../learner/model/config.js';
+import { ConfigError, resolveConfig } from '../../learner/trainer/config.js';
 import type { CreateJobDto } from './dto/create-job.dto.js';
 import { HYPERPARAMETER_SCALARS, HYPERPARAMETER_SECTIONS } from './dto/hyperparameters.dto.js';
 
@@ -116,7 +117,7 @@ export class JobRequestResolver {
     if (errors.length) throw validationFailed(errors);
 
     const config = hyperparametersOf(dto);
-    return {
+    const row: JobRowInput = {
       kind: dto.kind,
       name: dto.name ?? null,
       config,
@@ -130,5 +131,46 @@ export class JobRequestResolver {
       from_checkpoint_id: fromCheckpointId,
       webhook_url: dto.webhook_url ?? null,
     };
+    const issues = await this.trainConfigIssues(row);
+    if (issues.length) throw validationFailed(issues);
+    return row;
   }
+
+  /**
+   * Runs the trainer's own resolveConfig on what the worker will build from this row, so anything the
+   * trainer would reject (cross-field rules such as grpo.epsilon_high >= grpo.epsilon) is a 400 now rather
+   * than a failed job later. Field names are mapped back to the request's.
+   */
+  async trainConfigIssues(row: JobRowInput): Promise<ErrorDetail[]> {
+    const { reward, ...hyper } = row.config as Record<string, unknown> & { reward?: unknown };
+    let model: { builtin?: string; path?: string } = { builtin: row.model_builtin ?? undefined };
+    if (row.model_id) {
+      const m = await this.db
+        .getRepository(Model)
+        .findOne({ where: { id: row.model_id }, select: { path: true } });
+      model = { path: m?.path ?? '/missing' };
+    }
+    // The dataset's rows are not needed to check the hyperparameters: one stand-in example fills `train`.
+    const data: Record<string, unknown> = row.task ? { task: row.task } : { train: [STAND_IN_EXAMPLE] };
+    if (reward !== undefined) data.reward = reward;
+    try {
+      resolveConfig({ ...hyper, algorithm: row.kind === 'eval' ? 'popo' : row.kind, model, data });
+      return [];
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      return e.issues.map((i) => ({ field: requestField(i.field), reason: i.reason }));
+    }
+  }
+}
+
+const STAND_IN_EXAMPLE = { id: 'stand-in', problem: '1', answer: '1' };
+
+/** TrainConfig paths → the job request's field names. */
+function requestField(field: string): string {
+  if (field === 'algorithm') return 'kind';
+  if (field === 'data.reward') return 'reward';
+  if (field.startsWith('data.task')) return field.slice('data.'.length);
+  if (field === 'data' || field.startsWith('data.')) return 'dataset_id';
+  if (field.startsWith('model')) return 'model';
+  return field;
 }

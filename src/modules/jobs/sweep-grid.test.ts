@@ -4,7 +4,7 @@ import { expandGrid } from './sweep-grid.js';
 const base = {
   kind: 'popo',
   model: { builtin: 'tiny-1m' },
-  task: { name: 't', difficulty: 1, n_train: 1, n_test: 0 },
+  task: { name: 't', difficulty: 1, n_train: 1, n_test: 1 },
   popo: { tau: 0.99 },
 };
 

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { instanceToPlain } from 'class-transformer';
 import type { DataSource } from 'typeorm';
-import { conflict, notFound, validationFailed } from '../../common/api-error.js';
+import { conflict, notFound, validationFailed, type ErrorDetail } from '../../common/api-error.js';
 import { AppConfig } from '../../config/index.js';
 import { Job, Sweep, type JsonObject } from '../../database/entities/index.js';
 import type { CreateSweepDto } from './dto/sweep.dto.js';
@@ -33,6 +33,17 @@ export class SweepsService {
     // Grid keys only touch hyperparameters, so model, data and checkpoint resolve the same for every point.
     const shared = await this.resolver.resolve(projectId, dto.base);
     const hash = idempotencyKey ? requestHash(dto) : null;
+    // The trainer's cross-field rules, per point (the grid can break them where the base did not).
+    const pointIssues: ErrorDetail[] = [];
+    for (const point of points) {
+      const label = pointLabel(point.values);
+      for (const issue of await this.resolver.trainConfigIssues({
+        ...shared,
+        config: hyperparametersOf(point.dto),
+      }))
+        pointIssues.push({ field: issue.field, reason: `${issue.reason} (grid point ${label})` });
+    }
+    if (pointIssues.length) throw validationFailed(pointIssues);
 
     const result = await this.db.transaction(async (m) => {
       const res = await m
@@ -56,9 +67,7 @@ export class SweepsService {
       const jobs: Job[] = [];
       for (const [i, point] of points.entries()) {
         const config = hyperparametersOf(point.dto);
-        const label = Object.entries(point.values)
-          .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-          .join(' ');
+        const label = pointLabel(point.values);
         const job = await this.jobs.insertJob(
           m,
           projectId,
@@ -114,3 +123,8 @@ export class SweepsService {
     return { sweep, jobs };
   }
 }
+
+const pointLabel = (values: Record<string, unknown>) =>
+  Object.entries(values)
+    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+    .join(' ');

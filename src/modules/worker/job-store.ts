@@ -24,10 +24,10 @@ export type ClaimResult =
   /** paused, finished, or mid-cancel handled elsewhere: nothing to run. */
   | { kind: 'not_runnable'; status: JobStatus }
   /** A stop was requested while the job waited (or its worker died mid-stop): applied now, nothing to run. */
-  | { kind: 'stopped'; job: Job }
+  | { kind: 'stopped'; job: Job; event: JobEvent }
   | { kind: 'over_limit'; running: number; limit: number }
   /** `fence` is the attempt number this run owns; every later write is conditional on it. */
-  | { kind: 'claimed'; job: Job; fence: number; recovered: boolean };
+  | { kind: 'claimed'; job: Job; fence: number; recovered: boolean; event: JobEvent };
 
 export interface NewEvent {
   level: JobEventLevel;
@@ -65,14 +65,14 @@ export class JobStore {
       ) {
         const to: JobStatus =
           job.status === 'cancelling' || job.stop_requested === 'cancel' ? 'cancelled' : 'paused';
-        const stopped = await this.setStatus(
-          m,
-          job,
-          to,
-          {},
-          `${job.stop_requested ?? 'cancel'} applied before the run restarted`,
-        );
-        return { kind: 'stopped', job: stopped };
+        const stopped = await this.setStatus(m, job, to, {});
+        const event = await this.addEvent(m, job.id, {
+          level: 'info',
+          code: 'status',
+          message: `${job.stop_requested ?? 'cancel'} applied before the run restarted`,
+          data: { from: job.status, to },
+        });
+        return { kind: 'stopped', job: stopped, event };
       }
       if (job.status !== 'queued' && job.status !== 'running')
         return { kind: 'not_runnable', status: job.status };
@@ -96,7 +96,7 @@ export class JobStore {
         [job.id, workerId, device],
       );
       const claimed = await m.findOneByOrFail(Job, { id: job.id });
-      await this.addEvent(m, job.id, {
+      const event = await this.addEvent(m, job.id, {
         level: recovered ? 'warning' : 'info',
         code: 'status',
         message: recovered
@@ -104,7 +104,7 @@ export class JobStore {
           : `running on ${workerId} (${device}), attempt ${claimed.attempts}`,
         data: { from, to: 'running', worker_id: workerId, device, attempt: claimed.attempts },
       });
-      return { kind: 'claimed', job: claimed, fence: claimed.attempts, recovered };
+      return { kind: 'claimed', job: claimed, fence: claimed.attempts, recovered, event };
     });
   }
 
@@ -197,7 +197,7 @@ export class JobStore {
     return this.db.transaction(async (m) => {
       const job = await this.owned(m, jobId, fence, workerId);
       const from = job.status;
-      const updated = await this.setStatus(m, job, to, patch, undefined);
+      const updated = await this.setStatus(m, job, to, patch);
       const event = await this.addEvent(m, jobId, {
         level: to === 'failed' ? 'error' : 'info',
         code: 'status',
@@ -225,7 +225,6 @@ export class JobStore {
     job: Job,
     to: JobStatus,
     patch: { error?: string | null; result?: JsonObject | null },
-    eventMessage: string | undefined,
   ): Promise<Job> {
     const terminal = to === 'succeeded' || to === 'failed' || to === 'cancelled';
     await m.update(
@@ -239,14 +238,6 @@ export class JobStore {
         ...(patch.result !== undefined ? { result: patch.result } : {}),
       },
     );
-    if (eventMessage) {
-      await this.addEvent(m, job.id, {
-        level: 'info',
-        code: 'status',
-        message: eventMessage,
-        data: { from: job.status, to },
-      });
-    }
     return m.findOneByOrFail(Job, { id: job.id });
   }
 }

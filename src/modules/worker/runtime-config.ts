@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { plainToInstance, Type } from 'class-transformer';

@@ -33,21 +33,40 @@ const publisher: RealtimePublisher = {
 
 function metrics(step: number): StepMetrics {
   return {
-    step, reward_mean: 0, pass_rate: 0, positive_fraction: 0, zero_positive_group_fraction: 0, mean_positive_set_size: 0,
-    entropy: 0, nll: 0, l_sim: 0, l_ent: 0, loss: 1 / step, grad_norm: 0, lr: 0, drift: 0, drift_bound: 0,
-    completion_length: 0, tokens_per_second: 0, step_seconds: 0, backend: 'fake',
+    step,
+    reward_mean: 0,
+    pass_rate: 0,
+    positive_fraction: 0,
+    zero_positive_group_fraction: 0,
+    mean_positive_set_size: 0,
+    entropy: 0,
+    nll: 0,
+    l_sim: 0,
+    l_ent: 0,
+    loss: 1 / step,
+    grad_norm: 0,
+    lr: 0,
+    drift: 0,
+    drift_bound: 0,
+    completion_length: 0,
+    tokens_per_second: 0,
+    step_seconds: 0,
+    backend: 'fake',
   };
 }
 
 /** A stand-in trainer: `steps` steps, polling shouldStop before each, like the real loop. */
-function fakeTrain(onStepDone?: (step: number) => Promise<void> | void): TrainFn & { configs: TrainConfig[] } {
+function fakeTrain(
+  onStepDone?: (step: number) => Promise<void> | void,
+): TrainFn & { configs: TrainConfig[] } {
   const configs: TrainConfig[] = [];
   const fn = async (config: TrainConfig, hooks: TrainHooks): Promise<TrainResult> => {
     configs.push(config);
     let step = 0;
     while (step < config.steps) {
       const stop = await hooks.shouldStop?.();
-      if (stop) return { status: stop === 'cancel' ? 'cancelled' : 'paused', steps_done: step, backend: 'fake' };
+      if (stop)
+        return { status: stop === 'cancel' ? 'cancelled' : 'paused', steps_done: step, backend: 'fake' };
       step++;
       await hooks.onStep?.(metrics(step));
       await onStepDone?.(step);
@@ -60,7 +79,12 @@ function fakeTrain(onStepDone?: (step: number) => Promise<void> | void): TrainFn
 function processorWith(train: TrainFn, env: Record<string, string> = {}) {
   const config = loadConfig({ DATABASE_URL: tdb.url, LOG_LEVEL: 'error' });
   const runtime = loadRuntimeConfig({ POPO_WORKER_ID: 'unit-worker', POPO_PROJECT_MAX_RUNNING: '2', ...env });
-  const heartbeat = new WorkerHeartbeat(new InMemoryWorkerRegistry(), { id: 'unit-worker', devices: ['cpu'], backend: 'cpu', ttlS: 5 });
+  const heartbeat = new WorkerHeartbeat(new InMemoryWorkerRegistry(), {
+    id: 'unit-worker',
+    devices: ['cpu'],
+    backend: 'cpu',
+    ttlS: 5,
+  });
   return new TrainingProcessor(
     ds,
     runtime,
@@ -91,7 +115,8 @@ async function insertJob(cols: Record<string, unknown> = {}): Promise<string> {
   return id;
 }
 
-const job = async (id: string) => (await tdb.query<Record<string, any>>('SELECT * FROM jobs WHERE id = $1', [id]))[0]; // eslint-disable-line @typescript-eslint/no-explicit-any
+const job = async (id: string) =>
+  (await tdb.query<Record<string, any>>('SELECT * FROM jobs WHERE id = $1', [id]))[0]; // eslint-disable-line @typescript-eslint/no-explicit-any
 const ctx = (jobId: string, signal = new AbortController().signal) => ({ jobId, device: 'cpu', signal });
 
 beforeAll(async () => {
@@ -115,13 +140,35 @@ beforeEach(async () => {
 describe('TrainingProcessor', () => {
   it('runs a queued job: claims it, records each step once, finishes succeeded and publishes', async () => {
     const train = fakeTrain();
-    const id = await insertJob({ config: JSON.stringify({ steps: 3, optimizer: { lr: 0.01 }, reward: 'math' }) });
+    const id = await insertJob({
+      config: JSON.stringify({ steps: 3, optimizer: { lr: 0.01 }, reward: 'math' }),
+    });
     expect(await processorWith(train).handle(ctx(id))).toEqual({ kind: 'done' });
-    expect(await job(id)).toMatchObject({ status: 'succeeded', attempts: 1, worker_id: 'unit-worker', device: 'cpu', progress_step: 3, backend: 'fake', stop_requested: null });
-    expect(train.configs[0]).toMatchObject({ algorithm: 'grpo', steps: 3, model: { builtin: 'tiny-1m' }, optimizer: { lr: 0.01 }, data: { reward: 'math', task: { name: 'add' } } });
-    expect((await tdb.query('SELECT step FROM metrics WHERE job_id = $1 ORDER BY step', [id])).map((r) => r.step)).toEqual([1, 2, 3]);
-    expect(published.filter((p) => p.event === 'job.metrics').map((p) => (p.payload as { step: number }).step)).toEqual([1, 2, 3]);
-    expect(published.filter((p) => p.event === 'job.status').map((p) => (p.payload as { status: string }).status)).toEqual(['running', 'succeeded']);
+    expect(await job(id)).toMatchObject({
+      status: 'succeeded',
+      attempts: 1,
+      worker_id: 'unit-worker',
+      device: 'cpu',
+      progress_step: 3,
+      backend: 'fake',
+      stop_requested: null,
+    });
+    expect(train.configs[0]).toMatchObject({
+      algorithm: 'grpo',
+      steps: 3,
+      model: { builtin: 'tiny-1m' },
+      optimizer: { lr: 0.01 },
+      data: { reward: 'math', task: { name: 'add' } },
+    });
+    expect(
+      (await tdb.query('SELECT step FROM metrics WHERE job_id = $1 ORDER BY step', [id])).map((r) => r.step),
+    ).toEqual([1, 2, 3]);
+    expect(
+      published.filter((p) => p.event === 'job.metrics').map((p) => (p.payload as { step: number }).step),
+    ).toEqual([1, 2, 3]);
+    expect(
+      published.filter((p) => p.event === 'job.status').map((p) => (p.payload as { status: string }).status),
+    ).toEqual(['running', 'succeeded']);
   });
 
   it('requeues a job over its project’s running-job limit without touching it', async () => {
@@ -129,7 +176,11 @@ describe('TrainingProcessor', () => {
     await insertJob({ status: 'running', worker_id: 'someone' });
     const id = await insertJob();
     const outcome = await processorWith(fakeTrain(), { POPO_PROJECT_LIMIT_RETRY_MS: '1234' }).handle(ctx(id));
-    expect(outcome).toEqual({ kind: 'requeue', delayMs: 1234, reason: 'project has 1 running jobs (limit 1)' });
+    expect(outcome).toEqual({
+      kind: 'requeue',
+      delayMs: 1234,
+      reason: 'project has 1 running jobs (limit 1)',
+    });
     expect(await job(id)).toMatchObject({ status: 'queued', attempts: 0, worker_id: null });
   });
 
@@ -143,7 +194,9 @@ describe('TrainingProcessor', () => {
   });
 
   it('fails a job whose hyperparameters the trainer rejects, naming the field', async () => {
-    const id = await insertJob({ task: JSON.stringify({ name: 'add', difficulty: 50, n_train: 10, n_test: 2 }) });
+    const id = await insertJob({
+      task: JSON.stringify({ name: 'add', difficulty: 50, n_train: 10, n_test: 2 }),
+    });
     await processorWith(fakeTrain()).handle(ctx(id));
     const row = await job(id);
     expect(row.status).toBe('failed');
@@ -154,12 +207,15 @@ describe('TrainingProcessor', () => {
   it('stops writing once another worker has taken the job over (fencing)', async () => {
     let id = '';
     const train = fakeTrain(async (step) => {
-      if (step === 1) await tdb.query(`UPDATE jobs SET attempts = attempts + 1, worker_id = 'other' WHERE id = $1`, [id]);
+      if (step === 1)
+        await tdb.query(`UPDATE jobs SET attempts = attempts + 1, worker_id = 'other' WHERE id = $1`, [id]);
     });
     id = await insertJob({ config: JSON.stringify({ steps: 5 }) });
     expect(await processorWith(train).handle(ctx(id))).toEqual({ kind: 'done' });
     expect(await job(id)).toMatchObject({ status: 'running', worker_id: 'other', attempts: 2 });
-    expect((await tdb.query('SELECT step FROM metrics WHERE job_id = $1', [id])).map((r) => r.step)).toEqual([1]);
+    expect((await tdb.query('SELECT step FROM metrics WHERE job_id = $1', [id])).map((r) => r.step)).toEqual([
+      1,
+    ]);
   });
 
   it('hands the job back at shutdown: checkpoint, status queued again, requeue now', async () => {
@@ -168,7 +224,11 @@ describe('TrainingProcessor', () => {
       if (step === 2) abort.abort();
     });
     const id = await insertJob({ config: JSON.stringify({ steps: 10 }) });
-    expect(await processorWith(train).handle(ctx(id, abort.signal))).toEqual({ kind: 'requeue', delayMs: 0, reason: 'worker shutting down' });
+    expect(await processorWith(train).handle(ctx(id, abort.signal))).toEqual({
+      kind: 'requeue',
+      delayMs: 0,
+      reason: 'worker shutting down',
+    });
     expect(await job(id)).toMatchObject({ status: 'queued', progress_step: 2, finished_at: null });
   });
 
@@ -187,14 +247,34 @@ describe('TrainingProcessor', () => {
   });
 
   it('applies a stop that was requested while its worker was gone, and skips jobs that cannot run', async () => {
-    const cancelling = await insertJob({ status: 'cancelling', stop_requested: 'cancel' });
+    const cancelling = await insertJob({
+      status: 'cancelling',
+      stop_requested: 'cancel',
+      webhook_url: 'http://127.0.0.1:9/hook',
+    });
     const queuedPause = await insertJob({ stop_requested: 'pause' });
     const done = await insertJob({ status: 'succeeded' });
     const train = fakeTrain();
     const p = processorWith(train);
-    for (const id of [cancelling, queuedPause, done]) expect(await p.handle(ctx(id))).toEqual({ kind: 'done' });
+    for (const id of [cancelling, queuedPause, done])
+      expect(await p.handle(ctx(id))).toEqual({ kind: 'done' });
     expect(train.configs).toHaveLength(0);
     expect((await job(cancelling)).status).toBe('cancelled');
+    // Terminal without a run: still announced (socket and webhook log).
+    expect(
+      await tdb.query('SELECT event, status FROM webhook_deliveries WHERE job_id = $1', [cancelling]),
+    ).toEqual([{ event: 'job.cancelled', status: 'pending' }]);
+    expect(
+      published.some(
+        (p) =>
+          p.event === 'job.status' && (p.payload as { status: string; job_id: string }).job_id === cancelling,
+      ),
+    ).toBe(true);
+    expect(
+      published.some(
+        (p) => p.event === 'job.event' && (p.payload as { job_id: string }).job_id === cancelling,
+      ),
+    ).toBe(true);
     expect((await job(queuedPause)).status).toBe('paused');
     expect((await job(done)).attempts).toBe(0);
     expect(await p.handle(ctx('00000000-0000-4000-8000-000000000000'))).toEqual({ kind: 'done' });
@@ -204,7 +284,13 @@ describe('TrainingProcessor', () => {
     const id = await insertJob({ status: 'running', worker_id: 'dead-worker', attempts: 1 });
     await processorWith(fakeTrain()).handle(ctx(id));
     expect(await job(id)).toMatchObject({ status: 'succeeded', attempts: 2, worker_id: 'unit-worker' });
-    const events = await tdb.query<{ level: string; message: string }>('SELECT level, message FROM job_events WHERE job_id = $1 ORDER BY id', [id]);
-    expect(events[0]).toMatchObject({ level: 'warning', message: expect.stringContaining('dead-worker stopped responding; resumed by unit-worker') });
+    const events = await tdb.query<{ level: string; message: string }>(
+      'SELECT level, message FROM job_events WHERE job_id = $1 ORDER BY id',
+      [id],
+    );
+    expect(events[0]).toMatchObject({
+      level: 'warning',
+      message: expect.stringContaining('dead-worker stopped responding; resumed by unit-worker'),
+    });
   });
 });

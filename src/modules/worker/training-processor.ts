@@ -61,12 +61,13 @@ export class TrainingProcessor {
           reason: `project has ${claim.running} running jobs (limit ${claim.limit})`,
         };
       case 'stopped':
-        this.publishStatus(claim.job);
-        if (claim.job.status !== 'paused') this.webhooks.kick();
+        // The log row outside the claim's transaction: a lost row here only costs a notification, never a state.
+        await this.webhooks.enqueueTerminal(claim.job);
+        this.publishStatus(claim.job, claim.event);
         return { kind: 'done' };
     }
     const { job, fence } = claim;
-    this.publishStatus(job);
+    this.publishStatus(job, claim.event);
     await this.heartbeat.setJob(ctx.device, job.id);
     try {
       return await this.run(ctx, job, fence);

@@ -53,7 +53,11 @@ export async function startRuntimeApi(opts: {
     ...opts.env,
   };
   const config = loadConfig(env);
-  const app = await createApiApp({ config, queue: opts.queue, imports: apiRuntimeImports(loadRuntimeConfig(env)) });
+  const app = await createApiApp({
+    config,
+    queue: opts.queue,
+    imports: apiRuntimeImports(loadRuntimeConfig(env)),
+  });
   await app.listen(0, '127.0.0.1');
   const baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
   const request: RuntimeApi['request'] = async (method, path, o = {}) => {
@@ -77,7 +81,10 @@ export async function startRuntimeApi(opts: {
     async createProject(name = 'runtime test') {
       const p = await request('POST', '/v1/projects', { token: TEST_ADMIN_KEY, json: { name } });
       if (p.status !== 201) throw new Error(`create project: ${p.status} ${JSON.stringify(p.body)}`);
-      const k = await request('POST', `/v1/projects/${p.body.id}/keys`, { token: TEST_ADMIN_KEY, json: { name: 't' } });
+      const k = await request('POST', `/v1/projects/${p.body.id}/keys`, {
+        token: TEST_ADMIN_KEY,
+        json: { name: 't' },
+      });
       if (k.status !== 201) throw new Error(`create key: ${k.status} ${JSON.stringify(k.body)}`);
       return { projectId: p.body.id as string, token: k.body.token as string };
     },
@@ -115,7 +122,11 @@ export function recordEvents(socket: ClientSocket) {
   return seen;
 }
 
-export async function waitFor<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 30_000): Promise<T> {
+export async function waitFor<T>(
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  ms = 30_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();

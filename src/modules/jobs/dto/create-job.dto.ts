@@ -24,13 +24,13 @@ export class TaskSpecDto {
   @Length(1, 200)
   name: string;
 
-  @RequiredNumber({ int: true, gte: 0, lte: 100 })
+  @RequiredNumber({ int: true, gte: 1, lte: 10 })
   difficulty: number;
 
   @RequiredNumber({ int: true, gte: 1, lte: 10_000_000 })
   n_train: number;
 
-  @RequiredNumber({ int: true, gte: 0, lte: 10_000_000 })
+  @RequiredNumber({ int: true, gte: 1, lte: 10_000_000 })
   n_test: number;
 }
 

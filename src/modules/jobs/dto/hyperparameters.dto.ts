@@ -33,6 +33,12 @@ export class PopoParamsDto {
   @OptionalBoolean({ description: 'Ablation: false freezes xi at the initial policy.', default: true })
   ema?: boolean;
 
+  @OptionalEnum(['tokens', 'sequence'], {
+    description: 'Normalise the weighted NLL by positive tokens, or average per-sequence means.',
+    default: 'tokens',
+  })
+  nll_norm?: 'tokens' | 'sequence';
+
   @OptionalNumber({ int: true, gte: 1, lte: 65536 })
   predictor_dim?: number;
 }
@@ -41,7 +47,7 @@ export class GrpoParamsDto {
   @OptionalNumber({ gte: 0, lte: 1 }, { description: 'Lower clip range.' })
   epsilon?: number;
 
-  @OptionalNumber({ gte: 0, lte: 10 }, { description: 'Upper clip range (clip-higher).' })
+  @OptionalNumber({ gte: 0 }, { description: 'Upper clip range (clip-higher); at least epsilon.' })
   epsilon_high?: number;
 
   @OptionalNumber({ gte: 0 }, { description: 'k3 KL to a frozen reference; 0 disables it.' })
@@ -53,7 +59,7 @@ export class GrpoParamsDto {
   @OptionalEnum(['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum-norm'])
   loss_agg?: 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum-norm';
 
-  @OptionalNumber({ int: true, gte: 1, lte: 64 }, { description: 'Optimisation epochs per rollout batch.' })
+  @OptionalNumber({ int: true, gte: 1, lte: 16 }, { description: 'Optimisation epochs per rollout batch.' })
   mu?: number;
 }
 
@@ -73,7 +79,7 @@ export class OptimizerParamsDto {
   @OptionalNumber({ gt: 0, lte: 1 })
   eps?: number;
 
-  @OptionalNumber({ gt: 0 }, { description: 'Global gradient-norm clip.', default: 1 })
+  @OptionalNumber({ gte: 0 }, { description: 'Global gradient-norm clip; 0 disables clipping.', default: 1 })
   clip_grad_norm?: number;
 
   @OptionalNumber({ int: true, gte: 0 })
@@ -96,7 +102,7 @@ export class SamplingParamsDto {
   @OptionalNumber({ int: true, gte: 1, lte: 32768 })
   max_new_tokens?: number;
 
-  @OptionalNumber({ gt: 0, lte: 10 })
+  @OptionalNumber({ gt: 0, lte: 100 })
   temperature?: number;
 
   @OptionalNumber({ gt: 0, lte: 1 })
@@ -121,7 +127,7 @@ export class EvalParamsDto {
   @OptionalNumber({ int: true, gte: 1, lte: 1024 }, { description: 'k of pass@k; at most n.' })
   k?: number;
 
-  @OptionalNumber({ gte: 0, lte: 10 })
+  @OptionalNumber({ gte: 0 }, { description: '0 is greedy.' })
   temperature?: number;
 
   @OptionalNumber({ int: true, gte: 1 })
