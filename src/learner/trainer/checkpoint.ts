@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { initBackend } from '../backend.js';
 import { CausalLM } from '../model/causal-lm.js';
 import type { ModelConfig } from '../model/config.js';
 import { savePretrained } from '../model/pretrained.js';
@@ -137,6 +138,8 @@ export const CHAR_TOKENIZER_CONFIG = { tokenizer_class: 'PopoCharTokenizer', pop
  */
 export async function exportPolicy(blob: CheckpointBlob, dir: string): Promise<string[]> {
   const c = decodeCheckpoint(blob);
+  // The API process never trains and may not have picked a backend yet: the conversion is cheap on cpu.
+  if (!tf.engine().backendName) await initBackend('cpu');
   const model = CausalLM.fromStateDict(c.modelConfig, c.policy, `checkpoint step ${c.step}`);
   try {
     const { files } = await savePretrained(model, dir, { metadata: { popo_step: String(c.step) } });

@@ -1,6 +1,12 @@
 import { Controller, Get, Param, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar';
+import { exportPolicy } from '../../learner/trainer/checkpoint.js';
 import { internalError, invalidField, notFound } from '../../common/api-error.js';
 import { ParseUuidPipe } from '../../common/uuid.pipe.js';
 import { ProjectId } from '../auth/auth.decorators.js';
@@ -71,5 +77,44 @@ export class CheckpointsController {
       if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
     }
     res.end();
+  }
+
+  @Get(':step/model')
+  @ApiOperation({
+    summary: 'Download the policy θ of a checkpoint as a Hugging Face model directory (tar.gz).',
+    description:
+      'config.json + model.safetensors (+ tokenizer files): loadable by transformers, by `popo eval --model`, or as the ' +
+      'base model of another job. The checkpoint is verified by sha256 first.',
+  })
+  @ApiParam({ name: 'step', description: 'A step number or "latest".', schema: { type: 'string' } })
+  @ApiProduces('application/gzip')
+  @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
+  async downloadModel(
+    @ProjectId() projectId: string,
+    @Param('id', ParseUuidPipe) id: string,
+    @Param('step') rawStep: string,
+    @Res() res: Response,
+  ): Promise<void> {
+    const step = parseStep(rawStep);
+    await this.jobs.get(projectId, id);
+    const checkpoint = await this.store.find(id, step);
+    if (!checkpoint) throw notFound('checkpoint', `${id}@${rawStep}`);
+    let blob;
+    try {
+      blob = await this.store.load(checkpoint);
+    } catch (e) {
+      if (e instanceof CheckpointCorruptError) throw internalError('checkpoint_corrupt', e.message);
+      throw e;
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'popo-model-'));
+    try {
+      const files = await exportPolicy(blob, dir);
+      res.setHeader('Content-Type', 'application/gzip');
+      res.setHeader('Content-Disposition', `attachment; filename="${id}-step${checkpoint.step}.tar.gz"`);
+      res.setHeader('X-Checkpoint-Step', String(checkpoint.step));
+      await pipeline(tar.create({ gzip: true, cwd: dir, portable: true }, files), res);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 }
