@@ -336,6 +336,25 @@ const CASES: Case[] = [
     reason: /exactly one/,
   },
   {
+    name: 'unknown built-in task',
+    send: withJob({
+      dataset_id: undefined,
+      task: { name: 'calculus', difficulty: 1, n_train: 10, n_test: 2 },
+    }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'task.name',
+    reason: /unknown task "calculus" \(built-in: add, mul, linear, count/,
+  },
+  {
+    name: 'task difficulty above the task maximum',
+    send: withJob({ dataset_id: undefined, task: { name: 'add', difficulty: 7, n_train: 10, n_test: 2 } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'task.difficulty',
+    reason: /must be <= 4/,
+  },
+  {
     name: 'unknown dataset',
     send: withJob({ dataset_id: UUID0 }),
     status: 400,

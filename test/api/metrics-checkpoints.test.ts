@@ -1,4 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar';
+import { loadPretrained } from '../../src/learner/model/pretrained.js';
+import { decodeCheckpoint } from '../../src/learner/trainer/checkpoint.js';
+import { resolveConfig } from '../../src/learner/trainer/config.js';
+import { writeTinyModelDir } from '../../src/learner/trainer/test-model.js';
+import { train } from '../../src/learner/trainer/train.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointCorruptError, CheckpointStore } from '../../src/modules/checkpoints/checkpoint-store.js';
 import { MetricsService } from '../../src/modules/metrics/metrics.service.js';
@@ -52,7 +63,7 @@ beforeAll(async () => {
     json: {
       kind: 'popo',
       model: { builtin: 'tiny-1m' },
-      task: { name: 'arithmetic', difficulty: 1, n_train: 10, n_test: 2 },
+      task: { name: 'add', difficulty: 1, n_train: 10, n_test: 2 },
     },
   });
   jobId = job.body.id;
@@ -100,7 +111,7 @@ describe('metrics', () => {
       json: {
         kind: 'grpo',
         model: { builtin: 'tiny-1m' },
-        task: { name: 'arithmetic', difficulty: 1, n_train: 10, n_test: 2 },
+        task: { name: 'add', difficulty: 1, n_train: 10, n_test: 2 },
       },
     });
     for (let s = 1; s <= 6; s++) await metrics.record(j.body.id, stepMetrics(s, 0));
@@ -154,6 +165,39 @@ describe('checkpoints', () => {
     const got = new Uint8Array(await res.arrayBuffer());
     expect(Buffer.compare(Buffer.from(got), Buffer.from(bytes))).toBe(0);
     expect((await store.loadLatest(jobId))?.step).toBe(10);
+  });
+
+  it('downloads the policy of a real training checkpoint as a Hugging Face model archive', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'popo-ckpt-'));
+    const modelDir = await writeTinyModelDir(join(dir, 'base'));
+    const run = await train(
+      resolveConfig({
+        algorithm: 'popo',
+        steps: 1,
+        backend: 'cpu',
+        model: { path: modelDir },
+        data: { task: { name: 'add', difficulty: 1, n_train: 20, n_test: 2 } },
+        sampling: { group_size: 2, prompts_per_step: 2, max_new_tokens: 3 },
+      }),
+    );
+    await store.save(jobId, run.final_checkpoint!);
+    const res = await fetch(`${api.baseUrl}/v1/jobs/${jobId}/checkpoints/1/model`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/gzip');
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    await pipeline(Readable.fromWeb(res.body as never), tar.extract({ cwd: out }));
+    expect(readdirSync(out).sort()).toEqual(['config.json', 'model.safetensors', 'tokenizer_config.json']);
+    // The archive is the checkpoint's θ: same weights, loadable by the engine.
+    const model = await loadPretrained(out);
+    const theta = decodeCheckpoint(run.final_checkpoint!).policy;
+    const state = await model.stateDict();
+    for (const [name, rec] of theta)
+      expect(Array.from(state.get(name)!.data), name).toEqual(Array.from(rec.data));
+    model.dispose();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('replaces a checkpoint saved again for the same step', async () => {

@@ -85,7 +85,7 @@ describe('models', () => {
       json: {
         kind: 'popo',
         model: { id: res.body.id },
-        task: { name: 'arithmetic', difficulty: 1, n_train: 4, n_test: 1 },
+        task: { name: 'add', difficulty: 1, n_train: 4, n_test: 1 },
       },
     });
     expect(job.status).toBe(201);

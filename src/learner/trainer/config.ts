@@ -13,6 +13,7 @@ import {
   validateSync,
   type ValidationError,
 } from 'class-validator';
+import { listTasks } from '../tasks/index.js';
 import type { TrainConfig } from './types.js';
 
 /**
@@ -232,6 +233,22 @@ export function resolveConfig(partial: unknown): TrainConfig {
   }
   if (!merged.data.task && !merged.data.train?.length) {
     issues.push({ field: 'data', reason: 'must name a built-in task or give training examples' });
+  }
+  const task = merged.data.task;
+  if (task && typeof task.name === 'string') {
+    const known = listTasks();
+    const info = known.find((t) => t.name === task.name);
+    if (!info) {
+      issues.push({
+        field: 'data.task.name',
+        reason: `unknown task "${task.name}" (built-in: ${known.map((t) => t.name).join(', ')})`,
+      });
+    } else if (task.difficulty > info.maxDifficulty) {
+      issues.push({
+        field: 'data.task.difficulty',
+        reason: `must be <= ${info.maxDifficulty} for task ${task.name}`,
+      });
+    }
   }
   if (merged.eval.k > merged.eval.n) issues.push({ field: 'eval.k', reason: 'must be <= eval.n' });
   if (merged.grpo.epsilon_high < merged.grpo.epsilon) {

@@ -1,5 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../backend.js';
 import { CausalLM } from '../model/causal-lm.js';
 import { BUILTIN_MODELS } from '../model/config.js';
 import { savePretrained } from '../model/pretrained.js';
@@ -15,6 +17,7 @@ export async function writeTinyModelDir(
   seed = 0,
   dims = { hidden: 32, layers: 2, heads: 2 },
 ): Promise<string> {
+  if (!tf.engine().backendName) await initBackend('cpu');
   const tok = new CharTokenizer();
   const model = CausalLM.create(
     {

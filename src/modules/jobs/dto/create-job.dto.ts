@@ -19,7 +19,7 @@ export class ModelRefDto {
 }
 
 export class TaskSpecDto {
-  @ApiProperty({ example: 'arithmetic' })
+  @ApiProperty({ example: 'add' })
   @IsString()
   @Length(1, 200)
   name: string;
