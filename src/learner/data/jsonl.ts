@@ -37,7 +37,7 @@ export function readExamplesJsonl(path: string): Example[] {
   try {
     return parseExamplesJsonl(readFileSync(path, 'utf8'));
   } catch (e) {
-    if (e instanceof JsonlError) throw new Error(`${path}: ${e.message}`);
+    if (e instanceof JsonlError) throw new Error(`${path}: ${e.message}`, { cause: e });
     throw e;
   }
 }
