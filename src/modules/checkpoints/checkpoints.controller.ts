@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import { exportPolicy } from '../../learner/trainer/checkpoint.js';
+import type { CheckpointBlob } from '../../learner/trainer/types.js';
+import type { Checkpoint } from '../../database/entities/index.js';
 import { internalError, invalidField, notFound } from '../../common/api-error.js';
 import { ParseUuidPipe } from '../../common/uuid.pipe.js';
 import { ProjectId } from '../auth/auth.decorators.js';
@@ -57,17 +59,8 @@ export class CheckpointsController {
     @Param('step') rawStep: string,
     @Res() res: Response,
   ): Promise<void> {
-    const step = parseStep(rawStep);
-    await this.jobs.get(projectId, id);
-    const checkpoint = await this.store.find(id, step);
-    if (!checkpoint) throw notFound('checkpoint', `${id}@${rawStep}`);
-    try {
-      // Verified before any byte is sent, so corruption is a clean error response rather than a cut stream.
-      await this.store.verify(checkpoint);
-    } catch (e) {
-      if (e instanceof CheckpointCorruptError) throw internalError('checkpoint_corrupt', e.message);
-      throw e;
-    }
+    // Verified before any byte is sent, so corruption is a clean error response rather than a cut stream.
+    const checkpoint = await this.verified(projectId, id, rawStep, (c) => this.store.verify(c));
     res.setHeader('Content-Type', 'application/octet-stream');
     res.setHeader('Content-Length', String(checkpoint.size_bytes));
     res.setHeader('Content-Disposition', `attachment; filename="${id}-step${checkpoint.step}.safetensors"`);
@@ -95,17 +88,10 @@ export class CheckpointsController {
     @Param('step') rawStep: string,
     @Res() res: Response,
   ): Promise<void> {
-    const step = parseStep(rawStep);
-    await this.jobs.get(projectId, id);
-    const checkpoint = await this.store.find(id, step);
-    if (!checkpoint) throw notFound('checkpoint', `${id}@${rawStep}`);
-    let blob;
-    try {
-      blob = await this.store.load(checkpoint);
-    } catch (e) {
-      if (e instanceof CheckpointCorruptError) throw internalError('checkpoint_corrupt', e.message);
-      throw e;
-    }
+    let blob!: CheckpointBlob;
+    const checkpoint = await this.verified(projectId, id, rawStep, async (c) => {
+      blob = await this.store.load(c);
+    });
     const dir = await mkdtemp(join(tmpdir(), 'popo-model-'));
     try {
       const files = await exportPolicy(blob, dir);
@@ -116,5 +102,25 @@ export class CheckpointsController {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }
+
+  /** The job's checkpoint at `rawStep` after `check` (which reads and verifies it); corruption is a 500. */
+  private async verified(
+    projectId: string,
+    id: string,
+    rawStep: string,
+    check: (c: Checkpoint) => Promise<void>,
+  ): Promise<Checkpoint> {
+    const step = parseStep(rawStep);
+    await this.jobs.get(projectId, id);
+    const checkpoint = await this.store.find(id, step);
+    if (!checkpoint) throw notFound('checkpoint', `${id}@${rawStep}`);
+    try {
+      await check(checkpoint);
+    } catch (e) {
+      if (e instanceof CheckpointCorruptError) throw internalError('checkpoint_corrupt', e.message);
+      throw e;
+    }
+    return checkpoint;
   }
 }

@@ -246,7 +246,7 @@ export class JobsService {
       if (t === 'unchanged') return { job, t };
       await m.update(Job, { id }, t.set);
       const updated = await m.findOneByOrFail(Job, { id });
-      await this.events.add(
+      const event = await this.events.add(
         id,
         {
           level: 'info',
@@ -256,10 +256,13 @@ export class JobsService {
         },
         m,
       );
-      return { job: updated, t };
+      return { job: updated, t, event };
     });
     const { job, t } = outcome;
     if (t === 'unchanged') return job;
+    // Events written inside the transaction are published only once it has committed.
+    const event = outcome.event;
+    await this.events.publish(() => this.events.statusPublisher?.eventAdded?.(event));
     if (t.after === 'remove')
       await this.queue
         .remove(job.id)
