@@ -51,6 +51,24 @@ export async function startTestApi(opts: {
   const address = app.getHttpServer().address() as { port: number };
   const baseUrl = `http://127.0.0.1:${address.port}`;
 
+  const { request, createProject } = httpHelpers(baseUrl);
+
+  return {
+    app,
+    baseUrl,
+    config,
+    dataDir,
+    request,
+    createProject,
+    async close() {
+      await app.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** fetch relative to a server with an optional bearer token, and a project + key made through the admin API. */
+export function httpHelpers(baseUrl: string): Pick<TestApi, 'request' | 'createProject'> {
   const request: TestApi['request'] = async (method, path, o = {}) => {
     const headers: Record<string, string> = { ...o.headers };
     if (o.token) headers.authorization = `Bearer ${o.token}`;
@@ -65,26 +83,15 @@ export async function startTestApi(opts: {
     if ((res.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
     return { status: res.status, headers: res.headers, body: parsed };
   };
-
-  return {
-    app,
-    baseUrl,
-    config,
-    dataDir,
-    request,
-    async createProject(name = 'test project') {
-      const p = await request('POST', '/v1/projects', { token: TEST_ADMIN_KEY, json: { name } });
-      if (p.status !== 201) throw new Error(`create project: ${p.status} ${JSON.stringify(p.body)}`);
-      const k = await request('POST', `/v1/projects/${p.body.id}/keys`, {
-        token: TEST_ADMIN_KEY,
-        json: { name: 'test' },
-      });
-      if (k.status !== 201) throw new Error(`create key: ${k.status} ${JSON.stringify(k.body)}`);
-      return { projectId: p.body.id as string, token: k.body.token as string };
-    },
-    async close() {
-      await app.close();
-      await rm(dataDir, { recursive: true, force: true });
-    },
+  const createProject = async (name = 'test project') => {
+    const p = await request('POST', '/v1/projects', { token: TEST_ADMIN_KEY, json: { name } });
+    if (p.status !== 201) throw new Error(`create project: ${p.status} ${JSON.stringify(p.body)}`);
+    const k = await request('POST', `/v1/projects/${p.body.id}/keys`, {
+      token: TEST_ADMIN_KEY,
+      json: { name: 'test' },
+    });
+    if (k.status !== 201) throw new Error(`create key: ${k.status} ${JSON.stringify(k.body)}`);
+    return { projectId: p.body.id as string, token: k.body.token as string };
   };
+  return { request, createProject };
 }

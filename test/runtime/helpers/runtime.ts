@@ -11,7 +11,7 @@ import { apiRuntimeImports } from '../../../src/modules/realtime/api-imports.js'
 import type { ClientToServerEvents, ServerToClientEvents } from '../../../src/modules/realtime/events.js';
 import { loadRuntimeConfig } from '../../../src/modules/worker/runtime-config.js';
 import type { JobQueue } from '../../../src/queue/job-queue.js';
-import { TEST_ADMIN_KEY, TEST_REDIS_URL } from '../../helpers/api.js';
+import { httpHelpers, TEST_ADMIN_KEY, TEST_REDIS_URL } from '../../helpers/api.js';
 import type { TestDatabase } from '../../helpers/db.js';
 
 export { TEST_ADMIN_KEY, TEST_REDIS_URL };
@@ -26,7 +26,7 @@ export interface RuntimeApi {
     method: string,
     path: string,
     opts?: { token?: string; json?: unknown; body?: BodyInit; headers?: Record<string, string> },
-  ): Promise<{ status: number; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  ): Promise<{ status: number; headers: Headers; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
   createProject(name?: string): Promise<{ projectId: string; token: string }>;
   close(): Promise<void>;
 }
@@ -60,34 +60,13 @@ export async function startRuntimeApi(opts: {
   });
   await app.listen(0, '127.0.0.1');
   const baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
-  const request: RuntimeApi['request'] = async (method, path, o = {}) => {
-    const headers: Record<string, string> = { ...o.headers };
-    if (o.token) headers.authorization = `Bearer ${o.token}`;
-    let body = o.body;
-    if (o.json !== undefined) {
-      body = JSON.stringify(o.json);
-      headers['content-type'] ??= 'application/json';
-    }
-    const res = await fetch(baseUrl + path, { method, headers, body, duplex: 'half' } as RequestInit);
-    const text = await res.text();
-    const json = (res.headers.get('content-type') ?? '').includes('json') && text ? JSON.parse(text) : text;
-    return { status: res.status, body: json };
-  };
+  const { request, createProject } = httpHelpers(baseUrl);
   return {
     app,
     baseUrl,
     config,
     request,
-    async createProject(name = 'runtime test') {
-      const p = await request('POST', '/v1/projects', { token: TEST_ADMIN_KEY, json: { name } });
-      if (p.status !== 201) throw new Error(`create project: ${p.status} ${JSON.stringify(p.body)}`);
-      const k = await request('POST', `/v1/projects/${p.body.id}/keys`, {
-        token: TEST_ADMIN_KEY,
-        json: { name: 't' },
-      });
-      if (k.status !== 201) throw new Error(`create key: ${k.status} ${JSON.stringify(k.body)}`);
-      return { projectId: p.body.id as string, token: k.body.token as string };
-    },
+    createProject,
     async close() {
       await app.close();
       await rm(dataDir, { recursive: true, force: true });
