@@ -12,6 +12,12 @@ export default tseslint.config(
     },
   },
   {
+    // A forgotten await is a real bug class here (a half-written model directory read by the next stage).
+    files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'migrations/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: { '@typescript-eslint/no-floating-promises': 'error' },
+  },
+  {
     files: ['src/learner/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['@nestjs/*'], message: 'src/learner is a plain library: no Nest imports.' }] }],

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, resolveConfig } from '../learner/trainer/config.js';
-import { exportPolicy } from '../learner/trainer/checkpoint.js';
+import { CheckpointError, exportPolicy } from '../learner/trainer/checkpoint.js';
 import { train } from '../learner/trainer/train.js';
 import type { StopSignal, TrainConfig, TrainResult } from '../learner/trainer/types.js';
 import { loadRunConfig } from './load-config.js';
@@ -39,7 +39,12 @@ export async function trainIntoFolder(
   let resumeFrom;
   if (opts.resume) {
     const bytes = new Uint8Array(readFileSync(opts.resume));
-    resumeFrom = { step: -1, bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+    // The hash written beside the checkpoint is the one to check against; without it we can only trust the bytes.
+    const sidecar = opts.resume + '.sha256';
+    const sha256 = existsSync(sidecar)
+      ? readFileSync(sidecar, 'utf8').trim().split(/\s+/)[0]
+      : createHash('sha256').update(bytes).digest('hex');
+    resumeFrom = { step: -1, bytes, sha256 };
   }
   const progress = opts.quiet ? undefined : new StepProgress(config.steps, opts.label ?? config.algorithm);
   let stop: StopSignal = false;
@@ -82,7 +87,7 @@ export async function trainIntoFolder(
     process.off('SIGINT', onSigint);
     progress?.stop();
   }
-  if (result.final_checkpoint) exportPolicy(result.final_checkpoint, join(out, 'final'));
+  if (result.final_checkpoint) await exportPolicy(result.final_checkpoint, join(out, 'final'));
   const plots = await folder.writeCurves(`${config.algorithm.toUpperCase()} — ${out}`);
   return { result, folder, plots };
 }
@@ -110,6 +115,10 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
     const err = e as { field?: string; reason?: string; message: string };
     if (err.field && err.reason) {
       process.stderr.write(`invalid config:\n  ${err.field}: ${err.reason}\n`);
+      return 2;
+    }
+    if (e instanceof CheckpointError) {
+      process.stderr.write(`cannot resume: ${err.message}\n`);
       return 2;
     }
     throw e;

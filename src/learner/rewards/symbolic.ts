@@ -80,7 +80,7 @@ class SymbolicWorker {
       else Atomics.wait(sleepCell, 0, 0, 1); // signalled but the message is not visible yet
     }
     const wasBooted = this.booted;
-    this.stop();
+    void this.stop();
     if (!wasBooted) {
       this.failBoot('no reply while starting');
       return { status: 'unavailable', reason: 'symbolic worker did not start in time' };
@@ -91,7 +91,7 @@ class SymbolicWorker {
   private failBoot(error: string): void {
     this.bootFailures++;
     this.lastError = error;
-    this.stop();
+    void this.stop();
   }
 
   private start(): void {
@@ -106,10 +106,10 @@ class SymbolicWorker {
     });
     // Without listeners an out-of-memory or crash in the worker would be an uncaught 'error' in the caller.
     worker.on('error', () => {
-      if (this.worker === worker) this.stop();
+      if (this.worker === worker) void this.stop();
     });
     worker.on('exit', () => {
-      if (this.worker === worker) this.stop();
+      if (this.worker === worker) void this.stop();
     });
     worker.unref();
     this.worker = worker;

@@ -26,6 +26,7 @@ export interface CheckpointContents {
   gMax: number; // running max grad norm, for the Lemma 3.2 bound
   policy: Map<string, TensorRecord>; // θ
   siamese?: Map<string, TensorRecord>; // ξ
+  reference?: Map<string, TensorRecord>; // GRPO's frozen reference (the base policy) when kl_beta > 0
   predictor?: Map<string, TensorRecord>; // φ
   optimizer?: Map<string, TensorRecord>; // AdamW moments m/<name>, v/<name>
 }
@@ -34,7 +35,7 @@ export class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
 
-const GROUPS = ['policy', 'siamese', 'predictor', 'optimizer'] as const;
+const GROUPS = ['policy', 'siamese', 'reference', 'predictor', 'optimizer'] as const;
 const FORMAT = 'popo-checkpoint/1';
 
 export function sha256(bytes: Uint8Array): string {
@@ -100,6 +101,7 @@ export function decodeCheckpoint(blob: CheckpointBlob): CheckpointContents {
     gMax: Number(meta.g_max ?? 0),
     policy: groups.policy,
     siamese: groups.siamese,
+    reference: groups.reference,
     predictor: groups.predictor,
     optimizer: groups.optimizer,
   };

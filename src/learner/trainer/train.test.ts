@@ -69,6 +69,45 @@ describe('train', () => {
     },
   );
 
+  it.each([
+    ['POPO without EMA (ξ frozen)', 'popo', { popo: { ema: false } }],
+    ['POPO with the KL anchor', 'popo', { popo: { anchor: 'kl' } }],
+    [
+      'POPO with uniform weights and sequence-normalised NLL',
+      'popo',
+      { popo: { weight_mode: 'uniform', nll_norm: 'sequence' } },
+    ],
+    ['POPO with warmup + cosine', 'popo', { optimizer: { warmup_steps: 1, schedule: 'cosine' } }],
+    [
+      'GRPO with a k3 KL reference and μ = 2',
+      'grpo',
+      { grpo: { kl_beta: 0.1, mu: 2, scale_rewards: 'none' } },
+    ],
+  ] as const)('%s resumes exactly too', async (_name, algorithm, extra) => {
+    const c = config(algorithm, extra);
+    const full = await run(c);
+    const resumed = await run(
+      c,
+      full.checkpoints.find((k) => k.step === 2)!,
+    );
+    expect(resumed.metrics.map(comparable)).toEqual(full.metrics.slice(2).map(comparable));
+    const last = decodeCheckpoint(full.result.final_checkpoint!);
+    if (algorithm === 'grpo') {
+      // The reference is the base policy, kept in the checkpoint so a resumed run measures KL to the same thing.
+      expect(last.reference!.size).toBe(last.policy.size);
+      expect(full.metrics.some((m) => Number(m.kl) > 0)).toBe(true);
+    }
+  });
+
+  it('the no-EMA ablation keeps ξ at the initial policy while θ moves', async () => {
+    const { checkpoints } = await run(config('popo', { popo: { ema: false } }));
+    const first = decodeCheckpoint(checkpoints[0]);
+    const last = decodeCheckpoint(checkpoints.at(-1)!);
+    const name = [...last.policy.keys()][0];
+    expect(Array.from(last.siamese!.get(name)!.data)).toEqual(Array.from(first.siamese!.get(name)!.data));
+    expect(Array.from(last.policy.get(name)!.data)).not.toEqual(Array.from(first.policy.get(name)!.data));
+  });
+
   it('a POPO checkpoint holds θ, ξ, the predictor, optimizer moments and the random state', async () => {
     const { checkpoints, metrics } = await run(config('popo', { steps: 2 }));
     const c = decodeCheckpoint(checkpoints.at(-1)!);

@@ -103,6 +103,11 @@ function restore(s: RunState, c: CheckpointContents): void {
     if (!c.siamese) throw new Error('checkpoint has no siamese policy ξ: it was not written by a POPO run');
     s.siamese.loadStateDict(c.siamese, 'checkpoint ξ');
   }
+  if (s.reference) {
+    // The reference is the run's *base* policy, not the θ being resumed.
+    if (!c.reference) throw new Error('checkpoint has no GRPO reference policy: it was written without kl_beta');
+    s.reference.loadStateDict(c.reference, 'checkpoint reference');
+  }
   if (s.predictor && c.predictor) assignRecords(s.predictor.variables(), c.predictor, 'checkpoint predictor');
   if (c.optimizer) {
     const moments = new Map([...c.optimizer].map(([k, r]) => [k, tf.tensor(r.data, r.shape)] as const));
@@ -125,6 +130,7 @@ async function snapshot(s: RunState): Promise<CheckpointBlob> {
     gMax: s.drift.maxUpdateNorm,
     policy: await s.policy.model.stateDict(),
     siamese: s.siamese ? await s.siamese.stateDict() : undefined,
+    reference: s.reference ? await s.reference.stateDict() : undefined,
     predictor: s.predictor ? await variableRecords(s.predictor.variables()) : undefined,
     optimizer: await variableRecords(s.optimizer.stateTensors()),
   });
