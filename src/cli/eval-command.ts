@@ -64,7 +64,7 @@ export async function runEval(o: EvalCommandOptions): Promise<number> {
     process.stderr.write(`${(e as Error).message}\n`);
     return 2;
   }
-  const info = await initBackend(o.backend ?? 'auto');
+  const info = await initBackend(o.backend);
   const policy = await loadPolicy(o.model ? { path: o.model } : { builtin: o.builtin }, Number(o.seed));
   try {
     process.stderr.write(

@@ -59,7 +59,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   checkpoint_every: 50,
   eval_every: 0,
   eval: { n: 1, k: 1, temperature: 0, max_examples: 200 },
-  backend: 'auto',
+  // backend left unset: the POPO_BACKEND environment variable (default auto) decides.
 };
 
 export interface ConfigIssue {
@@ -205,6 +205,7 @@ const SHAPE = mergeDeep(DEFAULT_CONFIG, {
   data: { train: [], test: [] },
   model: { path: '' },
   popo: { predictor_dim: 0 },
+  backend: 'auto',
 });
 
 /** Fills defaults and validates; throws ConfigError listing every bad field with its reason. */

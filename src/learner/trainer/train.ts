@@ -236,7 +236,7 @@ export async function train(
   hooks: TrainHooks = {},
   opts: TrainOptions = {},
 ): Promise<TrainResult> {
-  const info = await initBackend(config.backend ?? 'auto');
+  const info = await initBackend(config.backend);
   const s = await setUp(config, info.name, opts);
   const emit = async (e: TrainEvent) => hooks.onEvent?.(e);
   const result: TrainResult = { status: 'completed', steps_done: s.step, backend: info.name };

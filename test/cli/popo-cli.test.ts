@@ -1,0 +1,156 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { writeTinyModelDir } from '../../src/learner/trainer/test-model.js';
+
+const root = join(import.meta.dirname, '../..');
+let dir: string;
+let cfg: string;
+
+/** The real command, as a user runs it from a checkout (TypeScript through the SWC loader). */
+function popo(...args: string[]) {
+  const r = spawnSync('node', ['--import', './bench/register.mjs', 'src/cli/main.ts', ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, POPO_BACKEND: 'cpu' },
+    timeout: 120_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const lines = (file: string) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, number>);
+const timeless = ({ step_seconds: _a, tokens_per_second: _b, ...m }: Record<string, number>) => m;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'popo-cli-'));
+  const model = await writeTinyModelDir(join(dir, 'base'));
+  cfg = join(dir, 'run.yaml');
+  writeFileSync(
+    cfg,
+    [
+      'algorithm: popo',
+      'seed: 3',
+      'steps: 4',
+      `model: { path: ${model} }`,
+      'data: { task: { name: add, difficulty: 1, n_train: 40, n_test: 6 } }',
+      'sampling: { group_size: 4, prompts_per_step: 2, max_new_tokens: 3 }',
+      'optimizer: { lr: 0.01 }',
+      'checkpoint_every: 2',
+      'eval: { n: 1, k: 1, temperature: 0, max_examples: 6 }',
+      '',
+    ].join('\n'),
+  );
+});
+
+describe('popo CLI', () => {
+  it('train writes a complete run folder and prints the held-out pass rate before and after', () => {
+    const out = join(dir, 'run');
+    const r = popo('train', '-c', cfg, '-o', out, '--quiet');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/completed after 4 steps on cpu/);
+    expect(r.stdout).toMatch(/before held-out avg@1: [\d.]+%/);
+    expect(r.stdout).toMatch(/after {2}held-out avg@1: [\d.]+%/);
+    expect(lines(join(out, 'metrics.jsonl')).map((m) => m.step)).toEqual([1, 2, 3, 4]);
+    expect(lines(join(out, 'eval.jsonl')).map((m) => m.step)).toEqual([0, 4]);
+    expect(readdirSync(join(out, 'checkpoints')).sort()).toEqual([
+      'step-000002.safetensors',
+      'step-000002.safetensors.sha256',
+      'step-000004.safetensors',
+      'step-000004.safetensors.sha256',
+    ]);
+    for (const f of [
+      'config.json',
+      'curve.html',
+      'curve.png',
+      'final/config.json',
+      'final/model.safetensors',
+    ]) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+    expect(readFileSync(join(out, 'curve.html'), 'utf8')).toContain('<svg');
+  });
+
+  it('--resume continues from a checkpoint: each step once, the same numbers as the uninterrupted run', () => {
+    const out = join(dir, 'run');
+    const before = lines(join(out, 'metrics.jsonl'));
+    const r = popo(
+      'train',
+      '-c',
+      cfg,
+      '-o',
+      out,
+      '--quiet',
+      '--resume',
+      join(out, 'checkpoints/step-000002.safetensors'),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const after = lines(join(out, 'metrics.jsonl'));
+    expect(after.map((m) => m.step)).toEqual([1, 2, 3, 4]);
+    expect(after.map(timeless)).toEqual(before.map(timeless));
+  });
+
+  it('refuses a checkpoint whose bytes do not match the sha256 written beside it', () => {
+    const out = join(dir, 'run');
+    const ckpt = join(out, 'checkpoints/step-000002.safetensors');
+    writeFileSync(ckpt + '.sha256', '0'.repeat(64) + '  step-000002.safetensors\n');
+    const r = popo('train', '-c', cfg, '-o', join(dir, 'resumed'), '--quiet', '--resume', ckpt);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/cannot resume: .*sha256/);
+  });
+
+  it('names every bad hyperparameter and exits 2 before training', () => {
+    const r = popo(
+      'train',
+      '-c',
+      cfg,
+      '-o',
+      join(dir, 'bad'),
+      '--set',
+      'popo.tau=2',
+      '--set',
+      'sampling.group_size=1',
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('popo.tau: must be > 0 and < 1');
+    expect(r.stderr).toContain('sampling.group_size: must be >= 2');
+    expect(existsSync(join(dir, 'bad', 'metrics.jsonl'))).toBe(false);
+  });
+
+  it('eval scores a model on a JSONL file with pass@k and avg@k', () => {
+    const data = join(dir, 'test.jsonl');
+    writeFileSync(
+      data,
+      ['1+1=', '2+3=', '4+4=']
+        .map((p, i) => JSON.stringify({ problem: p, answer: String(eval(p.slice(0, -1))), id: i }))
+        .join('\n'),
+    );
+    const r = popo(
+      'eval',
+      '--model',
+      join(dir, 'run', 'final'),
+      '--data',
+      data,
+      '-n',
+      '4',
+      '-k',
+      '2',
+      '-t',
+      '1',
+      '--max-new-tokens',
+      '3',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(res).toMatchObject({ examples: 3, n: 4, k: 2 });
+    expect(res['pass@2']).toBeGreaterThanOrEqual(res['avg@2']);
+    const bad = popo('eval', '--model', join(dir, 'run', 'final'), '--data', data, '-n', '1', '-k', '2');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--k (2) must be <= --n (1)');
+  });
+});
