@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { runDemo } from './demo.js';
 import { runEval } from './eval-command.js';
+import { registerJobCommands } from './jobs-command.js';
 import { runTrain } from './train-command.js';
 
 const program = new Command()
@@ -64,5 +65,7 @@ program
   .action(async (opts) => {
     process.exitCode = await runDemo(opts);
   });
+
+registerJobCommands(program);
 
 await program.parseAsync();

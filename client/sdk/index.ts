@@ -1,0 +1,13 @@
+// The popo SDK: a typed client of the HTTP API, generated from `openapi.json` (`npm run sdk:generate`).
+export {
+  createPopoClient,
+  type DatasetSource,
+  type DownloadOptions,
+  type DownloadResult,
+  type PopoClient,
+  type PopoClientOptions,
+} from './client.js';
+export { PopoApiError, PopoConnectionError, PopoTimeoutError, type PopoErrorDetail } from './errors.js';
+export * from './types.js';
+export type { WaitOptions } from './wait.js';
+export type { components, operations, paths } from './generated/schema.js';
