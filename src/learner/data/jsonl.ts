@@ -21,14 +21,21 @@ export function parseExamplesJsonl(text: string): Example[] {
     } catch {
       throw new JsonlError(i + 1, 'is not valid JSON');
     }
-    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new JsonlError(i + 1, 'must be a JSON object');
+    if (typeof row !== 'object' || row === null || Array.isArray(row))
+      throw new JsonlError(i + 1, 'must be a JSON object');
     const r = row as Record<string, unknown>;
     for (const f of ['problem', 'answer'] as const) {
-      if (typeof r[f] !== 'string' || !(r[f] as string).trim()) throw new JsonlError(i + 1, `field "${f}" must be a non-empty string`);
+      if (typeof r[f] !== 'string' || !(r[f] as string).trim())
+        throw new JsonlError(i + 1, `field "${f}" must be a non-empty string`);
     }
     const id = typeof r.id === 'string' || typeof r.id === 'number' ? String(r.id) : String(i + 1);
     const completion = typeof r.completion === 'string' ? r.completion : undefined;
-    out.push({ id, problem: r.problem as string, answer: r.answer as string, ...(completion ? { completion } : {}) });
+    out.push({
+      id,
+      problem: r.problem as string,
+      answer: r.answer as string,
+      ...(completion ? { completion } : {}),
+    });
   });
   return out;
 }

@@ -39,7 +39,11 @@ describe('resolveConfig', () => {
     [{ steps: 'ten' }, 'steps', 'integer'],
     [{ eval: { n: 2, k: 4 } }, 'eval.k', 'must be <= eval.n'],
     [{ model: { builtin: 'tiny-1m', path: '/x' } }, 'model', 'exactly one'],
-    [{ data: { task: { name: 'arithmetic' } } }, 'data.task.name', 'unknown task "arithmetic" (built-in: add'],
+    [
+      { data: { task: { name: 'arithmetic' } } },
+      'data.task.name',
+      'unknown task "arithmetic" (built-in: add',
+    ],
     [{ data: { task: { name: 'add', difficulty: 9 } } }, 'data.task.difficulty', 'must be <= 4'],
   ])('rejects %j at %s', (partial, field, reason) => {
     const issues = issuesOf(partial);

@@ -146,7 +146,8 @@ export async function grpoStep(
 ): Promise<StepOutcome> {
   const t = batchTensors(input.batch);
   const oldLogProbs = targetLogProbs(input.policy, t);
-  const refLogProbs = config.grpo.kl_beta > 0 && input.reference ? targetLogProbs(input.reference, t) : undefined;
+  const refLogProbs =
+    config.grpo.kl_beta > 0 && input.reference ? targetLogProbs(input.reference, t) : undefined;
   const sums: Record<string, number> = {};
   let gradNorm = 0;
   let updateNorm = 0;

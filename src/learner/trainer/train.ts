@@ -105,7 +105,8 @@ function restore(s: RunState, c: CheckpointContents): void {
   }
   if (s.reference) {
     // The reference is the run's *base* policy, not the θ being resumed.
-    if (!c.reference) throw new Error('checkpoint has no GRPO reference policy: it was written without kl_beta');
+    if (!c.reference)
+      throw new Error('checkpoint has no GRPO reference policy: it was written without kl_beta');
     s.reference.loadStateDict(c.reference, 'checkpoint reference');
   }
   if (s.predictor && c.predictor) assignRecords(s.predictor.variables(), c.predictor, 'checkpoint predictor');
