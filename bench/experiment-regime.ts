@@ -21,6 +21,7 @@ import { train } from '../src/learner/trainer/train.js';
 import type {
   CheckpointBlob,
   EvalResult,
+  Example,
   StepMetrics,
   TrainConfig,
   TrainHooks,
@@ -28,7 +29,7 @@ import type {
 
 type Backend = NonNullable<TrainConfig['backend']>;
 
-/** Model dimensions of the base (about 100k parameters: fast enough that SFT + RL fit in a test). */
+/** Model dimensions of the base (about 86k parameters: fast enough that SFT + RL fit in a test). */
 export const REGIME_MODEL = { hidden: 64, layers: 2, heads: 4 };
 
 export const REGIME_TASK = { name: 'reverse', difficulty: 2, n_train: 4000, n_test: 200 };
@@ -36,31 +37,47 @@ export const REGIME_TASK = { name: 'reverse', difficulty: 2, n_train: 4000, n_te
 /** Held-out protocol: 200 test problems, 4 samples each at T = 1; avg@4 is the mean correctness of the 800. */
 export const HELD_OUT_EVAL = { n: 4, k: 4, temperature: 1, max_examples: 200 };
 
-/** Enough for any answer of difficulty ≤ 4 (10 digits) plus EOS. */
+/** One token per digit of the longest answer at a difficulty (2d + 2 digits), plus EOS. */
 export const maxNewTokens = (difficulty: number) => 2 * difficulty + 3;
 
 export interface BaseOptions {
   difficulty?: number;
+  /** A fixed SFT budget (cosine schedule to 0) ... */
   sftSteps?: number;
+  /**
+   * ... or SFT at a constant rate until the sampled (T = 1) pass rate on 64 training problems × 4 samples reaches
+   * this, checked every 10 steps, at most `sftSteps` (default 3000) steps. When a small model "gets" the task is
+   * abrupt and varies with seed and difficulty (the loss can sit on a plateau for 200 or 1000 steps), so a fixed
+   * budget gives bases from hopeless to solved; this gives bases that are equally weak where RL sees them.
+   */
+  targetPassRate?: number;
   seed?: number;
   backend?: Backend;
   dir?: string;
 }
 
+const CHECK_EVERY = 10;
+
 /** SFT from a freshly initialised small model: the weak base. */
 export function sftConfig(modelDir: string, o: BaseOptions = {}): TrainConfig {
   const difficulty = o.difficulty ?? REGIME_TASK.difficulty;
+  const untilPassRate = o.targetPassRate !== undefined;
   return resolveConfig({
     algorithm: 'sft',
     seed: o.seed ?? 0,
-    steps: o.sftSteps ?? 300,
+    steps: o.sftSteps ?? (untilPassRate ? 3000 : 300),
     backend: o.backend ?? 'wasm',
     model: { path: modelDir },
     data: { task: { ...REGIME_TASK, difficulty } },
     sft: { batch_size: 32 },
     sampling: { max_new_tokens: maxNewTokens(difficulty) },
-    optimizer: { lr: 3e-3, warmup_steps: 10, weight_decay: 0.01, schedule: 'cosine' },
-    checkpoint_every: 0,
+    optimizer: {
+      lr: 3e-3,
+      warmup_steps: 10,
+      weight_decay: 0.01,
+      schedule: 'cosine',
+    },
+    checkpoint_every: untilPassRate ? CHECK_EVERY : 0,
     eval: { n: 1, k: 1, temperature: 0, max_examples: REGIME_TASK.n_test },
   });
 }
@@ -68,9 +85,34 @@ export function sftConfig(modelDir: string, o: BaseOptions = {}): TrainConfig {
 export interface Base {
   modelDir: string;
   checkpoint: CheckpointBlob;
-  /** Greedy held-out pass rate of the base (SFT's own evaluation). */
+  /** Greedy held-out pass rate of the base. */
   greedy: number;
+  /** Sampled (T = 1) pass rate on the 64 training problems of the stopping rule (when used). */
+  trainPassRate?: number;
+  sftSteps: number;
   seconds: number;
+}
+
+async function passRate(
+  checkpoint: CheckpointBlob,
+  config: TrainConfig,
+  examples: Example[],
+  s: { n: number; temperature: number },
+): Promise<number> {
+  const policy = policyFromCheckpoint(decodeCheckpoint(checkpoint));
+  try {
+    const r = await evaluatePolicy(policy, examples, loadTrainingData(config).reward, {
+      n: s.n,
+      k: 1,
+      temperature: s.temperature,
+      max_examples: examples.length,
+      maxNewTokens: config.sampling.max_new_tokens,
+      seed: config.seed,
+    });
+    return r.avg_at_k;
+  } finally {
+    policy.model.dispose();
+  }
 }
 
 /** Writes a fresh model (seeded) and trains it by SFT into the weak base. Deterministic for a seed and backend. */
@@ -78,12 +120,25 @@ export async function buildWeakBase(o: BaseOptions = {}): Promise<Base> {
   const started = performance.now();
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'popo-base-'));
   const modelDir = await writeTinyModelDir(join(dir, 'init'), o.seed ?? 0, REGIME_MODEL);
-  const result = await train(sftConfig(modelDir, o));
-  if (!result.final_checkpoint) throw new Error('SFT of the base ended without a final checkpoint');
+  const config = sftConfig(modelDir, o);
+  const probe = loadTrainingData(config).train.slice(0, 64);
+  let reached: { checkpoint: CheckpointBlob; rate: number } | undefined;
+  const result = await train(config, {
+    onCheckpoint: async (c) => {
+      if (o.targetPassRate === undefined || reached) return;
+      const rate = await passRate(c, config, probe, { n: 4, temperature: 1 });
+      if (rate >= o.targetPassRate) reached = { checkpoint: c, rate };
+    },
+    shouldStop: () => (reached ? 'pause' : false),
+  });
+  const checkpoint = reached?.checkpoint ?? result.final_checkpoint;
+  if (!checkpoint) throw new Error('SFT of the base ended without a final checkpoint');
   return {
     modelDir,
-    checkpoint: result.final_checkpoint,
-    greedy: result.eval_after?.avg_at_k ?? Number.NaN,
+    checkpoint,
+    greedy: await greedyPassRate(checkpoint, config),
+    trainPassRate: reached?.rate,
+    sftSteps: decodeCheckpoint(checkpoint).step,
     seconds: (performance.now() - started) / 1000,
   };
 }
@@ -109,7 +164,12 @@ export function rlConfig(modelDir: string, algorithm: 'popo' | 'grpo', o: RlOpti
     backend: o.backend ?? 'wasm',
     model: { path: modelDir },
     data: { task: { ...REGIME_TASK, difficulty } },
-    sampling: { group_size: 8, prompts_per_step: 16, max_new_tokens: maxNewTokens(difficulty), temperature: 1 },
+    sampling: {
+      group_size: 8,
+      prompts_per_step: 16,
+      max_new_tokens: maxNewTokens(difficulty),
+      temperature: 1,
+    },
     optimizer: { lr: o.lr ?? 1e-3, warmup_steps: 0, weight_decay: 0, clip_grad_norm: 1 },
     checkpoint_every: 0,
     eval_every: o.evalEvery ?? 0,
@@ -126,21 +186,8 @@ export function rlConfig(modelDir: string, algorithm: 'popo' | 'grpo', o: RlOpti
 
 /** Greedy held-out pass rate of a checkpoint's policy on the config's test split. */
 export async function greedyPassRate(checkpoint: CheckpointBlob, config: TrainConfig): Promise<number> {
-  const policy = policyFromCheckpoint(decodeCheckpoint(checkpoint));
-  try {
-    const data = loadTrainingData(config);
-    const r = await evaluatePolicy(policy, data.test, data.reward, {
-      n: 1,
-      k: 1,
-      temperature: 0,
-      max_examples: config.eval.max_examples,
-      maxNewTokens: config.sampling.max_new_tokens,
-      seed: 0,
-    });
-    return r.avg_at_k;
-  } finally {
-    policy.model.dispose();
-  }
+  const test = loadTrainingData(config).test.slice(0, config.eval.max_examples);
+  return passRate(checkpoint, config, test, { n: 1, temperature: 0 });
 }
 
 export interface RlOutcome {

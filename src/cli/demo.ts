@@ -28,7 +28,7 @@ const QUICK_POPO = ['steps=40', 'eval_every=20', 'checkpoint_every=20', 'eval.ma
 
 /**
  * The freshly initialised model the demo's SFT starts from when demo-sft.yaml names a relative model.path:
- * ~100k parameters, small enough that SFT + POPO take about a minute on 2 cores (the 1M-parameter built-in
+ * ~86k parameters, small enough that SFT + POPO take about a minute on 2 cores (the 1M-parameter built-in
  * needs ~10x the time and a far smaller RL learning rate).
  */
 const INIT_DIMS = { hidden: 64, layers: 2, heads: 4 };

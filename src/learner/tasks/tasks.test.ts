@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { CHAR_ALPHABET } from '../tokenizer/char-tokenizer.js';
 import { exactMatch, getTask, listTasks, splitOf, TaskError, TEST_FRACTION } from './index.js';
 
-const NAMES = ['add', 'mul', 'linear', 'count'];
+const NAMES = ['add', 'mul', 'linear', 'count', 'reverse'];
 const ALPHABET = new Set<string>(CHAR_ALPHABET);
 
 describe('built-in tasks', () => {
@@ -84,6 +84,24 @@ describe('built-in tasks', () => {
       });
     });
   }
+
+  it('reverse writes the digits backwards, with lengths by difficulty and no leading zero', () => {
+    const task = getTask('reverse');
+    expect(task.solution('rev(4821)=')).toBe('1284');
+    expect(task.solution('rev(120)=')).toBe('021');
+    expect(() => task.solution('rev(12a)=')).toThrow(TaskError);
+    const lengths: Record<number, [number, number]> = { 1: [3, 4], 2: [5, 6], 3: [7, 8], 4: [9, 10] };
+    for (let d = 1; d <= 4; d++) {
+      const seen = new Set<number>();
+      for (const e of task.generate({ split: 'train', n: 200, seed: 5, difficulty: d })) {
+        const digits = /^rev\((\d+)\)=$/.exec(e.problem)![1];
+        seen.add(digits.length);
+        expect(e.answer).toBe([...digits].reverse().join(''));
+        expect(e.answer[0]).not.toBe('0');
+      }
+      expect([...seen].sort((a, b) => a - b)).toEqual(lengths[d]);
+    }
+  });
 
   it('the split hash sends roughly TEST_FRACTION of problems to test', () => {
     const all = Array.from({ length: 2000 }, (_, i) => `${i}+${i * 7}=`);
