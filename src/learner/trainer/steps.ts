@@ -55,6 +55,12 @@ function applyGrads(
   }
 }
 
+function readAndDispose(t: tf.Scalar): number {
+  const v = t.dataSync()[0];
+  t.dispose();
+  return v;
+}
+
 export interface PopoStepInput {
   policy: CausalLM;
   siamese: CausalLM;
@@ -70,7 +76,7 @@ export async function popoStep(
   params: ParamSet,
   lr: number,
   input: PopoStepInput,
-): Promise<StepOutcome & { popo: PopoStats }> {
+): Promise<StepOutcome & { popo: PopoStats; skipped: boolean }> {
   const t = batchTensors(input.batch);
   const p = config.popo;
   const needXi = p.alpha > 0;
@@ -82,28 +88,36 @@ export async function popoStep(
       })
     : undefined;
   let result: ReturnType<typeof popoLoss> | undefined;
+  // Positive-only learning has nothing to learn from a batch without a single positive. Stepping anyway would
+  // let the entropy bonus alone drive the policy toward uniform (Adam rescales its small gradient to a full step),
+  // so such a step is measured but not taken: θ, φ, the optimizer moments and ξ stay as they are.
+  const anyPositive = input.rewards.some((r) => r >= 0.5);
+  const loss = () => {
+    const out = input.policy.forward(t.inputIds, { attentionMask: t.attentionMask });
+    result = popoLoss(
+      {
+        logits: out.logits,
+        targetIds: t.targetIds,
+        completionMask: t.completionMask,
+        rewards: input.rewards,
+        groupSize: config.sampling.group_size,
+        hidden: out.hidden,
+        siameseHidden: xi?.hidden,
+        siameseLogits: p.anchor === 'kl' ? xi?.logits : undefined,
+        predictor: input.predictor,
+        noiseSeed: input.noiseSeed,
+      },
+      p,
+    );
+    return result.loss;
+  };
   try {
-    const step = applyGrads(optimizer, lr, params, () => {
-      const out = input.policy.forward(t.inputIds, { attentionMask: t.attentionMask });
-      result = popoLoss(
-        {
-          logits: out.logits,
-          targetIds: t.targetIds,
-          completionMask: t.completionMask,
-          rewards: input.rewards,
-          groupSize: config.sampling.group_size,
-          hidden: out.hidden,
-          siameseHidden: xi?.hidden,
-          siameseLogits: p.anchor === 'kl' ? xi?.logits : undefined,
-          predictor: input.predictor,
-          noiseSeed: input.noiseSeed,
-        },
-        p,
-      );
-      return result.loss;
-    });
+    const step = anyPositive
+      ? applyGrads(optimizer, lr, params, loss)
+      : { gradNorm: 0, updateNorm: 0, loss: readAndDispose(tf.tidy(loss)) };
     const stats = await readPopoStats(result!);
     return {
+      skipped: !anyPositive,
       gradNorm: step.gradNorm,
       updateNorm: step.updateNorm,
       popo: stats,

@@ -7,13 +7,42 @@ import { initBackend } from '../backend.js';
 import { decodeCheckpoint } from './checkpoint.js';
 import { resolveConfig } from './config.js';
 import { writeTinyModelDir } from './test-model.js';
+import { loadPretrained } from '../model/pretrained.js';
+import { exportPolicy } from './checkpoint.js';
 import { train } from './train.js';
-import type { CheckpointBlob, StepMetrics, TrainConfig } from './types.js';
+import type { CheckpointBlob, Example, StepMetrics, TrainConfig } from './types.js';
+
+const train_ = train;
+
+/** Every answer is "1": a few SFT steps make it likely but not certain, so rollout groups mix right and wrong. */
+const ONES: Example[] = Array.from({ length: 16 }, (_, i) => ({
+  id: String(i),
+  problem: `${i}=`,
+  answer: '1',
+  completion: '1',
+}));
 
 let modelDir: string;
 beforeAll(async () => {
   await initBackend('cpu');
-  modelDir = await writeTinyModelDir(join(mkdtempSync(join(tmpdir(), 'popo-train-')), 'model'));
+  const dir = mkdtempSync(join(tmpdir(), 'popo-train-'));
+  const random = await writeTinyModelDir(join(dir, 'random'));
+  // A random policy almost never produces a correct answer, and POPO rightly skips batches without positives;
+  // these tests need real updates, so they start from a briefly fine-tuned policy.
+  const primed = await train(
+    resolveConfig({
+      algorithm: 'sft',
+      steps: 40,
+      backend: 'cpu',
+      model: { path: random },
+      data: { train: ONES, reward: 'exact' },
+      sft: { batch_size: 8 },
+      optimizer: { lr: 0.01 },
+      checkpoint_every: 0,
+    }),
+  );
+  modelDir = join(dir, 'primed');
+  await exportPolicy(primed.final_checkpoint!, modelDir);
 });
 
 function config(algorithm: 'popo' | 'grpo' | 'sft', extra: object = {}): TrainConfig {
@@ -23,8 +52,8 @@ function config(algorithm: 'popo' | 'grpo' | 'sft', extra: object = {}): TrainCo
     steps: 4,
     backend: 'cpu',
     model: { path: modelDir },
-    data: { task: { name: 'add', difficulty: 1, n_train: 50, n_test: 8 } },
-    sampling: { group_size: 4, prompts_per_step: 2, max_new_tokens: 3 },
+    data: { train: ONES, test: ONES.slice(0, 4), reward: 'exact' },
+    sampling: { group_size: 4, prompts_per_step: 2, max_new_tokens: 3, temperature: 2 },
     optimizer: { lr: 0.01 },
     sft: { batch_size: 4 },
     checkpoint_every: 2,
@@ -106,6 +135,35 @@ describe('train', () => {
     const name = [...last.policy.keys()][0];
     expect(Array.from(last.siamese!.get(name)!.data)).toEqual(Array.from(first.siamese!.get(name)!.data));
     expect(Array.from(last.policy.get(name)!.data)).not.toEqual(Array.from(first.policy.get(name)!.data));
+  });
+
+  it('a POPO batch without a single positive moves nothing: θ, ξ and the optimizer stay put', async () => {
+    // Answers the 3-token completions can never produce: every reward is 0.
+    const train = Array.from({ length: 8 }, (_, i) => ({
+      id: String(i),
+      problem: `${i}+1=`,
+      answer: 'unreachable',
+    }));
+    const events: string[] = [];
+    const checkpoints: CheckpointBlob[] = [];
+    const metrics: StepMetrics[] = [];
+    await train_(config('popo', { steps: 2, data: { train, reward: 'exact' } }), {
+      onEvent: (e) => void events.push(e.code),
+      onCheckpoint: (k) => void checkpoints.push(k),
+      onStep: (m) => void metrics.push(m),
+    });
+    const last = decodeCheckpoint(checkpoints.at(-1)!);
+    const base = await loadPretrained(modelDir);
+    const initial = await base.stateDict();
+    base.dispose();
+    for (const [name, rec] of last.policy)
+      expect(Array.from(rec.data), name).toEqual(Array.from(initial.get(name)!.data));
+    for (const [name, rec] of last.siamese!)
+      expect(Array.from(rec.data), name).toEqual(Array.from(initial.get(name)!.data));
+    expect(last.optimizerStep).toBe(0);
+    expect(events.filter((c) => c === 'no_positives_step_skipped')).toHaveLength(2);
+    expect(metrics.map((m) => m.grad_norm)).toEqual([0, 0]);
+    expect(metrics.every((m) => m.entropy > 0)).toBe(true); // still measured
   });
 
   it('a POPO checkpoint holds θ, ξ, the predictor, optimizer moments and the random state', async () => {

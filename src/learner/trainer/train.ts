@@ -166,7 +166,14 @@ async function rlStep(
     outcome.stats.mean_positive_set_size = r.popo.meanPositiveSetSize;
     for (const w of popoWarnings(r.popo))
       events.push({ level: 'warning', code: w.code, message: w.message, step: s.step + 1 });
-    if (config.popo.ema) {
+    if (r.skipped) {
+      events.push({
+        level: 'warning',
+        code: 'no_positives_step_skipped',
+        message: 'no completion in the batch was correct: nothing to learn from, the update was skipped',
+        step: s.step + 1,
+      });
+    } else if (config.popo.ema) {
       const xi = s.siamese!.weights();
       const theta = s.policy.model.weights();
       emaUpdate(
