@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, resolveConfig } from '../learner/trainer/config.js';
+import { FieldError } from '../learner/field-error.js';
 import { CheckpointError, exportPolicy } from '../learner/trainer/checkpoint.js';
 import { train } from '../learner/trainer/train.js';
 import type { StopSignal, TrainConfig, TrainResult } from '../learner/trainer/types.js';
@@ -111,14 +112,13 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
   try {
     outcome = await trainIntoFolder(config, out, opts);
   } catch (e) {
-    // Input problems found while loading (unknown task, bad model directory, corrupt checkpoint) name their field.
-    const err = e as { field?: string; reason?: string; message: string };
-    if (err.field && err.reason) {
-      process.stderr.write(`invalid config:\n  ${err.field}: ${err.reason}\n`);
+    // Input problems found while loading (unknown task, bad model directory, tokenizer) name their field.
+    if (e instanceof FieldError) {
+      process.stderr.write(`invalid config:\n  ${e.field}: ${e.reason}\n`);
       return 2;
     }
     if (e instanceof CheckpointError) {
-      process.stderr.write(`cannot resume: ${err.message}\n`);
+      process.stderr.write(`cannot resume: ${e.message}\n`);
       return 2;
     }
     throw e;

@@ -1,3 +1,4 @@
+import { FieldError } from '../field-error.js';
 import type { Example } from '../trainer/types.js';
 
 export type { Example };
@@ -35,12 +36,4 @@ export interface TaskInfo {
   example: { problem: string; answer: string };
 }
 
-export class TaskError extends Error {
-  constructor(
-    readonly field: string,
-    readonly reason: string,
-  ) {
-    super(`${field}: ${reason}`);
-    this.name = 'TaskError';
-  }
-}
+export class TaskError extends FieldError {}

@@ -1,3 +1,4 @@
+import { FieldError } from '../field-error.js';
 /**
  * The one tokenizer contract the model, the sampler and the trainer depend on.
  *
@@ -15,12 +16,4 @@ export interface Tokenizer {
 }
 
 /** Bad tokenizer input or files: `field` names what was wrong (a path, a config key, an argument). */
-export class TokenizerError extends Error {
-  constructor(
-    readonly field: string,
-    readonly reason: string,
-  ) {
-    super(`${field}: ${reason}`);
-    this.name = 'TokenizerError';
-  }
-}
+export class TokenizerError extends FieldError {}

@@ -1,3 +1,4 @@
+import { FieldError } from '../field-error.js';
 import { getTask } from '../tasks/index.js';
 import { verifyMath } from '../rewards/index.js';
 import type { Example, TrainConfig } from './types.js';
@@ -13,15 +14,7 @@ export interface TrainingData {
   reward: Scorer;
 }
 
-export class DataSourceError extends Error {
-  constructor(
-    readonly field: string,
-    readonly reason: string,
-  ) {
-    super(`${field}: ${reason}`);
-    this.name = 'DataSourceError';
-  }
-}
+export class DataSourceError extends FieldError {}
 
 const exactScorer: Scorer = (completion, ex) => {
   const ok = completion.trim() === ex.answer.trim();

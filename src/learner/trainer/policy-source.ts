@@ -1,3 +1,4 @@
+import { FieldError } from '../field-error.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CausalLM } from '../model/causal-lm.js';
@@ -16,15 +17,7 @@ export interface Policy {
   tokenizerSpec: string;
 }
 
-export class PolicySourceError extends Error {
-  constructor(
-    readonly field: string,
-    readonly reason: string,
-  ) {
-    super(`${field}: ${reason}`);
-    this.name = 'PolicySourceError';
-  }
-}
+export class PolicySourceError extends FieldError {}
 
 /** The built-in models speak the character tokenizer; its special ids win over the config's defaults. */
 function withTokenizerIds(config: ModelConfig, tok: Tokenizer): ModelConfig {
