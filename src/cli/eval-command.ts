@@ -39,12 +39,16 @@ export async function runEval(o: EvalCommandOptions): Promise<number> {
     const seed = int('seed', o.seed, 0);
     if (o.task) {
       const [name, diff = '1'] = o.task.split(':');
-      getTask(name); // fails early with the list of known tasks
-      const data = loadTrainingData(
-        resolveConfig({ seed, data: { task: { name, difficulty: Number(diff), n_train: 1, n_test: 500 } } }),
-      );
-      examples = data.test;
-      score = data.reward;
+      const difficulty = Number(diff);
+      // Validates the name and difficulty with the trainer's messages; the test split is then read whole.
+      resolveConfig({ seed, data: { task: { name, difficulty, n_train: 1, n_test: 1 } } });
+      const task = getTask(name);
+      const n = o.limit ? int('limit', o.limit, 1) : 500;
+      examples = task.generate({ split: 'test', n, seed, difficulty, upTo: true });
+      score = (completion, ex) => {
+        const r = task.reward(completion, ex);
+        return { reward: r, correct: r >= 0.5 };
+      };
     } else {
       examples = readExamplesJsonl(o.data!);
       score = loadTrainingData(resolveConfig({ data: { train: examples, reward: 'math' } })).reward;

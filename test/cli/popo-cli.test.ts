@@ -149,6 +149,21 @@ describe('popo CLI', () => {
     const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     expect(res).toMatchObject({ examples: 3, n: 4, k: 2 });
     expect(res['pass@2']).toBeGreaterThanOrEqual(res['avg@2']);
+    // A task split smaller than the default 500 is evaluated whole (add at difficulty 1 has 20 test problems).
+    const task = popo(
+      'eval',
+      '--model',
+      join(dir, 'run', 'final'),
+      '--task',
+      'add:1',
+      '--max-new-tokens',
+      '3',
+    );
+    expect(task.code, task.stderr).toBe(0);
+    expect(JSON.parse(task.stdout.trim().split('\n').at(-1)!)).toMatchObject({ examples: 20, n: 1, k: 1 });
+    const unknown = popo('eval', '--model', join(dir, 'run', 'final'), '--task', 'calculus:1');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown task "calculus"');
     const bad = popo('eval', '--model', join(dir, 'run', 'final'), '--data', data, '-n', '1', '-k', '2');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--k (2) must be <= --n (1)');

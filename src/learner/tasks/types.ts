@@ -13,6 +13,8 @@ export interface GenerateOptions {
   seed: number;
   /** 1 (easiest) .. task.maxDifficulty. */
   difficulty: number;
+  /** Return every distinct problem there is when the split holds fewer than n, instead of failing. */
+  upTo?: boolean;
 }
 
 /** A built-in generator of verifiable problems whose gold answers are plain integers. */
