@@ -1,7 +1,7 @@
 import { initBackend } from '../learner/backend.js';
 import { readExamplesJsonl } from '../learner/data/jsonl.js';
 import { getTask } from '../learner/tasks/index.js';
-import { loadTrainingData, type Scorer } from '../learner/trainer/data-source.js';
+import { mathScorer, taskScorer, type Scorer } from '../learner/trainer/data-source.js';
 import { evaluatePolicy } from '../learner/trainer/evaluate.js';
 import { resolveConfig } from '../learner/trainer/config.js';
 import { loadPolicy } from '../learner/trainer/policy-source.js';
@@ -45,13 +45,10 @@ export async function runEval(o: EvalCommandOptions): Promise<number> {
       const task = getTask(name);
       const n = o.limit ? int('limit', o.limit, 1) : 500;
       examples = task.generate({ split: 'test', n, seed, difficulty, upTo: true });
-      score = (completion, ex) => {
-        const r = task.reward(completion, ex);
-        return { reward: r, correct: r >= 0.5 };
-      };
+      score = taskScorer(task);
     } else {
       examples = readExamplesJsonl(o.data!);
-      score = loadTrainingData(resolveConfig({ data: { train: examples, reward: 'math' } })).reward;
+      score = mathScorer;
     }
     const n = int('n', o.n, 1);
     settings = {

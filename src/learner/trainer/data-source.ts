@@ -1,5 +1,5 @@
 import { FieldError } from '../field-error.js';
-import { getTask } from '../tasks/index.js';
+import { getTask, type Task } from '../tasks/index.js';
 import { verifyMath } from '../rewards/index.js';
 import type { Example, TrainConfig } from './types.js';
 
@@ -21,10 +21,18 @@ const exactScorer: Scorer = (completion, ex) => {
   return { reward: ok ? 1 : 0, correct: ok };
 };
 
-const mathScorer: Scorer = (completion, ex) => {
+export const mathScorer: Scorer = (completion, ex) => {
   const ok = verifyMath(completion, ex.answer).correct;
   return { reward: ok ? 1 : 0, correct: ok };
 };
+
+/** A built-in task's own check (exact match, numbers compared numerically) as a scorer. */
+export function taskScorer(task: Task): Scorer {
+  return (completion, ex) => {
+    const r = task.reward(completion, ex);
+    return { reward: r, correct: r >= 0.5 };
+  };
+}
 
 export function loadTrainingData(config: TrainConfig): TrainingData {
   const d = config.data;
@@ -34,13 +42,7 @@ export function loadTrainingData(config: TrainConfig): TrainingData {
       task.generate({ split, n, seed: config.seed, difficulty: d.task!.difficulty });
     const train = gen('train', d.task.n_train);
     const test = gen('test', d.task.n_test);
-    const reward: Scorer =
-      d.reward === 'math'
-        ? mathScorer
-        : (completion, ex) => {
-            const r = task.reward(completion, ex);
-            return { reward: r, correct: r >= 0.5 };
-          };
+    const reward = d.reward === 'math' ? mathScorer : taskScorer(task);
     const sftPairs = train.map((e) => ({
       prompt: e.problem,
       completion: e.completion ?? task.solution(e.problem),
