@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointCorruptError, CheckpointStore } from '../../src/modules/checkpoints/checkpoint-store.js';
 import { MetricsService } from '../../src/modules/metrics/metrics.service.js';
 import type { StepMetrics } from '../../src/learner/trainer/types.js';
+import { zeroMetrics } from '../../src/learner/trainer/metrics.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { RecordingQueue } from '../helpers/recording-queue.js';
@@ -29,25 +30,7 @@ const CHUNK = 1024;
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 function stepMetrics(step: number, reward: number): StepMetrics {
-  const zeros = {
-    pass_rate: 0,
-    positive_fraction: 0,
-    zero_positive_group_fraction: 0,
-    mean_positive_set_size: 0,
-    entropy: 0,
-    nll: 0,
-    l_sim: 0,
-    l_ent: 0,
-    loss: 0,
-    grad_norm: 0,
-    lr: 0,
-    drift: 0,
-    drift_bound: 0,
-    completion_length: 0,
-    tokens_per_second: 0,
-    step_seconds: 0,
-  };
-  return { step, reward_mean: reward, backend: 'cpu', ...zeros };
+  return zeroMetrics(step, 'cpu', { reward_mean: reward });
 }
 
 beforeAll(async () => {

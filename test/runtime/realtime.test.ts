@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MetricsService } from '../../src/modules/metrics/metrics.service.js';
 import { EmitterRealtimePublisher } from '../../src/modules/realtime/emitter-publisher.js';
 import type { StepMetrics } from '../../src/learner/trainer/types.js';
+import { zeroMetrics } from '../../src/learner/trainer/metrics.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import {
   type ClientSocket,
@@ -36,27 +37,7 @@ async function socketFor(api: RuntimeApi, token: string) {
 }
 
 function stepMetrics(step: number): StepMetrics {
-  return {
-    step,
-    reward_mean: step / 10,
-    pass_rate: 0,
-    positive_fraction: 0,
-    zero_positive_group_fraction: 0,
-    mean_positive_set_size: 0,
-    entropy: 0,
-    nll: 0,
-    l_sim: 0,
-    l_ent: 0,
-    loss: step,
-    grad_norm: 0,
-    lr: 0,
-    drift: 0,
-    drift_bound: 0,
-    completion_length: 0,
-    tokens_per_second: 0,
-    step_seconds: 0,
-    backend: 'cpu',
-  };
+  return zeroMetrics(step, 'cpu', { reward_mean: step / 10, loss: step });
 }
 
 beforeAll(async () => {

@@ -14,6 +14,7 @@ import {
 import { loadTrainingData, type TrainingData } from './data-source.js';
 import { DriftBoundTracker, emaUpdate, paramDistance } from './ema.js';
 import { evaluatePolicy } from './evaluate.js';
+import { zeroMetrics } from './metrics.js';
 import { AdamW, learningRate } from './optimizer.js';
 import { encodePrompt, loadPolicy, policyFromCheckpoint, type Policy } from './policy-source.js';
 import { Predictor } from './predictor.js';
@@ -306,27 +307,14 @@ export async function train(
         const { outcome, tokens } = await sftBatchStep(s, lr);
         s.step += 1;
         const seconds = (performance.now() - started) / 1000;
-        metrics = {
-          step: s.step,
-          reward_mean: 0,
-          pass_rate: 0,
-          positive_fraction: 0,
-          zero_positive_group_fraction: 0,
-          mean_positive_set_size: 0,
-          entropy: 0,
+        metrics = zeroMetrics(s.step, info.name, {
           nll: outcome.stats.nll,
-          l_sim: 0,
-          l_ent: 0,
           loss: outcome.stats.loss,
           grad_norm: outcome.gradNorm,
           lr,
-          drift: 0,
-          drift_bound: 0,
-          completion_length: 0,
           tokens_per_second: tokens / seconds,
           step_seconds: seconds,
-          backend: info.name,
-        };
+        });
       }
       await hooks.onStep?.(metrics);
       if (config.checkpoint_every > 0 && s.step % config.checkpoint_every === 0 && s.step < config.steps) {

@@ -5,6 +5,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test/helpers/db.
 import { loadConfig } from '../../config/index.js';
 import { dataSourceOptions } from '../../database/options.js';
 import type { StepMetrics, TrainConfig, TrainHooks, TrainResult } from '../../learner/trainer/types.js';
+import { zeroMetrics } from '../../learner/trainer/metrics.js';
 import { CheckpointStore } from '../checkpoints/checkpoint-store.js';
 import type { PayloadOf, RealtimeEvent } from '../realtime/events.js';
 import type { RealtimePublisher } from '../realtime/realtime-publisher.js';
@@ -32,27 +33,7 @@ const publisher: RealtimePublisher = {
 };
 
 function metrics(step: number): StepMetrics {
-  return {
-    step,
-    reward_mean: 0,
-    pass_rate: 0,
-    positive_fraction: 0,
-    zero_positive_group_fraction: 0,
-    mean_positive_set_size: 0,
-    entropy: 0,
-    nll: 0,
-    l_sim: 0,
-    l_ent: 0,
-    loss: 1 / step,
-    grad_norm: 0,
-    lr: 0,
-    drift: 0,
-    drift_bound: 0,
-    completion_length: 0,
-    tokens_per_second: 0,
-    step_seconds: 0,
-    backend: 'fake',
-  };
+  return zeroMetrics(step, 'fake', { loss: 1 / step });
 }
 
 /** A stand-in trainer: `steps` steps, polling shouldStop before each, like the real loop. */
