@@ -27,11 +27,17 @@ describe('resolveConfig', () => {
     expect(c.optimizer.lr).toBe(1e-3);
   });
 
+  it('takes the POPO positive threshold as a setting (default 0.5)', () => {
+    expect(resolveConfig({}).popo.positive_threshold).toBe(0.5);
+    expect(resolveConfig({ popo: { positive_threshold: 0.8 } }).popo.positive_threshold).toBe(0.8);
+  });
+
   it.each([
     [{ popo: { tau: 1 } }, 'popo.tau', 'must be > 0 and < 1'],
     [{ popo: { tau: 0 } }, 'popo.tau', 'must be > 0 and < 1'],
     [{ popo: { alpha: -1 } }, 'popo.alpha', 'must be >= 0'],
     [{ popo: { beta: -0.1 } }, 'popo.beta', 'must be >= 0'],
+    [{ popo: { positive_threshold: 'half' } }, 'popo.positive_threshold', 'number'],
     [{ sampling: { group_size: 1 } }, 'sampling.group_size', 'must be >= 2'],
     [{ optimizer: { lr: 0 } }, 'optimizer.lr', 'must be > 0'],
     [{ popo: { alhpa: 0.1 } }, 'popo.alhpa', 'is not a known setting'],

@@ -46,6 +46,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
     anchor: 'sim',
     ema: true,
     nll_norm: 'tokens',
+    positive_threshold: 0.5,
   },
   grpo: {
     epsilon: 0.2,
@@ -91,6 +92,7 @@ class PopoSchema {
   @IsIn(['sim', 'kl']) anchor!: string;
   @IsBoolean() ema!: boolean;
   @IsIn(['tokens', 'sequence']) nll_norm!: string;
+  @IsNumber({ allowNaN: false, allowInfinity: false }) positive_threshold!: number;
   @IsOptional() @IsInt() @Min(1) predictor_dim?: number;
 }
 

@@ -14,6 +14,7 @@ export interface PopoParams {
   anchor: 'sim' | 'kl'; // ablation: KL(pi_theta || pi_xi) instead of L_sim
   ema: boolean; // ablation: false freezes xi at the initial policy
   nll_norm: 'tokens' | 'sequence'; // divide the weighted NLL by positive tokens, or average per-sequence means
+  positive_threshold: number; // a completion is positive (in S+) when its reward is >= this
   predictor_dim?: number;
 }
 
