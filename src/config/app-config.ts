@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
+import { OutboundPolicy } from '../common/ssrf-guard.js';
 import { EnvironmentVariables, type ProcessMode } from './env.schema.js';
 
 export class ConfigError extends Error {
@@ -24,6 +25,8 @@ export class AppConfig {
   host: string;
   dataDir: string;
   modelRoots: string[];
+  /** Which addresses user-supplied URLs may reach (POPO_OUTBOUND_ALLOW). */
+  outbound: OutboundPolicy;
   limits: {
     jsonBodyBytes: number;
     datasetBytes: number;
@@ -62,6 +65,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     .filter((p) => p.length > 0)
     .map((p) => (isAbsolute(p) ? p : resolve(p)));
 
+  let outbound: OutboundPolicy;
+  try {
+    outbound = OutboundPolicy.parse(vars.POPO_OUTBOUND_ALLOW);
+  } catch (e) {
+    throw new ConfigError([{ field: 'POPO_OUTBOUND_ALLOW', reason: (e as Error).message }]);
+  }
+
   return Object.assign(new AppConfig(), {
     mode: vars.POPO_MODE,
     databaseUrl: vars.DATABASE_URL,
@@ -72,6 +82,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: vars.HOST,
     dataDir,
     modelRoots,
+    outbound,
     limits: {
       jsonBodyBytes: vars.MAX_JSON_BODY_BYTES,
       datasetBytes: vars.MAX_DATASET_BYTES,

@@ -62,6 +62,15 @@ export class EnvironmentVariables {
   @IsString()
   POPO_MODEL_ROOTS?: string;
 
+  /**
+   * Comma-separated IPs/CIDRs that user-supplied URLs (webhooks, HTTP graders) may reach even though they are
+   * loopback, private or link-local ("127.0.0.0/8,::1" for development). Unset: only public addresses.
+   */
+  @IsOptional()
+  @emptyToUndefined()
+  @IsString()
+  POPO_OUTBOUND_ALLOW?: string;
+
   @Type(() => Number)
   @IsInt()
   @Min(1024)

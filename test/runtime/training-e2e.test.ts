@@ -98,7 +98,8 @@ beforeAll(async () => {
   hookUrl = `http://127.0.0.1:${(hookServer.address() as { port: number }).port}/done`;
 
   db = await createTestDatabase();
-  api = await startRuntimeApi({ db, prefix });
+  // The webhook receiver is on loopback: allowlisted for the API (accepts the URL) and the worker (delivers).
+  api = await startRuntimeApi({ db, prefix, env: { POPO_OUTBOUND_ALLOW: '127.0.0.1/32' } });
   project = await api.createProject('e2e');
   const t0 = Date.now();
   worker = spawnWorker({
@@ -108,6 +109,7 @@ beforeAll(async () => {
     POPO_WORKER_ID: 'e2e-worker-1',
     POPO_WORKER_DEVICES: 'cpu',
     POPO_WEBHOOK_POLL_MS: '100',
+    POPO_OUTBOUND_ALLOW: '127.0.0.1/32',
   });
   await worker.ready;
   console.log(`worker process ready in ${Date.now() - t0} ms`);

@@ -42,6 +42,8 @@ beforeAll(async () => {
     prefix,
     queue: new RecordingQueue(),
     env: {
+      // The receivers below listen on loopback, which webhooks may not reach unless allowlisted.
+      POPO_OUTBOUND_ALLOW: '127.0.0.1/32',
       POPO_WEBHOOK_BACKOFF_MS: String(BACKOFF_MS),
       POPO_WEBHOOK_MAX_ATTEMPTS: '3',
       POPO_WEBHOOK_POLL_MS: '50',

@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { instanceToPlain } from 'class-transformer';
 import type { DataSource } from 'typeorm';
+import { checkOutboundUrl } from '../../common/ssrf-guard.js';
+import { AppConfig } from '../../config/index.js';
 import { validationFailed, type ErrorDetail } from '../../common/api-error.js';
 import { Checkpoint, Dataset, Job, Model } from '../../database/entities/index.js';
 import { BUILTIN_MODELS } from '../../learner/model/config.js';
@@ -39,7 +41,10 @@ export function hyperparametersOf(dto: CreateJobDto): Record<string, unknown> {
  */
 @Injectable()
 export class JobRequestResolver {
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly appConfig: AppConfig,
+  ) {}
 
   async resolve(projectId: string, dto: CreateJobDto): Promise<JobRowInput> {
     const errors: ErrorDetail[] = [];
@@ -78,6 +83,10 @@ export class JobRequestResolver {
       !(await this.db.getRepository(Dataset).existsBy({ id: dto.dataset_id, project_id: projectId }))
     )
       fail('dataset_id', 'no such dataset in this project');
+    if (dto.webhook_url) {
+      const refused = await checkOutboundUrl(dto.webhook_url, this.appConfig.outbound);
+      if (refused) fail('webhook_url', refused);
+    }
 
     if (dto.from_checkpoint) {
       const parent = await this.db

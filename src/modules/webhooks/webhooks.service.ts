@@ -1,6 +1,8 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
+import { OutboundRefusedError, outboundRequest } from '../../common/ssrf-guard.js';
+import { AppConfig } from '../../config/index.js';
 import { TERMINAL_STATUSES, WebhookDelivery, type Job } from '../../database/entities/index.js';
 import { statusPayload } from '../realtime/payloads.js';
 import { RuntimeConfig } from '../worker/runtime-config.js';
@@ -37,6 +39,7 @@ export class WebhooksService implements OnApplicationBootstrap, OnApplicationShu
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly runtime: RuntimeConfig,
+    private readonly config: AppConfig,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -140,24 +143,32 @@ export class WebhooksService implements OnApplicationBootstrap, OnApplicationShu
     });
     let responseStatus: number | null = null;
     let error: string | null = null;
+    let refused = false;
     try {
-      const res = await fetch(d.url, {
-        method: 'POST',
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.runtime.webhook.timeoutMs),
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'popo-webhooks/1',
-          [SIGNATURE_HEADER]: signatureHeader(d.webhook_secret, body),
-          [EVENT_HEADER]: d.event,
-          [DELIVERY_HEADER]: d.id,
+      // Checked again here, at connect time, against the address actually dialled: the URL was accepted at
+      // creation, but its DNS may point somewhere else by now.
+      const res = await outboundRequest(
+        d.url,
+        {
+          method: 'POST',
+          body,
+          timeoutMs: this.runtime.webhook.timeoutMs,
+          maxResponseBytes: 0,
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': 'popo-webhooks/1',
+            [SIGNATURE_HEADER]: signatureHeader(d.webhook_secret, body),
+            [EVENT_HEADER]: d.event,
+            [DELIVERY_HEADER]: d.id,
+          },
         },
-      });
+        this.config.outbound,
+      );
       responseStatus = res.status;
-      await res.body?.cancel().catch(() => undefined);
       if (res.status < 200 || res.status >= 300) error = `receiver answered HTTP ${res.status}`;
     } catch (e) {
+      // A forbidden destination will not become allowed by retrying.
+      refused = e instanceof OutboundRefusedError;
       const err = e as Error & { cause?: { code?: string; message?: string } };
       error =
         err.name === 'TimeoutError'
@@ -174,7 +185,7 @@ export class WebhooksService implements OnApplicationBootstrap, OnApplicationShu
       );
       return;
     }
-    const giveUp = attempts >= maxAttempts;
+    const giveUp = refused || attempts >= maxAttempts;
     const delay = Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** (attempts - 1));
     await this.db.query(
       `UPDATE webhook_deliveries SET status = $2, attempts = $3, response_status = $4, last_error = $5,

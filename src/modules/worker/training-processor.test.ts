@@ -58,7 +58,12 @@ function fakeTrain(
 }
 
 function processorWith(train: TrainFn, env: Record<string, string> = {}) {
-  const config = loadConfig({ DATABASE_URL: tdb.url, LOG_LEVEL: 'error' });
+  // The webhook below points at a closed loopback port: allowlisted, so it stays a retryable failure.
+  const config = loadConfig({
+    DATABASE_URL: tdb.url,
+    LOG_LEVEL: 'error',
+    POPO_OUTBOUND_ALLOW: '127.0.0.1/32',
+  });
   const runtime = loadRuntimeConfig({ POPO_WORKER_ID: 'unit-worker', POPO_PROJECT_MAX_RUNNING: '2', ...env });
   const heartbeat = new WorkerHeartbeat(new InMemoryWorkerRegistry(), {
     id: 'unit-worker',
@@ -71,7 +76,7 @@ function processorWith(train: TrainFn, env: Record<string, string> = {}) {
     runtime,
     new JobStore(ds),
     new CheckpointStore(ds, config),
-    new WebhooksService(ds, runtime),
+    new WebhooksService(ds, runtime, config),
     heartbeat,
     publisher,
     train,
