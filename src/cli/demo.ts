@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initBackend } from '../learner/backend.js';
+import { formatBackendInfo, initBackend } from '../learner/backend.js';
 import { ConfigError, resolveConfig } from '../learner/trainer/config.js';
 import { loadTrainingData } from '../learner/trainer/data-source.js';
 import { evaluatePolicy } from '../learner/trainer/evaluate.js';
@@ -78,7 +78,8 @@ export async function runDemo(opts: {
     process.stderr.write(`${(e as Error).message}\n`);
     return 2;
   }
-  await initBackend(sft.backend ?? 'auto');
+  // The line says when the native fast path is missing and how to install it.
+  process.stderr.write(`backend: ${formatBackendInfo(await initBackend(sft.backend ?? 'auto'))}\n`);
   if (sft.model.path && !isAbsolute(sft.model.path)) {
     const init = join(opts.out, sft.model.path);
     if (!existsSync(join(init, 'config.json'))) await writeTinyModelDir(init, sft.seed, INIT_DIMS);

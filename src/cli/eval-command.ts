@@ -1,4 +1,4 @@
-import { initBackend } from '../learner/backend.js';
+import { formatBackendInfo, initBackend } from '../learner/backend.js';
 import { readExamplesJsonl } from '../learner/data/jsonl.js';
 import { getTask } from '../learner/tasks/index.js';
 import { mathScorer, taskScorer, type Scorer } from '../learner/trainer/data-source.js';
@@ -69,7 +69,7 @@ export async function runEval(o: EvalCommandOptions): Promise<number> {
   const policy = await loadPolicy(o.model ? { path: o.model } : { builtin: o.builtin }, Number(o.seed));
   try {
     process.stderr.write(
-      `evaluating ${Math.min(settings.max_examples, examples.length)} problems × ${settings.n} samples on ${info.name}\n`,
+      `evaluating ${Math.min(settings.max_examples, examples.length)} problems × ${settings.n} samples on ${formatBackendInfo(info)}\n`,
     );
     const r = await evaluatePolicy(policy, examples, score, settings);
     process.stdout.write(

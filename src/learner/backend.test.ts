@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { formatBackendInfo, initBackend, parseBackendName } from './backend.js';
+import { type BackendInfo, formatBackendInfo, initBackend, parseBackendName } from './backend.js';
+import { loadOpenBlas, OPENBLAS_INSTALL_HINT } from './kernels/openblas.js';
 
 describe('backend selection', () => {
   it('auto skips the native backends that are not installed and reports why', async () => {
@@ -14,7 +15,15 @@ describe('backend selection', () => {
     expect(info.skipped[0].reason).toBe('package not installed');
     expect(info.threads).toBeGreaterThanOrEqual(1);
     expect(typeof info.simd).toBe('boolean');
-    expect(formatBackendInfo(info)).toMatch(/^wasm \(.*skipped tensorflow-gpu: package not installed/);
+    // With OpenBLAS installed (CI installs it) the matMuls run there and the label says so.
+    const blas = loadOpenBlas().blas !== undefined;
+    expect(info.label).toBe(blas ? 'wasm+blas' : 'wasm');
+    expect(info.blas?.active).toBe(blas);
+    expect(formatBackendInfo(info)).toMatch(
+      blas
+        ? /^wasm\+blas \(simd.*matMul on OpenBLAS .*skipped tensorflow-gpu: package not installed/
+        : /^wasm \(.*no BLAS: .*skipped tensorflow-gpu/,
+    );
     // The wasm binary really runs: a matMul on the wasm backend.
     const y = tf.tidy(() => tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])).dataSync()[0]);
     expect(y).toBe(11);
@@ -29,7 +38,14 @@ describe('backend selection', () => {
 
   it('switches to cpu on request and registers gradients', async () => {
     const info = await initBackend('cpu');
-    expect(info).toMatchObject({ name: 'cpu', requested: 'cpu', tfjsBackend: 'cpu', skipped: [] });
+    expect(info).toMatchObject({
+      name: 'cpu',
+      requested: 'cpu',
+      tfjsBackend: 'cpu',
+      skipped: [],
+      label: 'cpu',
+    });
+    expect(info.blas).toBeUndefined();
     const g = tf.tidy(
       () =>
         tf
@@ -54,5 +70,23 @@ describe('backend selection', () => {
     }
     expect(parseBackendName(' WASM ')).toBe('wasm');
     expect(parseBackendName(undefined)).toBe('auto');
+  });
+
+  it('without OpenBLAS the report names the plain wasm path and how to get the fast one', () => {
+    const info: BackendInfo = {
+      name: 'wasm',
+      requested: 'auto',
+      tfjsBackend: 'wasm',
+      tfjsVersion: tf.version_core,
+      threads: 1,
+      simd: true,
+      skipped: [],
+      label: 'wasm',
+      blas: { active: false, reason: `libopenblas.so.0 not found; ${OPENBLAS_INSTALL_HINT}` },
+    };
+    expect(formatBackendInfo(info)).toBe(
+      `wasm (simd; 1 thread; no BLAS: libopenblas.so.0 not found; ${OPENBLAS_INSTALL_HINT})`,
+    );
+    expect(OPENBLAS_INSTALL_HINT).toMatch(/apt-get install libopenblas0-pthread/);
   });
 });

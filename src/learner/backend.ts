@@ -1,6 +1,7 @@
 import { createRequire, register } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { activeBlas, enableBlasKernels } from './kernels/blas-matmul.js';
 
 /**
  * Runtime choice of the TensorFlow.js backend. Native bindings (tfjs-node, tfjs-node-gpu) are optional
@@ -24,6 +25,11 @@ export interface BackendInfo {
   simd?: boolean;
   /** Backends tried before the chosen one (auto only) and why each was passed over. */
   skipped: { name: ConcreteBackend; reason: string }[];
+  /** What runs, for job rows and health: the backend name plus `+blas` when OpenBLAS does its matMuls. */
+  label: string;
+  /** wasm only: OpenBLAS running the matMuls, or why not (with how to install it). */
+  blas?:
+    { active: true; library: string; config: string; threads: number } | { active: false; reason: string };
 }
 
 const AUTO_ORDER: ConcreteBackend[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
@@ -67,6 +73,7 @@ async function tryActivate(name: ConcreteBackend): Promise<{ ok: true } | { ok: 
         if (!(await tf.setBackend('wasm')))
           return { ok: false, reason: 'the wasm module failed to initialise' };
         shareIdentityOnWasm();
+        blasOutcome = enableBlasKernels();
         return { ok: true };
       }
       case 'cpu': {
@@ -81,6 +88,8 @@ async function tryActivate(name: ConcreteBackend): Promise<{ ok: true } | { ok: 
     return { ok: false, reason: missing ? 'package not installed' : msg };
   }
 }
+
+let blasOutcome: ReturnType<typeof enableBlasKernels> | undefined;
 
 interface RefCountingBackend {
   incRef(dataId: object): void;
@@ -199,23 +208,37 @@ async function describe(
     tfjsBackend: tf.getBackend(),
     tfjsVersion: tf.version_core,
     skipped,
+    label: name,
   };
   if (name === 'wasm') {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     info.threads = wasm.getThreadsCount();
     info.simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
+    const blas = activeBlas();
+    if (blas) {
+      info.blas = { active: true, ...blas };
+      info.label = 'wasm+blas';
+    } else {
+      info.blas = { active: false, reason: blasOutcome?.ok === false ? blasOutcome.reason : 'not loaded' };
+    }
   } else if (name === 'cpu') {
     info.threads = 1;
   }
   return info;
 }
 
-/** One line for logs and job records, e.g. "wasm (simd, 1 thread; skipped tensorflow-gpu: package not installed)". */
+/**
+ * One line for logs and job records, e.g. "wasm+blas (simd, 1 thread; OpenBLAS 0.3.21 …, up to 2 threads;
+ * skipped tensorflow-gpu: package not installed)".
+ */
 export function formatBackendInfo(info: BackendInfo): string {
   const details: string[] = [];
+  const plural = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
   if (info.simd !== undefined) details.push(info.simd ? 'simd' : 'no simd');
-  if (info.threads !== undefined) details.push(`${info.threads} thread${info.threads === 1 ? '' : 's'}`);
+  if (info.threads !== undefined) details.push(plural(info.threads));
+  if (info.blas?.active) details.push(`matMul on ${info.blas.config}, up to ${plural(info.blas.threads)}`);
+  if (info.blas && !info.blas.active) details.push(`no BLAS: ${info.blas.reason}`);
   const skipped = info.skipped.map((s) => `skipped ${s.name}: ${s.reason}`);
   const all = [...details, ...skipped];
-  return `${info.name}${all.length ? ` (${all.join('; ')})` : ''}`;
+  return `${info.label ?? info.name}${all.length ? ` (${all.join('; ')})` : ''}`;
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { blasKernelsActive } from '../kernels/blas-matmul.js';
 
 /**
  * Differentiable building blocks tuned for the wasm backend, where (measured on this project's machine)
@@ -11,6 +12,11 @@ type CustomGradientFunc<T extends tf.Tensor> = Parameters<typeof tf.customGrad<T
 
 /** Backends whose matMul with transpose flags is slow, so gradients transpose explicitly. */
 const EXPLICIT_TRANSPOSE_BACKENDS = new Set(['wasm', 'cpu']);
+
+/** With OpenBLAS doing wasm's matMuls, transpose flags are free: tfjs's stock gradients are then the fast ones. */
+function explicitTransposes(): boolean {
+  return EXPLICIT_TRANSPOSE_BACKENDS.has(tf.getBackend()) && !blasKernelsActive();
+}
 
 function swapLast2(x: tf.Tensor): tf.Tensor {
   const perm = [...Array(x.rank).keys()];
@@ -35,7 +41,7 @@ const matmulExplicitGrad = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.
  * instead of using tfjs's default transposeA/transposeB matMuls.
  */
 export function matmul<T extends tf.Tensor>(a: tf.Tensor, b: tf.Tensor): T {
-  if (EXPLICIT_TRANSPOSE_BACKENDS.has(tf.getBackend())) return matmulExplicitGrad(a, b) as T;
+  if (explicitTransposes()) return matmulExplicitGrad(a, b) as T;
   return tf.matMul(a, b) as T;
 }
 
@@ -60,7 +66,7 @@ const matmulNTGrad = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSa
  * both operands are read along contiguous rows, about twice as fast as the plain layout. Used for attention.
  */
 export function matmulNT<T extends tf.Tensor>(a: tf.Tensor, b: tf.Tensor): T {
-  if (tf.getBackend() === 'wasm') return matmulNTGrad(a, b) as T;
+  if (tf.getBackend() === 'wasm' && !blasKernelsActive()) return matmulNTGrad(a, b) as T;
   return tf.matMul(a, b, false, true) as T;
 }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../backend.js';
+import { formatBackendInfo, initBackend } from '../backend.js';
 import type { CausalLM } from '../model/causal-lm.js';
 import { popoWarnings } from '../objectives/popo.js';
 import { Rng } from '../util/random.js';
@@ -246,9 +246,9 @@ export async function train(
   opts: TrainOptions = {},
 ): Promise<TrainResult> {
   const info = await initBackend(config.backend);
-  const s = await setUp(config, info.name, opts);
+  const s = await setUp(config, info.label, opts);
   const emit = async (e: TrainEvent) => hooks.onEvent?.(e);
-  const result: TrainResult = { status: 'completed', steps_done: s.step, backend: info.name };
+  const result: TrainResult = { status: 'completed', steps_done: s.step, backend: info.label };
   try {
     if (s.step > 0) {
       await hooks.onResume?.(s.step);
@@ -259,7 +259,12 @@ export async function train(
         step: s.step,
       });
     } else {
-      await emit({ level: 'info', code: 'started', message: `training on backend ${info.name}`, step: 0 });
+      await emit({
+        level: 'info',
+        code: 'started',
+        message: `training on backend ${formatBackendInfo(info)}`,
+        step: 0,
+      });
       result.eval_before = await evaluateAt(s, 0, hooks);
     }
     let lastCheckpoint = s.step;
@@ -299,7 +304,7 @@ export async function train(
           completion_length: genTokens / n,
           tokens_per_second: genTokens / seconds,
           step_seconds: seconds,
-          backend: info.name,
+          backend: info.label,
         };
         for (const [k, v] of Object.entries(outcome.stats)) if (!(k in metrics)) metrics[k] = v;
         for (const e of events) await emit(e);

@@ -34,7 +34,7 @@ export async function runEvalJob(config: TrainConfig, base?: CheckpointBlob): Pr
       pass_at_k: res.pass_at_k,
       avg_at_k: res.avg_at_k,
       examples: res.examples,
-      backend: info.name,
+      backend: info.label,
       split,
     };
   } finally {
