@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
+import { BACKENDS } from '../learner/trainer/run-spec.js';
 import { runDemo } from './demo.js';
 import { runEval } from './eval-command.js';
 import { registerJobCommands } from './jobs-command.js';
@@ -12,10 +13,7 @@ const program = new Command()
   )
   .showHelpAfterError();
 
-const backendOption = new Option(
-  '--backend <name>',
-  'tensorflow-gpu | tensorflow | wasm | cpu | auto',
-).choices(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+const backendOption = new Option('--backend <name>', BACKENDS.join(' | ')).choices(BACKENDS);
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 

@@ -1,23 +1,10 @@
+import { describeBounds, type Bounds } from '../learner/trainer/run-spec.js';
 import { registerDecorator, type ValidationOptions } from 'class-validator';
 
-export interface RangeSpec {
-  gt?: number;
-  gte?: number;
-  lt?: number;
-  lte?: number;
-  /** Require an integer. */
-  int?: boolean;
-}
+export type RangeSpec = Bounds;
 
-/** "must be > 0 and < 1", "must be an integer ≥ 2" — the wording users see in error details. */
-export function describeRange(spec: RangeSpec): string {
-  const bounds = [
-    spec.gt !== undefined ? `> ${spec.gt}` : spec.gte !== undefined ? `>= ${spec.gte}` : undefined,
-    spec.lt !== undefined ? `< ${spec.lt}` : spec.lte !== undefined ? `<= ${spec.lte}` : undefined,
-  ].filter((b): b is string => b !== undefined);
-  const what = spec.int ? 'an integer' : 'a number';
-  return bounds.length === 0 ? `must be ${what}` : `must be ${what} ${bounds.join(' and ')}`;
-}
+/** "must be a number > 0 and < 1", "must be an integer >= 2": the run spec's wording, for every DTO too. */
+export const describeRange = describeBounds;
 
 export function inRange(value: unknown, spec: RangeSpec): boolean {
   if (typeof value !== 'number' || !Number.isFinite(value)) return false;

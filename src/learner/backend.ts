@@ -2,6 +2,7 @@ import { createRequire, register } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { activeBlas, enableBlasKernels } from './kernels/blas-matmul.js';
+import { BACKENDS } from './trainer/run-spec.js';
 
 /**
  * Runtime choice of the TensorFlow.js backend. Native bindings (tfjs-node, tfjs-node-gpu) are optional
@@ -9,7 +10,7 @@ import { activeBlas, enableBlasKernels } from './kernels/blas-matmul.js';
  * import and `auto` falls back to the portable backends (wasm, then pure-JS cpu).
  */
 
-export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_NAMES = BACKENDS;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 export type ConcreteBackend = Exclude<BackendName, 'auto'>;
 

@@ -616,7 +616,7 @@ const CASES: Case[] = [
     status: 400,
     code: 'validation_failed',
     field: 'grpo.epsilon_high',
-    reason: /must be >= grpo.epsilon \(grid point grpo.epsilon_high=0.05\)/,
+    reason: /must be >= grpo.epsilon \(0.1\) \(grid point grpo.epsilon_high=0.05\)/,
   },
 ];
 

@@ -72,11 +72,11 @@ describe('jobs', () => {
       json: {
         kind: 'sft',
         model: { builtin: 'tiny-1m' },
-        task: { name: 'add', difficulty: 1, n_train: 100, n_test: 10 },
+        task: { name: 'add', difficulty: 1, n_train: 50, n_test: 10 },
       },
     });
     expect(res.status).toBe(201);
-    expect(res.body.task).toEqual({ name: 'add', difficulty: 1, n_train: 100, n_test: 10 });
+    expect(res.body.task).toEqual({ name: 'add', difficulty: 1, n_train: 50, n_test: 10 });
     expect(res.body.dataset_id).toBeNull();
   });
 

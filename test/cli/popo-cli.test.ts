@@ -117,8 +117,8 @@ describe('popo CLI', () => {
       'sampling.group_size=1',
     );
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('popo.tau: must be > 0 and < 1');
-    expect(r.stderr).toContain('sampling.group_size: must be >= 2');
+    expect(r.stderr).toContain('popo.tau: must be a number > 0 and < 1');
+    expect(r.stderr).toContain('sampling.group_size: must be an integer >= 2 and <= 1024');
     expect(existsSync(join(dir, 'bad', 'metrics.jsonl'))).toBe(false);
   });
 

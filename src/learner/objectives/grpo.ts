@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
+import { DEFAULT_CONFIG } from '../trainer/config.js';
+import { pick } from '../util/pick.js';
 import { ObjectiveInputError } from './errors.js';
 import { keepStats, readStats, type ReadStats } from './stats.js';
 import {
@@ -33,12 +35,9 @@ export interface GrpoLossOptions {
   std_eps: number;
 }
 
+/** The run spec's defaults (src/learner/trainer/run-spec.ts), plus std_eps, which is not a run setting. */
 export const GRPO_LOSS_DEFAULTS: Readonly<GrpoLossOptions> = Object.freeze({
-  epsilon: 0.2,
-  epsilon_high: 0.2,
-  kl_beta: 0,
-  scale_rewards: 'group',
-  loss_agg: 'token-mean',
+  ...pick(DEFAULT_CONFIG.grpo, ['epsilon', 'epsilon_high', 'kl_beta', 'scale_rewards', 'loss_agg']),
   std_eps: 1e-4,
 });
 

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
+import { DEFAULT_CONFIG } from '../trainer/config.js';
+import { pick } from '../util/pick.js';
 import { Rng } from '../util/random.js';
 import { ObjectiveInputError } from './errors.js';
 import { groupCounts, type GroupCounts } from './groups.js';
@@ -36,15 +38,18 @@ export interface PopoLossOptions {
   positive_threshold: number;
 }
 
-export const POPO_LOSS_DEFAULTS: Readonly<PopoLossOptions> = Object.freeze({
-  alpha: 0.1,
-  beta: 0.01,
-  sigma: 0.02,
-  weight_mode: 'softmax',
-  anchor: 'sim',
-  nll_norm: 'tokens',
-  positive_threshold: 0.5,
-});
+/** The loss options' defaults are the run spec's (src/learner/trainer/run-spec.ts). */
+export const POPO_LOSS_DEFAULTS: Readonly<PopoLossOptions> = Object.freeze(
+  pick(DEFAULT_CONFIG.popo, [
+    'alpha',
+    'beta',
+    'sigma',
+    'weight_mode',
+    'anchor',
+    'nll_norm',
+    'positive_threshold',
+  ]),
+);
 
 /** The predictor head h_φ, or anything mapping [N,H] → [N,H] differentiably. */
 export interface FeatureHead {

@@ -59,7 +59,8 @@ function checkOptions(spec: TaskSpec, o: GenerateOptions): void {
 
 export function defineTask(spec: TaskSpec): Task {
   const exampleRng = new Rng(0);
-  return {
+  const capacities = new Map<string, number>();
+  const task: Task = {
     name: spec.name,
     description: spec.description,
     maxDifficulty: spec.maxDifficulty,
@@ -93,9 +94,21 @@ export function defineTask(spec: TaskSpec): Task {
       }
       return out;
     },
+    capacity(split: Split, difficulty: number, atMost: number, seed = 0): number {
+      const key = `${split}/${difficulty}/${atMost}/${seed}`;
+      let have = capacities.get(key);
+      if (have === undefined) {
+        // The generator itself is the measure (small spaces run out, large ones exceed any n asked for).
+        have = task.generate({ split, n: atMost, seed, difficulty, upTo: true }).length;
+        if (capacities.size > 1000) capacities.clear();
+        capacities.set(key, have);
+      }
+      return have;
+    },
     solution: (problem: string) => spec.solve(problem),
     reward: (completion: string, example: Pick<Example, 'answer'>) => exactMatch(completion, example.answer),
   };
+  return task;
 }
 
 /** Uniform integer in [lo, hi]. */

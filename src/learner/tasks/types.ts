@@ -25,6 +25,11 @@ export interface Task {
   /** One prompt and answer, e.g. `{ problem: '12+34=', answer: '46' }`. */
   readonly example: { problem: string; answer: string };
   generate(options: GenerateOptions): Example[];
+  /**
+   * How many distinct problems `generate` finds for this split, difficulty and seed, counting up to `atMost`: a
+   * run asking for more would fail, so the run spec refuses it at creation.
+   */
+  capacity(split: Split, difficulty: number, atMost: number, seed?: number): number;
   /** The SFT target completion for a problem of this task (the answer; the trainer appends EOS). */
   solution(problem: string): string;
   /** 1 when the completion is the answer (after trimming; numbers compared numerically), else 0. */

@@ -27,20 +27,15 @@ describe('resolveConfig', () => {
     expect(c.optimizer.lr).toBe(1e-3);
   });
 
-  it('takes the POPO positive threshold as a setting (default 0.5)', () => {
-    expect(resolveConfig({}).popo.positive_threshold).toBe(0.5);
-    expect(resolveConfig({ popo: { positive_threshold: 0.8 } }).popo.positive_threshold).toBe(0.8);
-  });
-
   it.each([
-    [{ popo: { tau: 1 } }, 'popo.tau', 'must be > 0 and < 1'],
-    [{ popo: { tau: 0 } }, 'popo.tau', 'must be > 0 and < 1'],
-    [{ popo: { alpha: -1 } }, 'popo.alpha', 'must be >= 0'],
-    [{ popo: { beta: -0.1 } }, 'popo.beta', 'must be >= 0'],
+    [{ popo: { tau: 1 } }, 'popo.tau', 'must be a number > 0 and < 1'],
+    [{ popo: { tau: 0 } }, 'popo.tau', 'must be a number > 0 and < 1'],
+    [{ popo: { alpha: -1 } }, 'popo.alpha', 'must be a number >= 0'],
+    [{ popo: { beta: -0.1 } }, 'popo.beta', 'must be a number >= 0'],
+    [{ sampling: { group_size: 1 } }, 'sampling.group_size', 'must be an integer >= 2'],
+    [{ optimizer: { lr: 0 } }, 'optimizer.lr', 'must be a number > 0'],
+    [{ popo: { alhpa: 0.1 } }, 'popo.alhpa', 'is not a known field'],
     [{ popo: { positive_threshold: 'half' } }, 'popo.positive_threshold', 'number'],
-    [{ sampling: { group_size: 1 } }, 'sampling.group_size', 'must be >= 2'],
-    [{ optimizer: { lr: 0 } }, 'optimizer.lr', 'must be > 0'],
-    [{ popo: { alhpa: 0.1 } }, 'popo.alhpa', 'is not a known setting'],
     [{ algorithm: 'ppo' }, 'algorithm', 'must be one of'],
     [{ steps: 'ten' }, 'steps', 'integer'],
     [{ eval: { n: 2, k: 4 } }, 'eval.k', 'must be <= eval.n'],
@@ -51,6 +46,22 @@ describe('resolveConfig', () => {
       'unknown task "arithmetic" (built-in: add',
     ],
     [{ data: { task: { name: 'add', difficulty: 9 } } }, 'data.task.difficulty', 'must be <= 4'],
+    [{ popo: { positive_threshold: 1.5 } }, 'popo.positive_threshold', 'must be a number >= 0 and <= 1'],
+    [{ data: { overlong: 'wrap' } }, 'data.overlong', 'must be one of: error, skip, truncate_left'],
+    [{ sampling: { group_size: 2048 } }, 'sampling.group_size', 'must be an integer >= 2 and <= 1024'],
+    [{ popo: 'fast' }, 'popo', 'must be an object'],
+    [{ data: { task: { name: 'add', difficulty: 1, n_train: 500 } } }, 'data.task.n_train', 'has only 80'],
+    [
+      { data: { task: { name: 'add', difficulty: 1, n_train: 10, n_test: 50 } } },
+      'data.task.n_test',
+      'must be <= 20',
+    ],
+    [
+      { data: { task: { name: 'add' }, train: [{ id: '1', problem: 'a', answer: 'b' }] } },
+      'data',
+      'one data source',
+    ],
+    [{ data: { reward: 'math' } }, 'data', 'must name a data source'],
   ])('rejects %j at %s', (partial, field, reason) => {
     const issues = issuesOf(partial);
     const reasons = issues.filter((i) => i.field === field).map((i) => i.reason);
@@ -63,6 +74,19 @@ describe('resolveConfig', () => {
   it('reports every bad field at once', () => {
     const fields = issuesOf({ popo: { tau: 2, alpha: -1 }, sampling: { group_size: 0 } }).map((i) => i.field);
     expect(fields).toEqual(expect.arrayContaining(['popo.tau', 'popo.alpha', 'sampling.group_size']));
+  });
+
+  it('declares popo.positive_threshold (default 0.5: reward >= 0.5 is positive) and data.overlong (default error)', () => {
+    const c = resolveConfig({});
+    expect(c.popo.positive_threshold).toBe(0.5);
+    expect(c.data.overlong).toBe('error');
+    expect(resolveConfig({ popo: { positive_threshold: 1 } }).popo.positive_threshold).toBe(1);
+    expect(resolveConfig({ popo: { positive_threshold: 0.8 } }).popo.positive_threshold).toBe(0.8);
+  });
+
+  it('accepts exactly the capacity of a small task split', () => {
+    const c = resolveConfig({ data: { task: { name: 'add', difficulty: 1, n_train: 80, n_test: 20 } } });
+    expect(c.data.task).toMatchObject({ n_train: 80, n_test: 20 });
   });
 
   it('accepts explicit examples instead of a built-in task', () => {

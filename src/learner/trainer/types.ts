@@ -3,49 +3,18 @@
  * Field names are snake_case where they mirror hyperparameters users write in YAML / JSON job specs.
  */
 
-export type Algorithm = 'popo' | 'grpo' | 'sft';
+import type { z } from 'zod';
+import type { trainConfigSchema } from './run-spec.js';
 
-export interface PopoParams {
-  alpha: number; // weight of L_sim
-  beta: number; // weight of L_ent
-  tau: number; // EMA rate of the siamese policy
-  sigma: number; // std of the noise on the stop-gradient target
-  weight_mode: 'softmax' | 'uniform';
-  anchor: 'sim' | 'kl'; // ablation: KL(pi_theta || pi_xi) instead of L_sim
-  ema: boolean; // ablation: false freezes xi at the initial policy
-  nll_norm: 'tokens' | 'sequence'; // divide the weighted NLL by positive tokens, or average per-sequence means
-  positive_threshold: number; // a completion is positive (in S+) when its reward is >= this
-  predictor_dim?: number;
-}
-
-export interface GrpoParams {
-  epsilon: number;
-  epsilon_high: number;
-  kl_beta: number; // k3 KL to a frozen reference; 0 disables it
-  scale_rewards: 'group' | 'batch' | 'none';
-  loss_agg: 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum-norm';
-  mu: number; // optimisation epochs per rollout batch
-}
-
-export interface OptimizerParams {
-  lr: number;
-  weight_decay: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  clip_grad_norm: number;
-  warmup_steps: number;
-  schedule: 'constant' | 'cosine';
-}
-
-export interface SamplingParams {
-  group_size: number; // G
-  prompts_per_step: number; // B
-  max_new_tokens: number;
-  temperature: number;
-  top_p: number;
-  top_k: number;
-}
+/** The trainer's input, derived from the run spec (./run-spec.ts): every field with its default filled in. */
+export type TrainConfig = z.output<typeof trainConfigSchema>;
+export type Algorithm = TrainConfig['algorithm'];
+export type PopoParams = TrainConfig['popo'];
+export type GrpoParams = TrainConfig['grpo'];
+export type OptimizerParams = TrainConfig['optimizer'];
+export type SamplingParams = TrainConfig['sampling'];
+export type DataSpec = TrainConfig['data'];
+export type ModelSpec = TrainConfig['model'];
 
 /** One verifiable problem. `completion` is the SFT target when present. */
 export interface Example {
@@ -53,37 +22,6 @@ export interface Example {
   problem: string;
   answer: string;
   completion?: string;
-}
-
-export interface DataSpec {
-  /** A built-in task (src/learner/tasks) ... */
-  task?: { name: string; difficulty: number; n_train: number; n_test: number };
-  /** ... or explicit examples (from a JSONL dataset). */
-  train?: Example[];
-  test?: Example[];
-  reward?: 'math' | 'exact';
-}
-
-export interface ModelSpec {
-  builtin?: string; // e.g. 'tiny-1m'
-  path?: string; // local HF-format directory
-}
-
-export interface TrainConfig {
-  algorithm: Algorithm;
-  seed: number;
-  steps: number;
-  model: ModelSpec;
-  data: DataSpec;
-  sampling: SamplingParams;
-  optimizer: OptimizerParams;
-  popo: PopoParams;
-  grpo: GrpoParams;
-  sft?: { batch_size: number; epochs?: number };
-  checkpoint_every: number; // steps; 0 = only at the end
-  eval_every: number; // steps; 0 = only before and after
-  eval: { n: number; k: number; temperature: number; max_examples: number };
-  backend?: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 }
 
 export interface StepMetrics {
@@ -158,3 +96,4 @@ export interface TrainResult {
 //   train(config: TrainConfig, hooks?: TrainHooks, opts?: { resumeFrom?: CheckpointBlob; baseCheckpoint?: CheckpointBlob })
 //     → Promise<TrainResult>
 // defaults + validation in ./config.ts: `resolveConfig(partial) → TrainConfig` throws ConfigError {field, reason}.
+// The fields themselves: ./run-spec.ts.

@@ -36,7 +36,7 @@ describe('trainConfigFor', () => {
   it('raises the trainer’s ConfigError naming the field', () => {
     expect(() => trainConfigFor({ ...base, config: { popo: { tau: 1.5 } } }, {})).toThrow(ConfigError);
     expect(() => trainConfigFor({ ...base, config: { popo: { tau: 1.5 } } }, {})).toThrow(/popo\.tau/);
-    expect(() => trainConfigFor({ ...base, config: { lr: 1 } }, {})).toThrow(/lr is not a known setting/);
+    expect(() => trainConfigFor({ ...base, config: { lr: 1 } }, {})).toThrow(/lr is not a known field/);
   });
 
   it('refuses a job whose registered model is gone', () => {
