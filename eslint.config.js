@@ -10,6 +10,7 @@ export default tseslint.config(
       'coverage/**',
       'client/dashboard/dist/**',
       'client/sdk/generated/**',
+      'src/learner/vendor/**',
     ],
   },
   js.configs.recommended,

@@ -16,7 +16,7 @@ import { resolveConfig } from '../src/learner/trainer/config.js';
 import { loadTrainingData } from '../src/learner/trainer/data-source.js';
 import { evaluatePolicy } from '../src/learner/trainer/evaluate.js';
 import { policyFromCheckpoint } from '../src/learner/trainer/policy-source.js';
-import { writeTinyModelDir } from '../src/learner/trainer/test-model.js';
+import { writeTinyModelDir } from '../src/learner/trainer/tiny-model-dir.js';
 import { train } from '../src/learner/trainer/train.js';
 import type {
   CheckpointBlob,

@@ -1,4 +1,2 @@
-// Lets `node --import ./bench/register.mjs file.ts` run TypeScript with decorator metadata (SWC).
-import { register } from 'node:module';
-import { pathToFileURL } from 'node:url';
-register('@swc-node/register/esm', pathToFileURL('./'));
+// Kept so `node --import ./bench/register.mjs bench/<file>.ts` keeps working; the loader lives in scripts/.
+import '../scripts/register-ts.mjs';

@@ -6,7 +6,7 @@ import { ConfigError, resolveConfig } from '../learner/trainer/config.js';
 import { loadTrainingData } from '../learner/trainer/data-source.js';
 import { evaluatePolicy } from '../learner/trainer/evaluate.js';
 import { loadPolicy } from '../learner/trainer/policy-source.js';
-import { writeTinyModelDir } from '../learner/trainer/test-model.js';
+import { writeTinyModelDir } from '../learner/trainer/tiny-model-dir.js';
 import type { EvalResult, TrainConfig } from '../learner/trainer/types.js';
 import { loadRunConfig } from './load-config.js';
 import { reportConfigError, trainIntoFolder } from './train-command.js';

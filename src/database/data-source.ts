@@ -5,7 +5,7 @@ import { dataSourceOptions } from './options.js';
 
 /**
  * For the TypeORM CLI only, e.g.
- *   node --import ./bench/register.mjs node_modules/typeorm/cli.js migration:generate -d src/database/data-source.ts migrations/Name
+ *   node --import ./scripts/register-ts.mjs node_modules/typeorm/cli.js migration:generate -d src/database/data-source.ts migrations/Name
  * The app builds its DataSource through DatabaseModule instead.
  */
 const config = loadConfig();

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { type BackendInfo, formatBackendInfo, initBackend, parseBackendName } from './backend.js';
@@ -88,5 +89,15 @@ describe('backend selection', () => {
       `wasm (simd; 1 thread; no BLAS: libopenblas.so.0 not found; ${OPENBLAS_INSTALL_HINT})`,
     );
     expect(OPENBLAS_INSTALL_HINT).toMatch(/apt-get install libopenblas0-pthread/);
+  });
+});
+
+describe('vendored tfjs gradients', () => {
+  it('are exactly what the installed tfjs-core bundles to', () => {
+    const r = spawnSync(process.execPath, ['scripts/vendor-tfjs-gradients.mjs', '--check'], {
+      encoding: 'utf8',
+    });
+    expect(r.stdout.trim()).toBe('up to date');
+    expect(r.status).toBe(0);
   });
 });

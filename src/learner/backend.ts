@@ -1,4 +1,4 @@
-import { createRequire, register } from 'node:module';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { activeBlas, enableBlasKernels } from './kernels/blas-matmul.js';
@@ -130,26 +130,6 @@ export function wasmDistDir(): string {
   );
 }
 
-/**
- * tfjs-core's Node bundle registers no gradients; they live only in its ESM dist files, whose relative imports
- * omit the `.js` extension that Node's ESM resolver requires. A resolve hook adds it (only for imports made by
- * tfjs-core's own dist files that fail as written), then the stock registration module is imported. Vitest
- * transforms those files itself; the hook is harmless there.
- */
-const EXTENSIONLESS_HOOK = `
-export async function resolve(specifier, context, next) {
-  try {
-    return await next(specifier, context);
-  } catch (err) {
-    const parent = context.parentURL || '';
-    if (parent.includes('/@tensorflow/tfjs-core/dist/') && specifier.startsWith('.') && !specifier.endsWith('.js')) {
-      return next(specifier + '.js', context);
-    }
-    throw err;
-  }
-}`;
-const GRADIENTS_MODULE = '@tensorflow/tfjs-core/dist/register_all_gradients.js';
-
 function gradientsRegistered(): boolean {
   try {
     tf.tidy(() => tf.grad((x: tf.Tensor) => tf.mean(x))(tf.ones([1])));
@@ -161,13 +141,16 @@ function gradientsRegistered(): boolean {
 
 let gradientsReady: Promise<void> | undefined;
 
-/** Make tf.grad / tf.variableGrads work (idempotent). initBackend() calls it. */
+/**
+ * Make tf.grad / tf.variableGrads work (idempotent). initBackend() calls it. tfjs-core's Node bundle registers no
+ * gradients; `vendor/tfjs-gradients.ts` is its stock registration module bundled at development time (see
+ * scripts/vendor-tfjs-gradients.mjs), so a plain import registers them under Node, SWC and Vitest alike.
+ */
 export function ensureGradients(): Promise<void> {
   gradientsReady ??= (async () => {
     if (gradientsRegistered()) return;
-    register('data:text/javascript,' + encodeURIComponent(EXTENSIONLESS_HOOK));
-    await import(GRADIENTS_MODULE);
-    if (!gradientsRegistered()) throw new Error(`could not register tfjs gradients from ${GRADIENTS_MODULE}`);
+    await import('./vendor/tfjs-gradients.js');
+    if (!gradientsRegistered()) throw new Error('could not register the tfjs gradients');
   })();
   return gradientsReady;
 }

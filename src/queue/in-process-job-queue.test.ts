@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { JobContext, JobOutcome } from './job-consumer.js';
 import { InProcessJobQueue } from './in-process-job-queue.js';
 
@@ -69,35 +69,53 @@ describe('InProcessJobQueue', () => {
     await q.close();
   });
 
+  // Fake timers: delays and retries run on a virtual clock, so a loaded machine cannot change what the test sees.
   it('requeues after the delay a handler asks for', async () => {
-    const q = new InProcessJobQueue();
-    let calls = 0;
-    const seen: number[] = [];
-    await q.start(async () => {
-      seen.push(Date.now());
-      return ++calls === 1 ? { kind: 'requeue', delayMs: 80, reason: 'project limit' } : { kind: 'done' };
-    }, ['cpu']);
-    await q.enqueue('a', { priority: 0 });
-    await tick(200);
-    expect(calls).toBe(2);
-    expect(seen[1] - seen[0]).toBeGreaterThanOrEqual(75);
-    await q.close();
+    vi.useFakeTimers();
+    try {
+      const q = new InProcessJobQueue();
+      const seen: number[] = [];
+      await q.start(async () => {
+        seen.push(Date.now());
+        return seen.length === 1
+          ? { kind: 'requeue', delayMs: 80, reason: 'project limit' }
+          : { kind: 'done' };
+      }, ['cpu']);
+      await q.enqueue('a', { priority: 0 });
+      await vi.advanceTimersByTimeAsync(79);
+      expect(seen).toHaveLength(1);
+      expect(q.snapshot()).toEqual({ waiting: ['a'], running: [] });
+      await vi.advanceTimersByTimeAsync(1);
+      expect(seen).toHaveLength(2);
+      expect(seen[1] - seen[0]).toBe(80);
+      await q.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('retries a handler that throws, up to maxAttempts, reporting each error', async () => {
-    const errors: unknown[] = [];
-    const q = new InProcessJobQueue({ retryDelayMs: 5, maxAttempts: 3, onError: (e) => errors.push(e) });
-    let calls = 0;
-    await q.start(async () => {
-      calls++;
-      throw new Error('database down');
-    }, ['cpu']);
-    await q.enqueue('a', { priority: 0 });
-    await tick(150);
-    expect(calls).toBe(3);
-    expect(errors).toHaveLength(3);
-    expect(q.snapshot()).toEqual({ waiting: [], running: [] });
-    await q.close();
+    vi.useFakeTimers();
+    try {
+      const errors: unknown[] = [];
+      const q = new InProcessJobQueue({ retryDelayMs: 5, maxAttempts: 3, onError: (e) => errors.push(e) });
+      const calls: number[] = [];
+      await q.start(async () => {
+        calls.push(Date.now());
+        throw new Error('database down');
+      }, ['cpu']);
+      const t0 = Date.now();
+      await q.enqueue('a', { priority: 0 });
+      // Backoff 5 ms then 10 ms; a fourth attempt never comes, however long we wait.
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(calls.map((t) => t - t0)).toEqual([0, 5, 15]);
+      expect(errors).toHaveLength(3);
+      expect(q.snapshot()).toEqual({ waiting: [], running: [] });
+      expect(vi.getTimerCount()).toBe(0);
+      await q.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('close() aborts running handlers and waits for them', async () => {

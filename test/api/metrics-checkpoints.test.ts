@@ -8,7 +8,7 @@ import * as tar from 'tar';
 import { loadPretrained } from '../../src/learner/model/pretrained.js';
 import { decodeCheckpoint } from '../../src/learner/trainer/checkpoint.js';
 import { resolveConfig } from '../../src/learner/trainer/config.js';
-import { writeTinyModelDir } from '../../src/learner/trainer/test-model.js';
+import { writeTinyModelDir } from '../../src/learner/trainer/tiny-model-dir.js';
 import { train } from '../../src/learner/trainer/train.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointCorruptError, CheckpointStore } from '../../src/modules/checkpoints/checkpoint-store.js';

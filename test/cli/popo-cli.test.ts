@@ -3,15 +3,16 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writeTinyModelDir } from '../../src/learner/trainer/test-model.js';
+import { writeTinyModelDir } from '../../src/learner/trainer/tiny-model-dir.js';
+import { DIST_CLI } from '../helpers/dist.js';
 
 const root = join(import.meta.dirname, '../..');
 let dir: string;
 let cfg: string;
 
-/** The real command, as a user runs it from a checkout (TypeScript through the SWC loader). */
+/** The real command, as a user runs it after `npm run build`. */
 function popo(...args: string[]) {
-  const r = spawnSync('node', ['--import', './bench/register.mjs', 'src/cli/main.ts', ...args], {
+  const r = spawnSync(process.execPath, [DIST_CLI, ...args], {
     cwd: root,
     encoding: 'utf8',
     env: { ...process.env, POPO_BACKEND: 'cpu' },

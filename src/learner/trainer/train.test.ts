@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend.js';
 import { decodeCheckpoint } from './checkpoint.js';
 import { resolveConfig } from './config.js';
-import { writeTinyModelDir } from './test-model.js';
+import { writeTinyModelDir } from './tiny-model-dir.js';
 import { loadPretrained } from '../model/pretrained.js';
 import { exportPolicy } from './checkpoint.js';
 import { train } from './train.js';

@@ -13,6 +13,7 @@ import { loadRuntimeConfig } from '../../../src/modules/worker/runtime-config.js
 import type { JobQueue } from '../../../src/queue/job-queue.js';
 import { httpHelpers, TEST_ADMIN_KEY, TEST_REDIS_URL } from '../../helpers/api.js';
 import type { TestDatabase } from '../../helpers/db.js';
+import { DIST_MAIN } from '../../helpers/dist.js';
 
 export { TEST_ADMIN_KEY, TEST_REDIS_URL };
 
@@ -124,12 +125,9 @@ export interface WorkerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/**
- * Spawns the real worker entry: `node --import ./bench/register.mjs src/main.ts worker` (SWC on the fly; see
- * docs/runtime.md for why not a build step).
- */
+/** Spawns the real worker entry, compiled: `node dist/src/main.js worker`. */
 export function spawnWorker(env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', './bench/register.mjs', 'src/main.ts', 'worker'], {
+  const child = spawn(process.execPath, [DIST_MAIN, 'worker'], {
     env: { ...process.env, LOG_LEVEL: 'log', NO_COLOR: '1', MIGRATIONS_RUN: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,21 +1,21 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DataSource } from 'typeorm';
-import { createTestDatabase, type TestDatabase } from '../../../test/helpers/db.js';
-import { loadConfig } from '../../config/index.js';
-import { dataSourceOptions } from '../../database/options.js';
-import type { StepMetrics, TrainConfig, TrainHooks, TrainResult } from '../../learner/trainer/types.js';
-import { zeroMetrics } from '../../learner/trainer/metrics.js';
-import { CheckpointStore } from '../checkpoints/checkpoint-store.js';
-import type { PayloadOf, RealtimeEvent } from '../realtime/events.js';
-import type { RealtimePublisher } from '../realtime/realtime-publisher.js';
-import { WebhooksService } from '../webhooks/webhooks.service.js';
-import { WorkerHeartbeat } from './heartbeat.js';
-import { JobStore } from './job-store.js';
-import { loadRuntimeConfig } from './runtime-config.js';
-import type { TrainFn } from './train-fn.js';
-import { TrainingProcessor } from './training-processor.js';
-import { InMemoryWorkerRegistry } from './worker-registry.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { loadConfig } from '../../src/config/index.js';
+import { dataSourceOptions } from '../../src/database/options.js';
+import type { StepMetrics, TrainConfig, TrainHooks, TrainResult } from '../../src/learner/trainer/types.js';
+import { zeroMetrics } from '../../src/learner/trainer/metrics.js';
+import { CheckpointStore } from '../../src/modules/checkpoints/checkpoint-store.js';
+import type { PayloadOf, RealtimeEvent } from '../../src/modules/realtime/events.js';
+import type { RealtimePublisher } from '../../src/modules/realtime/realtime-publisher.js';
+import { WebhooksService } from '../../src/modules/webhooks/webhooks.service.js';
+import { WorkerHeartbeat } from '../../src/modules/worker/heartbeat.js';
+import { JobStore } from '../../src/modules/worker/job-store.js';
+import { loadRuntimeConfig } from '../../src/modules/worker/runtime-config.js';
+import type { TrainFn } from '../../src/modules/worker/train-fn.js';
+import { TrainingProcessor } from '../../src/modules/worker/training-processor.js';
+import { InMemoryWorkerRegistry } from '../../src/modules/worker/worker-registry.js';
 
 /**
  * The processor's decisions (claim, limits, fencing, stop and shutdown paths) against the real schema. The

@@ -9,8 +9,9 @@ import { CharTokenizer } from '../tokenizer/char-tokenizer.js';
 import { CHAR_TOKENIZER_CONFIG } from './checkpoint.js';
 
 /**
- * Writes a very small char-level model directory (HF format + tokenizer marker) for tests that train: the
- * built-in models are sized for real CPU runs, tests need seconds.
+ * Writes a small, freshly initialised char-level model directory (HF format + tokenizer marker): the demo's SFT
+ * starts from one, and tests that train use it because
+ * the built-in models are sized for real CPU runs and tests need seconds.
  */
 export async function writeTinyModelDir(
   dir: string,

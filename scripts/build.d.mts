@@ -1,0 +1,3 @@
+export function isStale(): boolean;
+export function build(): void;
+export function buildIfStale(): boolean;
