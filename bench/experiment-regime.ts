@@ -17,12 +17,13 @@ import { loadTrainingData } from '../src/learner/trainer/data-source.js';
 import { evaluatePolicy } from '../src/learner/trainer/evaluate.js';
 import { policyFromCheckpoint } from '../src/learner/trainer/policy-source.js';
 import { writeTinyModelDir } from '../src/learner/trainer/tiny-model-dir.js';
+import { isRlMetrics } from '../src/learner/trainer/metrics.js';
 import { train } from '../src/learner/trainer/train.js';
 import type {
   CheckpointBlob,
   EvalResult,
   Example,
-  StepMetrics,
+  RlMetrics,
   TrainConfig,
   TrainHooks,
 } from '../src/learner/trainer/types.js';
@@ -195,7 +196,7 @@ export interface RlOutcome {
   before: EvalResult;
   after: EvalResult;
   evals: EvalResult[];
-  metrics: StepMetrics[];
+  metrics: RlMetrics[];
   final: CheckpointBlob;
   seconds: number;
 }
@@ -203,14 +204,14 @@ export interface RlOutcome {
 /** Runs RL from the base and returns the held-out evaluations before and after (and at every eval_every). */
 export async function runRl(base: Base, config: TrainConfig, hooks: TrainHooks = {}): Promise<RlOutcome> {
   const started = performance.now();
-  const metrics: StepMetrics[] = [];
+  const metrics: RlMetrics[] = [];
   const evals: EvalResult[] = [];
   const result = await train(
     config,
     {
       ...hooks,
       onStep: async (m) => {
-        metrics.push(m);
+        if (isRlMetrics(m)) metrics.push(m);
         await hooks.onStep?.(m);
       },
       onEval: async (e) => {

@@ -18,7 +18,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/learner/backend.js';
 import { sha256 } from '../src/learner/trainer/checkpoint.js';
-import type { EvalResult, StepMetrics } from '../src/learner/trainer/types.js';
+import { isRlMetrics, type PopoMetrics, type RlMetrics } from '../src/learner/trainer/metrics.js';
+import type { EvalResult } from '../src/learner/trainer/types.js';
 import { panelsSpec, renderSvg, svgToPng, type Panel, type Point } from '../src/report/plot.js';
 import {
   buildWeakBase,
@@ -141,10 +142,10 @@ async function runJob(job: Job): Promise<void> {
   const out = await runRl({ ...baseRec, checkpoint }, config, {
     onStep: (m) => {
       writeFileSync(join(job.dir, 'metrics.jsonl'), JSON.stringify(m) + '\n', { flag: 'a' });
-      if (m.step % job.evalEvery === 0 || m.step === job.steps)
+      if (isRlMetrics(m) && (m.step % job.evalEvery === 0 || m.step === job.steps))
         say(
           `${tag} step ${m.step}/${job.steps}  train pass ${m.pass_rate.toFixed(2)}  zero-pos groups ` +
-            `${m.zero_positive_group_fraction.toFixed(2)}  entropy ${m.entropy.toFixed(2)}${lastEval}`,
+            `${m.zero_correct_group_fraction.toFixed(2)}  entropy ${m.entropy.toFixed(2)}${lastEval}`,
         );
     },
     onEval: (e) => {
@@ -228,10 +229,12 @@ function meanSeries(runs: { x: number; y: number }[][], series: string, smooth =
   });
 }
 
+const popoOnly = (ms: RlMetrics[]) => ms.filter((m): m is PopoMetrics => m.algorithm === 'popo');
+
 interface Loaded {
   variant: string;
   seed: number;
-  metrics: StepMetrics[];
+  metrics: RlMetrics[];
   evals: EvalResult[];
   result: RunRecord;
 }
@@ -257,11 +260,12 @@ function summarise(
       const hit = r.evals.find((e) => e.step > 0 && e.avg_at_k - r.result.before.avg_at_k >= 0.15);
       return hit ? hit.step : Number.POSITIVE_INFINITY;
     });
-    const zeroPos = rs.map((r) => mean(r.metrics.map((m) => m.zero_positive_group_fraction)));
+    // The tasks' rewards are 0/1, so a group without a correct completion is a group without a positive.
+    const zeroPos = rs.map((r) => mean(r.metrics.map((m) => m.zero_correct_group_fraction)));
     const entropy = rs.map((r) => r.metrics.at(-1)?.entropy ?? Number.NaN);
     // ξ frozen has no finite bound (τ = 1): its metrics carry null there.
-    const bounded = (m: StepMetrics) =>
-      typeof m.drift_bound === 'number' && Number.isFinite(m.drift_bound) && m.drift_bound > 0;
+    const bounded = (m: RlMetrics): m is PopoMetrics =>
+      m.algorithm === 'popo' && Number.isFinite(m.drift_bound) && m.drift_bound > 0;
     const driftRatio = rs.flatMap((r) => r.metrics.filter(bounded).map((m) => m.drift / m.drift_bound));
     const isPopo = VARIANTS[v].algorithm === 'popo';
     const row = {
@@ -280,7 +284,7 @@ function summarise(
       zero_positive_mean: mean(zeroPos),
       final_entropy: mean(entropy),
       max_drift_over_bound: isPopo && driftRatio.length ? Math.max(...driftRatio) : null,
-      final_drift: isPopo ? mean(rs.map((r) => r.metrics.at(-1)?.drift ?? 0)) : null,
+      final_drift: isPopo ? mean(rs.map((r) => popoOnly(r.metrics).at(-1)?.drift ?? 0)) : null,
     };
     rows.push(row);
     const signed = (x: number) => `${x >= 0 ? '+' : ''}${pct(x)}`;
@@ -299,7 +303,7 @@ function summarise(
 function panels(all: string[], runs: Loaded[]): Panel[] {
   const variants = all.filter((v) => VARIANTS[v].plot !== false);
   const pick = (v: string) => runs.filter((r) => r.variant === v);
-  const step = (key: keyof StepMetrics, smooth = 1) =>
+  const step = (key: keyof RlMetrics, smooth = 1) =>
     variants.flatMap((v) =>
       meanSeries(
         pick(v).map((r) => r.metrics.map((m) => ({ x: m.step, y: Number(m[key]) }))),
@@ -324,7 +328,7 @@ function panels(all: string[], runs: Loaded[]): Panel[] {
     {
       title: 'Zero-positive groups (5-step mean)',
       y: 'fraction of groups',
-      points: step('zero_positive_group_fraction', 5),
+      points: step('zero_correct_group_fraction', 5),
     },
     {
       title: 'Drift ‖θ−ξ‖ vs Lemma 3.2 bound τηG_max/(1−τ)',
@@ -332,11 +336,11 @@ function panels(all: string[], runs: Loaded[]): Panel[] {
       log: true,
       points: popoVariants.flatMap((v) => [
         ...meanSeries(
-          pick(v).map((r) => r.metrics.map((m) => ({ x: m.step, y: m.drift }))),
+          pick(v).map((r) => popoOnly(r.metrics).map((m) => ({ x: m.step, y: m.drift }))),
           `${VARIANTS[v].label} ‖θ−ξ‖`,
         ),
         ...meanSeries(
-          pick(v).map((r) => r.metrics.map((m) => ({ x: m.step, y: Number(m.drift_bound) }))),
+          pick(v).map((r) => popoOnly(r.metrics).map((m) => ({ x: m.step, y: Number(m.drift_bound) }))),
           `${VARIANTS[v].label} bound`,
         ),
       ]),
@@ -375,7 +379,7 @@ async function report(
         runs.push({
           variant: v,
           seed,
-          metrics: readJsonl<StepMetrics>(join(dir, 'metrics.jsonl')),
+          metrics: readJsonl<RlMetrics>(join(dir, 'metrics.jsonl')),
           evals: readJsonl<EvalResult>(join(dir, 'eval.jsonl')),
           result: JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as RunRecord,
         });

@@ -12,9 +12,8 @@ import {
   PopoConnectionError,
   PopoTimeoutError,
 } from '../../client/sdk/index.js';
-import type { StepMetrics } from '../learner/trainer/types.js';
 import { applyOverride } from './load-config.js';
-import { StepProgress } from './progress.js';
+import { StepProgress, type ProgressPoint } from './progress.js';
 
 /**
  * Exit codes, for CI: 0 done (a waited job succeeded), 1 the job ended failed or cancelled, 2 the request was
@@ -87,13 +86,13 @@ export function readJobConfig(file: string, overrides: string[] = []): CreateJob
   return body as CreateJobRequest;
 }
 
-const NUMERIC: (keyof StepMetrics)[] = ['reward_mean', 'pass_rate', 'loss', 'tokens_per_second'];
+const SHOWN = ['reward_mean', 'pass_rate', 'loss', 'tokens_per_second'] as const;
 
-/** API metric points → the trainer's StepMetrics shape the progress bar reads (missing numbers show as NaN). */
-function toStepMetrics(p: MetricPoint): StepMetrics {
-  const m: Record<string, unknown> = { ...p.values, step: p.step };
-  for (const k of NUMERIC) m[k] = typeof m[k] === 'number' ? m[k] : NaN;
-  return m as StepMetrics;
+/** An API metric point → what the progress bar shows (a field the algorithm does not report stays absent). */
+function toProgressPoint(p: MetricPoint): ProgressPoint {
+  const out: ProgressPoint = { step: p.step };
+  for (const k of SHOWN) if (typeof p.values[k] === 'number') out[k] = p.values[k];
+  return out;
 }
 
 /** Waits with a progress bar on stderr; prints the final status on stdout → exit code. */
@@ -116,7 +115,7 @@ async function waitWithProgress(
       else process.stderr.write(`status: ${j.status}\n`);
     },
     onMetrics: (points) => {
-      for (const p of points) progress?.update(toStepMetrics(p));
+      for (const p of points) progress?.update(toProgressPoint(p));
     },
   });
   progress?.stop();

@@ -1,5 +1,11 @@
 import cliProgress from 'cli-progress';
-import type { StepMetrics } from '../learner/trainer/types.js';
+import type { CoreMetrics, RolloutMetrics } from '../learner/trainer/metrics.js';
+
+/** What the bar shows of a step; a field the step does not report (SFT has no reward) shows as '-'. */
+export type ProgressPoint = Pick<CoreMetrics, 'step'> &
+  Partial<Pick<RolloutMetrics, 'pass_rate' | 'reward_mean' | 'loss' | 'tokens_per_second'>>;
+
+const fixed = (x: number | undefined, digits: number) => (x === undefined ? '-' : x.toFixed(digits));
 
 /** A live bar on a terminal; one line every `every` steps elsewhere (CI logs, pipes). */
 export class StepProgress {
@@ -31,12 +37,12 @@ export class StepProgress {
     this.bar?.update(step);
   }
 
-  update(m: StepMetrics): void {
+  update(m: ProgressPoint): void {
     const payload = {
-      pass: m.pass_rate.toFixed(3),
-      reward: m.reward_mean.toFixed(3),
-      loss: m.loss.toFixed(4),
-      tps: Math.round(m.tokens_per_second),
+      pass: fixed(m.pass_rate, 3),
+      reward: fixed(m.reward_mean, 3),
+      loss: fixed(m.loss, 4),
+      tps: m.tokens_per_second === undefined ? '-' : Math.round(m.tokens_per_second),
     };
     if (this.bar) this.bar.update(m.step, payload);
     else if (m.step - this.last >= this.every || m.step === this.total) {

@@ -26,11 +26,12 @@ describe('RL learns from a weak SFT base', () => {
         `${algorithm.toUpperCase()}: held-out avg@4 (T=1) ${pct(run.before.avg_at_k)} → ${pct(run.after.avg_at_k)}, ` +
           `greedy ${pct(base.greedy)} → ${pct(greedyAfter)} (base ${base.seconds.toFixed(0)} s, RL ${run.seconds.toFixed(0)} s)`,
       );
-      // The premise of the regime: the base is weak (most sampled answers wrong) but most groups hold a positive.
+      // The premise of the regime: the base is weak (most sampled answers wrong) but most groups hold a correct
+      // (for these 0/1 rewards: positive) completion.
       expect(run.before.avg_at_k).toBeGreaterThan(0.1);
       expect(run.before.avg_at_k).toBeLessThan(0.5);
       const early = run.metrics.slice(0, 5);
-      expect(early.reduce((a, m) => a + m.zero_positive_group_fraction, 0) / early.length).toBeLessThan(0.5);
+      expect(early.reduce((a, m) => a + m.zero_correct_group_fraction, 0) / early.length).toBeLessThan(0.5);
 
       expect(run.after.avg_at_k - run.before.avg_at_k).toBeGreaterThanOrEqual(0.15);
       expect(greedyAfter).toBeGreaterThan(base.greedy);

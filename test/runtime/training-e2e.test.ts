@@ -81,6 +81,22 @@ const stepCounts = (jobId: string) =>
     'SELECT step, count(*)::int AS n FROM metrics WHERE job_id = $1 GROUP BY step ORDER BY step',
     [jobId],
   );
+/** The step records the API serves: each carries its algorithm's fields and no other algorithm's. */
+async function expectServedMetrics(jobId: string, kind: string, own: string[], foreign: string[]) {
+  const res = await api.request('GET', `/v1/jobs/${jobId}/metrics`, { token: project.token });
+  expect(res.status).toBe(200);
+  expect(res.body.items.length).toBeGreaterThan(0);
+  for (const { values } of res.body.items as { values: Record<string, unknown> }[]) {
+    expect(values).toMatchObject({
+      algorithm: kind,
+      loss: expect.any(Number),
+      grad_norm: expect.any(Number),
+    });
+    for (const k of own) expect(values, k).toHaveProperty(k);
+    for (const k of foreign) expect(values, k).not.toHaveProperty(k);
+  }
+}
+
 const jobRow = async (jobId: string) =>
   (await db.query<Record<string, any>>('SELECT * FROM jobs WHERE id = $1', [jobId]))[0]; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -183,6 +199,7 @@ describe('training end to end (API + worker process + socket)', () => {
       reward: 'exact',
     });
     await expectCompletedRun(jobId, 3, [2, 3]);
+    await expectServedMetrics(jobId, 'popo', ['reward_mean', 'l_sim', 'drift', 'drift_bound'], ['kl']);
     const row = await jobRow(jobId);
     // The dataset's two `split: test` rows are the eval set.
     expect(row.result.eval_after).toMatchObject({ examples: 2 });
@@ -211,6 +228,7 @@ describe('training end to end (API + worker process + socket)', () => {
       checkpoint_every: 1,
     });
     await expectCompletedRun(jobId, 2, [1, 2]);
+    await expectServedMetrics(jobId, 'grpo', ['reward_mean', 'kl', 'clip_fraction'], ['drift', 'l_sim']);
   });
 
   it('SFT on a dataset with completions', async () => {
@@ -223,6 +241,7 @@ describe('training end to end (API + worker process + socket)', () => {
       checkpoint_every: 0,
     });
     await expectCompletedRun(jobId, 3, [3]);
+    await expectServedMetrics(jobId, 'sft', [], ['reward_mean', 'pass_rate', 'drift', 'kl']);
   });
 
   it('cancel reaches a running learner within a step', async () => {

@@ -914,7 +914,7 @@ export interface components {
     MetricPointDto: {
       /** @description The step (for buckets: the last step in the bucket). */
       step: number;
-      /** @description StepMetrics without `step`. */
+      /** @description The step's record without `step`: the common core (algorithm, loss, grad_norm, lr, completion_length, tokens_per_second, step_seconds, backend; reward_mean, pass_rate, entropy for RL) plus the fields of its algorithm (docs/algorithm.md, "Step metrics"). */
       values: {
         [key: string]: unknown;
       };

@@ -15,7 +15,7 @@ export class Metric {
   @JoinColumn({ name: 'job_id' })
   job?: Job;
 
-  /** StepMetrics minus `step`. */
+  /** StepMetrics minus `step`: schema-free, each algorithm writes its own fields next to the common core. */
   @Column('jsonb')
   values: JsonObject;
 

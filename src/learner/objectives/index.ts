@@ -5,6 +5,7 @@ export {
   POPO_WARNING_DEFAULTS,
   popoLoss,
   popoWarnings,
+  positiveMask,
   readPopoStats,
   resolvePopoOptions,
   type FeatureHead,

@@ -132,6 +132,11 @@ function oneOf(field: string, value: unknown, allowed: readonly string[]): void 
   }
 }
 
+/** S+ membership as 0/1: a completion is positive when its reward is at least the threshold. */
+export function positiveMask(rewards: ArrayLike<number>, threshold: number): number[] {
+  return Array.from(rewards, (r) => (r >= threshold ? 1 : 0));
+}
+
 /**
  * Builds the POPO loss for one rollout batch. Safe to call inside `optimizer.minimize(() => popoLoss(...).loss)`
  * or `tf.variableGrads`: capture the result in an outer variable and pass it to `readPopoStats` afterwards.
@@ -141,7 +146,7 @@ export function popoLoss(inputs: PopoInputs, options: Partial<PopoLossOptions> =
   const { n, t, v } = checkObjectiveBatch(inputs);
   const rewards = checkRewards(inputs.rewards, n, inputs.groupSize);
   const g = inputs.groupSize;
-  const positive = rewards.map((r) => (r >= opts.positive_threshold ? 1 : 0));
+  const positive = positiveMask(rewards, opts.positive_threshold);
   const counts = groupCounts(positive, g);
   const useSim = opts.alpha > 0 && opts.anchor === 'sim';
   const useKl = opts.alpha > 0 && opts.anchor === 'kl';

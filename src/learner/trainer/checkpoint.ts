@@ -13,6 +13,7 @@ import {
   type TensorRecord,
 } from '../model/safetensors.js';
 import type { RngState } from '../util/random.js';
+import type { AlgorithmState } from './algorithms/algorithm.js';
 import type { CheckpointBlob, TrainConfig } from './types.js';
 
 /** Everything a run needs to continue exactly where it stopped. */
@@ -22,45 +23,48 @@ export interface CheckpointContents {
   modelConfig: ModelConfig;
   tokenizer: string; // 'char' or the directory a tokenizer.json was read from
   rng: RngState;
-  optimizerStep: number;
-  gMax: number; // running max grad norm, for the Lemma 3.2 bound
   policy: Map<string, TensorRecord>; // θ
-  siamese?: Map<string, TensorRecord>; // ξ
-  reference?: Map<string, TensorRecord>; // GRPO's frozen reference (the base policy) when kl_beta > 0
-  predictor?: Map<string, TensorRecord>; // φ
-  optimizer?: Map<string, TensorRecord>; // AdamW moments m/<name>, v/<name>
+  /** What the algorithm object saved: optimizer moments, ξ and φ for POPO, the reference for GRPO... */
+  state: AlgorithmState;
 }
 
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
 
-const GROUPS = ['policy', 'siamese', 'reference', 'predictor', 'optimizer'] as const;
 const FORMAT = 'popo-checkpoint/1';
+/** Metadata keys of the run itself; every other key is a scalar of the algorithm's state. */
+const RUN_METADATA = ['format', 'step', 'config', 'model_config', 'tokenizer', 'rng'];
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
 /**
- * One safetensors file: tensors named `<group>/<name>` (policy, siamese, predictor, optimizer) and the rest as
- * JSON in the header's metadata, so any safetensors reader can open a checkpoint and the policy stays portable.
+ * One safetensors file: tensors named `<group>/<name>` (θ as `policy`, then the algorithm's groups such as
+ * siamese, reference, predictor, optimizer) and the rest as strings in the header's metadata, so any safetensors
+ * reader can open a checkpoint and the policy stays portable.
  */
 export function encodeCheckpoint(c: CheckpointContents): CheckpointBlob {
   const tensors = new Map<string, TensorRecord>();
-  for (const group of GROUPS) {
-    for (const [name, rec] of c[group] ?? []) tensors.set(`${group}/${name}`, rec);
+  for (const [name, rec] of c.policy) tensors.set(`policy/${name}`, rec);
+  for (const [group, records] of Object.entries(c.state.tensors)) {
+    if (group === 'policy' || group.includes('/'))
+      throw new CheckpointError(`algorithm state group "${group}" is not a valid group name`);
+    for (const [name, rec] of records) tensors.set(`${group}/${name}`, rec);
   }
-  const metadata = {
+  const metadata: Record<string, string> = {
     format: FORMAT,
     step: String(c.step),
     config: JSON.stringify(c.config),
     model_config: JSON.stringify(c.modelConfig),
     tokenizer: c.tokenizer,
     rng: JSON.stringify(c.rng),
-    optimizer_step: String(c.optimizerStep),
-    g_max: String(c.gMax),
   };
+  for (const [key, value] of Object.entries(c.state.scalars)) {
+    if (RUN_METADATA.includes(key)) throw new CheckpointError(`algorithm state scalar "${key}" is reserved`);
+    metadata[key] = String(value);
+  }
   const bytes = writeSafetensors(tensors, { metadata });
   return { step: c.step, bytes, sha256: sha256(bytes) };
 }
@@ -76,14 +80,14 @@ export function decodeCheckpoint(blob: CheckpointBlob): CheckpointContents {
   const meta = readSafetensorsHeader(blob.bytes).metadata;
   if (meta.format !== FORMAT)
     throw new CheckpointError(`not a popo checkpoint (format "${meta.format ?? 'missing'}")`);
-  const groups: Partial<Record<(typeof GROUPS)[number], Map<string, TensorRecord>>> = {};
+  const groups: Record<string, Map<string, TensorRecord>> = {};
   for (const [key, rec] of all) {
     const slash = key.indexOf('/');
-    const group = key.slice(0, slash) as (typeof GROUPS)[number];
-    if (!GROUPS.includes(group)) throw new CheckpointError(`unexpected tensor "${key}" in checkpoint`);
-    (groups[group] ??= new Map()).set(key.slice(slash + 1), rec);
+    if (slash <= 0) throw new CheckpointError(`unexpected tensor "${key}" in checkpoint`);
+    (groups[key.slice(0, slash)] ??= new Map()).set(key.slice(slash + 1), rec);
   }
-  if (!groups.policy) throw new CheckpointError('checkpoint holds no policy weights');
+  const { policy, ...state } = groups;
+  if (!policy) throw new CheckpointError('checkpoint holds no policy weights');
   const json = <T>(field: string): T => {
     try {
       return JSON.parse(meta[field]) as T;
@@ -91,19 +95,21 @@ export function decodeCheckpoint(blob: CheckpointBlob): CheckpointContents {
       throw new CheckpointError(`checkpoint metadata "${field}" is missing or not JSON`);
     }
   };
+  const scalars: Record<string, number> = {};
+  for (const [key, value] of Object.entries(meta)) {
+    if (RUN_METADATA.includes(key)) continue;
+    const n = Number(value);
+    if (!Number.isFinite(n)) throw new CheckpointError(`checkpoint metadata "${key}" is not a number`);
+    scalars[key] = n;
+  }
   return {
     step: Number(meta.step),
     config: json<TrainConfig>('config'),
     modelConfig: json<ModelConfig>('model_config'),
     tokenizer: meta.tokenizer ?? 'char',
     rng: json<RngState>('rng'),
-    optimizerStep: Number(meta.optimizer_step ?? 0),
-    gMax: Number(meta.g_max ?? 0),
-    policy: groups.policy,
-    siamese: groups.siamese,
-    reference: groups.reference,
-    predictor: groups.predictor,
-    optimizer: groups.optimizer,
+    policy,
+    state: { tensors: state, scalars },
   };
 }
 

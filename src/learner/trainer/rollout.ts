@@ -11,8 +11,6 @@ export interface Rollout {
   texts: string[];
   rewards: number[];
   correct: boolean[];
-  zeroPositiveGroupFraction: number;
-  meanPositiveSetSize: number;
 }
 
 /** Samples G completions per prompt with the current policy and scores them with the verifier. */
@@ -40,18 +38,11 @@ export async function rollout(
   );
   const texts = gen.completionIds.map((ids) => tokenizer.decode(ids));
   const scored = texts.map((t, r) => score(t, prompts[gen.promptIndex[r]]));
-  const G = sampling.group_size;
-  const perGroup = prompts.map(
-    (_, i) => scored.slice(i * G, (i + 1) * G).filter((s) => s.reward >= 0.5).length,
-  );
-  const withPos = perGroup.filter((c) => c > 0);
   return {
     promptIds: gen.promptIds,
     completionIds: gen.completionIds,
     texts,
     rewards: scored.map((s) => s.reward),
     correct: scored.map((s) => s.correct),
-    zeroPositiveGroupFraction: perGroup.filter((c) => c === 0).length / prompts.length,
-    meanPositiveSetSize: withPos.length ? withPos.reduce((a, b) => a + b, 0) / withPos.length : 0,
   };
 }

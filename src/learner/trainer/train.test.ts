@@ -10,6 +10,7 @@ import { writeTinyModelDir } from './tiny-model-dir.js';
 import { loadPretrained } from '../model/pretrained.js';
 import { exportPolicy } from './checkpoint.js';
 import { train } from './train.js';
+import type { GrpoMetrics, PopoMetrics, SftMetrics } from './metrics.js';
 import type { CheckpointBlob, Example, StepMetrics, TrainConfig } from './types.js';
 
 const train_ = train;
@@ -68,6 +69,45 @@ const comparable = (m: StepMetrics) => {
   return rest;
 };
 
+const CORE = [
+  'step',
+  'algorithm',
+  'loss',
+  'grad_norm',
+  'lr',
+  'completion_length',
+  'tokens_per_second',
+  'step_seconds',
+  'backend',
+];
+const ROLLOUT = [...CORE, 'reward_mean', 'pass_rate', 'zero_correct_group_fraction', 'entropy'];
+/** Each algorithm's record: the common core plus its own fields, and nothing of another algorithm's. */
+const FIELDS = {
+  popo: [
+    ...ROLLOUT,
+    ...['nll', 'l_sim', 'l_ent', 'positive_fraction', 'zero_positive_group_fraction'],
+    ...['mean_positive_set_size', 'drift', 'drift_bound'],
+  ],
+  grpo: [
+    ...ROLLOUT,
+    ...['pg_loss', 'kl', 'clip_fraction', 'low_clip_fraction', 'high_clip_fraction', 'ratio_mean'],
+    ...['mean_advantage', 'mean_abs_advantage', 'zero_advantage_group_fraction'],
+  ],
+  sft: CORE,
+};
+
+interface ByAlgorithm {
+  popo: PopoMetrics;
+  grpo: GrpoMetrics;
+  sft: SftMetrics;
+}
+
+/** The records of one algorithm's run, checking that every one of them is that algorithm's. */
+function only<A extends keyof ByAlgorithm>(algorithm: A, metrics: StepMetrics[]): ByAlgorithm[A][] {
+  expect(metrics.map((m) => m.algorithm)).toEqual(metrics.map(() => algorithm));
+  return metrics as ByAlgorithm[A][];
+}
+
 async function run(c: TrainConfig, resumeFrom?: CheckpointBlob) {
   const metrics: StepMetrics[] = [];
   const checkpoints: CheckpointBlob[] = [];
@@ -86,6 +126,12 @@ describe('train', () => {
       const c = config(algorithm);
       const full = await run(c);
       expect(full.metrics.map((m) => m.step)).toEqual([1, 2, 3, 4]);
+      for (const m of full.metrics) {
+        expect(Object.keys(m).sort()).toEqual([...FIELDS[algorithm]].sort());
+        for (const [k, v] of Object.entries(m))
+          if (k !== 'backend' && k !== 'algorithm') expect(Number.isFinite(v), k).toBe(true);
+      }
+      only(algorithm, full.metrics);
       const at2 = full.checkpoints.find((k) => k.step === 2)!;
       expect(at2).toBeDefined();
       const resumed = await run(c, at2);
@@ -123,8 +169,8 @@ describe('train', () => {
     const last = decodeCheckpoint(full.result.final_checkpoint!);
     if (algorithm === 'grpo') {
       // The reference is the base policy, kept in the checkpoint so a resumed run measures KL to the same thing.
-      expect(last.reference!.size).toBe(last.policy.size);
-      expect(full.metrics.some((m) => Number(m.kl) > 0)).toBe(true);
+      expect(last.state.tensors.reference!.size).toBe(last.policy.size);
+      expect(only('grpo', full.metrics).some((m) => m.kl > 0)).toBe(true);
     }
   });
 
@@ -133,7 +179,9 @@ describe('train', () => {
     const first = decodeCheckpoint(checkpoints[0]);
     const last = decodeCheckpoint(checkpoints.at(-1)!);
     const name = [...last.policy.keys()][0];
-    expect(Array.from(last.siamese!.get(name)!.data)).toEqual(Array.from(first.siamese!.get(name)!.data));
+    expect(Array.from(last.state.tensors.siamese!.get(name)!.data)).toEqual(
+      Array.from(first.state.tensors.siamese!.get(name)!.data),
+    );
     expect(Array.from(last.policy.get(name)!.data)).not.toEqual(Array.from(first.policy.get(name)!.data));
   });
 
@@ -158,29 +206,56 @@ describe('train', () => {
     base.dispose();
     for (const [name, rec] of last.policy)
       expect(Array.from(rec.data), name).toEqual(Array.from(initial.get(name)!.data));
-    for (const [name, rec] of last.siamese!)
+    for (const [name, rec] of last.state.tensors.siamese!)
       expect(Array.from(rec.data), name).toEqual(Array.from(initial.get(name)!.data));
-    expect(last.optimizerStep).toBe(0);
+    expect(last.state.scalars.optimizer_step).toBe(0);
     expect(events.filter((c) => c === 'no_positives_step_skipped')).toHaveLength(2);
     expect(metrics.map((m) => m.grad_norm)).toEqual([0, 0]);
-    expect(metrics.every((m) => m.entropy > 0)).toBe(true); // still measured
+    expect(only('popo', metrics).every((m) => m.entropy > 0)).toBe(true); // still measured
+  });
+
+  it('POPO takes its positives at popo.positive_threshold', async () => {
+    const at = async (positive_threshold: number) => {
+      const metrics: StepMetrics[] = [];
+      const events: string[] = [];
+      await train(config('popo', { steps: 3, popo: { positive_threshold } }), {
+        onStep: (m) => void metrics.push(m),
+        onEvent: (e) => void events.push(e.code),
+      });
+      return {
+        metrics: only('popo', metrics),
+        skipped: events.filter((c) => c === 'no_positives_step_skipped'),
+      };
+    };
+    // At the default 0.5 the 0/1 rewards' positives are exactly the correct completions.
+    const half = await at(0.5);
+    expect(half.metrics.map((m) => m.positive_fraction)).toEqual(half.metrics.map((m) => m.pass_rate));
+    expect(half.metrics.some((m) => m.pass_rate > 0 && m.pass_rate < 1)).toBe(true);
+    // At 0 every completion is positive, the wrong ones included.
+    const all = await at(0);
+    expect(all.metrics.some((m) => m.pass_rate < 1)).toBe(true);
+    expect(all.metrics.map((m) => m.positive_fraction)).toEqual([1, 1, 1]);
+    expect(all.metrics.every((m) => m.grad_norm > 0)).toBe(true);
+    expect(all.skipped).toHaveLength(0);
   });
 
   it('a POPO checkpoint holds θ, ξ, the predictor, optimizer moments and the random state', async () => {
     const { checkpoints, metrics } = await run(config('popo', { steps: 2 }));
     const c = decodeCheckpoint(checkpoints.at(-1)!);
     expect(c.step).toBe(2);
-    expect(c.siamese!.size).toBe(c.policy.size);
-    expect([...c.predictor!.keys()]).toEqual(
+    const { siamese, predictor, optimizer } = c.state.tensors;
+    expect(siamese!.size).toBe(c.policy.size);
+    expect([...predictor!.keys()]).toEqual(
       expect.arrayContaining(['predictor.fc1.weight', 'predictor.fc2.weight']),
     );
-    expect(c.optimizer!.size).toBe(2 * (c.policy.size + c.predictor!.size));
-    expect(c.optimizerStep).toBe(2);
+    expect(optimizer!.size).toBe(2 * (c.policy.size + predictor!.size));
+    expect(c.state.scalars.optimizer_step).toBe(2);
     expect(c.rng.state).toHaveLength(4);
     // ξ moved toward θ but is not θ (τ < 1), and the drift stays under the Lemma 3.2 bound.
     const name = [...c.policy.keys()][0];
-    expect(Array.from(c.siamese!.get(name)!.data)).not.toEqual(Array.from(c.policy.get(name)!.data));
-    for (const m of metrics) expect(m.drift).toBeLessThanOrEqual(m.drift_bound * (1 + 1e-4) + 1e-6);
+    expect(Array.from(siamese!.get(name)!.data)).not.toEqual(Array.from(c.policy.get(name)!.data));
+    for (const m of only('popo', metrics))
+      expect(m.drift).toBeLessThanOrEqual(m.drift_bound * (1 + 1e-4) + 1e-6);
   });
 
   it('a corrupt checkpoint is refused by its sha256', async () => {

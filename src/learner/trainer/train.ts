@@ -1,25 +1,14 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { formatBackendInfo, initBackend } from '../backend.js';
-import type { CausalLM } from '../model/causal-lm.js';
-import { popoWarnings } from '../objectives/popo.js';
+import { groupCounts } from '../objectives/groups.js';
 import { Rng } from '../util/random.js';
-import { buildSequenceBatch } from './batch.js';
-import {
-  assignRecords,
-  decodeCheckpoint,
-  encodeCheckpoint,
-  variableRecords,
-  type CheckpointContents,
-} from './checkpoint.js';
+import { createAlgorithm, type TrainingAlgorithm } from './algorithms/index.js';
+import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { loadTrainingData, type TrainingData } from './data-source.js';
-import { DriftBoundTracker, emaUpdate, paramDistance } from './ema.js';
 import { evaluatePolicy } from './evaluate.js';
-import { zeroMetrics } from './metrics.js';
-import { AdamW, learningRate } from './optimizer.js';
-import { encodePrompt, loadPolicy, policyFromCheckpoint, type Policy } from './policy-source.js';
-import { Predictor } from './predictor.js';
-import { rollout } from './rollout.js';
-import { grpoStep, popoStep, sftStep, type ParamSet, type StepOutcome } from './steps.js';
+import { sampleRollouts, sampleSupervised } from './experience.js';
+import { learningRate } from './optimizer.js';
+import { loadPolicy, policyFromCheckpoint, type Policy } from './policy-source.js';
+import type { LoopMeasured, RolloutMetrics } from './metrics.js';
 import type {
   CheckpointBlob,
   EvalResult,
@@ -37,88 +26,43 @@ export interface TrainOptions {
   baseCheckpoint?: CheckpointBlob;
 }
 
-/** Mutable state of a run; everything in it goes into checkpoints. */
+/**
+ * Mutable state of a run; everything in it goes into checkpoints. The policy θ and the random stream are the
+ * run's; everything else (optimizer, ξ, φ, reference) belongs to the algorithm object.
+ */
 interface RunState {
   config: TrainConfig;
-  backend: string;
   policy: Policy;
-  siamese?: CausalLM;
-  reference?: CausalLM;
-  predictor?: Predictor;
-  params: ParamSet;
-  optimizer: AdamW;
+  algorithm: TrainingAlgorithm;
   rng: Rng;
-  drift: DriftBoundTracker;
   data: TrainingData;
   step: number;
 }
 
-const isRl = (c: TrainConfig) => c.algorithm !== 'sft';
-
-async function setUp(config: TrainConfig, backend: string, opts: TrainOptions): Promise<RunState> {
+async function setUp(config: TrainConfig, opts: TrainOptions): Promise<RunState> {
   const resume = opts.resumeFrom ? decodeCheckpoint(opts.resumeFrom) : undefined;
   const base = !resume && opts.baseCheckpoint ? decodeCheckpoint(opts.baseCheckpoint) : undefined;
   const from = resume ?? base;
   const policy = from ? policyFromCheckpoint(from) : await loadPolicy(config.model, config.seed);
-  const data = loadTrainingData(config);
-
-  const params: ParamSet = new Map(policy.model.weights());
-  let siamese: CausalLM | undefined;
-  let predictor: Predictor | undefined;
-  let reference: CausalLM | undefined;
-  if (config.algorithm === 'popo') {
-    // ξ starts as θ; a resumed run overwrites it below with the checkpointed ξ.
-    siamese = policy.model.clone();
-    predictor = new Predictor({
-      inputDim: policy.model.config.hidden_size as number,
-      hiddenDim: config.popo.predictor_dim,
-      seed: config.seed + 1,
-    });
-    for (const [name, v] of predictor.variables()) params.set(name, v);
-  }
-  if (config.algorithm === 'grpo' && config.grpo.kl_beta > 0) reference = policy.model.clone();
-
-  const optimizer = new AdamW(params, config.optimizer);
-  const rng = new Rng(config.seed);
-  const drift = new DriftBoundTracker(config.popo.ema ? config.popo.tau : 1);
   const state: RunState = {
     config,
-    backend,
     policy,
-    siamese,
-    reference,
-    predictor,
-    params,
-    optimizer,
-    rng,
-    drift,
-    data,
+    algorithm: createAlgorithm(config, policy.model),
+    rng: new Rng(config.seed),
+    data: loadTrainingData(config),
     step: 0,
   };
-  if (resume) restore(state, resume);
+  if (resume) {
+    try {
+      state.algorithm.loadState(resume.state);
+    } catch (e) {
+      dispose(state);
+      throw e;
+    }
+    state.rng = Rng.fromState(resume.rng);
+    state.step = resume.step;
+  }
   return state;
-}
-
-function restore(s: RunState, c: CheckpointContents): void {
-  if (s.siamese) {
-    if (!c.siamese) throw new Error('checkpoint has no siamese policy ξ: it was not written by a POPO run');
-    s.siamese.loadStateDict(c.siamese, 'checkpoint ξ');
-  }
-  if (s.reference) {
-    // The reference is the run's *base* policy, not the θ being resumed.
-    if (!c.reference)
-      throw new Error('checkpoint has no GRPO reference policy: it was written without kl_beta');
-    s.reference.loadStateDict(c.reference, 'checkpoint reference');
-  }
-  if (s.predictor && c.predictor) assignRecords(s.predictor.variables(), c.predictor, 'checkpoint predictor');
-  if (c.optimizer) {
-    const moments = new Map([...c.optimizer].map(([k, r]) => [k, tf.tensor(r.data, r.shape)] as const));
-    s.optimizer.loadState(moments, c.optimizerStep);
-    tf.dispose([...moments.values()]);
-  }
-  s.rng = Rng.fromState(c.rng);
-  s.drift.maxUpdateNorm = c.gMax;
-  s.step = c.step;
 }
 
 async function snapshot(s: RunState): Promise<CheckpointBlob> {
@@ -128,92 +72,71 @@ async function snapshot(s: RunState): Promise<CheckpointBlob> {
     modelConfig: s.policy.model.config,
     tokenizer: s.policy.tokenizerSpec,
     rng: s.rng.state(),
-    optimizerStep: s.optimizer.stepCount,
-    gMax: s.drift.maxUpdateNorm,
     policy: await s.policy.model.stateDict(),
-    siamese: s.siamese ? await s.siamese.stateDict() : undefined,
-    reference: s.reference ? await s.reference.stateDict() : undefined,
-    predictor: s.predictor ? await variableRecords(s.predictor.variables()) : undefined,
-    optimizer: await variableRecords(s.optimizer.stateTensors()),
+    state: await s.algorithm.saveState(),
   });
 }
 
-/** One RL step: sample B prompts × G completions, verify, update θ (and φ), then ξ. */
-async function rlStep(
+/**
+ * One step: experience (rollouts and their rewards, or a supervised batch) → the algorithm's update → the
+ * step's record (the loop's measurements plus what the algorithm reports).
+ */
+async function trainStep(
   s: RunState,
-  lr: number,
-): Promise<{ outcome: StepOutcome; roll: Awaited<ReturnType<typeof rollout>>; events: TrainEvent[] }> {
-  const { config } = s;
-  const prompts = Array.from(
-    { length: config.sampling.prompts_per_step },
-    () => s.data.train[s.rng.int(s.data.train.length)],
-  );
-  const roll = await rollout(s.policy, prompts, config.sampling, s.data.reward, s.rng);
-  const batch = buildSequenceBatch(roll.promptIds, roll.completionIds, s.policy.tokenizer.padId);
-  const events: TrainEvent[] = [];
-  let outcome: StepOutcome;
-  if (config.algorithm === 'popo') {
-    const noiseSeed = s.rng.int(2 ** 31);
-    const r = await popoStep(config, s.optimizer, s.params, lr, {
-      policy: s.policy.model,
-      siamese: s.siamese!,
-      predictor: s.predictor!,
-      batch,
-      rewards: roll.rewards,
-      noiseSeed,
-    });
-    outcome = r;
-    outcome.stats.zero_positive_group_fraction = r.popo.zeroPositiveFraction;
-    outcome.stats.mean_positive_set_size = r.popo.meanPositiveSetSize;
-    for (const w of popoWarnings(r.popo))
-      events.push({ level: 'warning', code: w.code, message: w.message, step: s.step + 1 });
-    if (r.skipped) {
-      events.push({
-        level: 'warning',
-        code: 'no_positives_step_skipped',
-        message: 'no completion in the batch was correct: nothing to learn from, the update was skipped',
-        step: s.step + 1,
-      });
-    } else if (config.popo.ema) {
-      const xi = s.siamese!.weights();
-      const theta = s.policy.model.weights();
-      emaUpdate(
-        [...xi.values()],
-        [...xi.keys()].map((k) => theta.get(k)!),
-        config.popo.tau,
-      );
-    }
+  backend: string,
+): Promise<{ metrics: StepMetrics; events: TrainEvent[] }> {
+  const { config, algorithm, policy, data, rng } = s;
+  const started = performance.now();
+  const ctx = { lr: learningRate(config.optimizer, s.step + 1, config.steps), rng };
+  let measured: LoopMeasurements;
+  let out: Awaited<ReturnType<TrainingAlgorithm['step']>>;
+  if (algorithm.experience === 'rollout') {
+    const exp = await sampleRollouts(policy, data, config.sampling, rng);
+    out = await algorithm.step(exp, ctx);
+    const { rewards, correct, completionIds } = exp.rollout;
+    const n = rewards.length;
+    const tokens = completionIds.reduce((a, c) => a + c.length, 0);
+    const seconds = (performance.now() - started) / 1000;
+    measured = {
+      step: s.step + 1,
+      reward_mean: rewards.reduce((a, b) => a + b, 0) / n,
+      pass_rate: correct.filter(Boolean).length / n,
+      zero_correct_group_fraction: groupCounts(correct.map(Number), config.sampling.group_size)
+        .zeroPositiveFraction,
+      completion_length: tokens / n,
+      ...rates(ctx.lr, tokens, seconds, backend),
+    };
   } else {
-    outcome = await grpoStep(config, s.optimizer, s.params, lr, {
-      policy: s.policy.model,
-      reference: s.reference,
-      batch,
-      rewards: roll.rewards,
-    });
+    const exp = sampleSupervised(policy, data, config.sft?.batch_size ?? 32, rng);
+    out = await algorithm.step(exp, ctx);
+    const { batch } = exp;
+    const seconds = (performance.now() - started) / 1000;
+    measured = {
+      step: s.step + 1,
+      completion_length: batch.completionTokens.reduce((a, b) => a + b, 0) / batch.n,
+      // Trained positions, padding included: the work the step did.
+      ...rates(ctx.lr, batch.n * (batch.length + 1), seconds, backend),
+    };
   }
-  return { outcome, roll, events };
+  s.step += 1;
+  return {
+    metrics: { ...measured, ...out.metrics } as StepMetrics,
+    events: out.events.map((e) => ({ ...e, step: s.step })),
+  };
 }
 
-async function sftBatchStep(s: RunState, lr: number): Promise<{ outcome: StepOutcome; tokens: number }> {
-  const { config } = s;
-  const tok = s.policy.tokenizer;
-  const size = config.sft?.batch_size ?? 32;
-  const rows = Array.from({ length: size }, () => s.data.sftPairs[s.rng.int(s.data.sftPairs.length)]);
-  const promptIds = rows.map((r) => encodePrompt(tok, r.prompt));
-  const completionIds = rows.map((r) => [...tok.encode(r.completion), tok.eosId]);
-  const batch = buildSequenceBatch(promptIds, completionIds, tok.padId);
-  const outcome = await sftStep(s.optimizer, s.params, lr, s.policy.model, batch);
-  return { outcome, tokens: batch.n * (batch.length + 1) };
-}
+/** The fields the loop measures; RL steps add the rollout's reward and pass rate. */
+type LoopMeasurements =
+  | Pick<RolloutMetrics, LoopMeasured>
+  | Omit<Pick<RolloutMetrics, LoopMeasured>, 'reward_mean' | 'pass_rate' | 'zero_correct_group_fraction'>;
 
-function driftNow(s: RunState): number {
-  if (!s.siamese) return 0;
-  const xi = s.siamese.weights();
-  const theta = s.policy.model.weights();
-  return paramDistance(
-    [...theta.values()],
-    [...theta.keys()].map((k) => xi.get(k)!),
-  );
+function rates(lr: number, tokens: number, seconds: number, backend: string) {
+  return {
+    lr,
+    tokens_per_second: tokens / seconds,
+    step_seconds: seconds,
+    backend,
+  };
 }
 
 async function evaluateAt(s: RunState, step: number, hooks: TrainHooks): Promise<EvalResult | undefined> {
@@ -237,7 +160,8 @@ async function evaluateAt(s: RunState, step: number, hooks: TrainHooks): Promise
 }
 
 /**
- * The one loop for POPO, GRPO and SFT: rollouts → rewards → loss → AdamW → EMA → metrics → checkpoint.
+ * The one loop for POPO, GRPO and SFT: experience → algorithm step → metrics and events → checkpoint and eval
+ * cadence, polling the stop signal between steps. What a step does to its state is the algorithm object's.
  * Deterministic for a seed and backend, including across a checkpoint/resume boundary.
  */
 export async function train(
@@ -246,7 +170,7 @@ export async function train(
   opts: TrainOptions = {},
 ): Promise<TrainResult> {
   const info = await initBackend(config.backend);
-  const s = await setUp(config, info.label, opts);
+  const s = await setUp(config, opts);
   const emit = async (e: TrainEvent) => hooks.onEvent?.(e);
   const result: TrainResult = { status: 'completed', steps_done: s.step, backend: info.label };
   try {
@@ -274,53 +198,8 @@ export async function train(
         result.status = stop === 'cancel' ? 'cancelled' : 'paused';
         break;
       }
-      const started = performance.now();
-      const lr = learningRate(config.optimizer, s.step + 1, config.steps);
-      let metrics: StepMetrics;
-      if (isRl(config)) {
-        const { outcome, roll, events } = await rlStep(s, lr);
-        s.step += 1;
-        const seconds = (performance.now() - started) / 1000;
-        const updateBound = s.drift.observe(outcome.updateNorm);
-        const n = roll.rewards.length;
-        const correct = roll.correct.filter(Boolean).length;
-        const genTokens = roll.completionIds.reduce((a, c) => a + c.length, 0);
-        metrics = {
-          step: s.step,
-          reward_mean: roll.rewards.reduce((a, b) => a + b, 0) / n,
-          pass_rate: correct / n,
-          positive_fraction: roll.rewards.filter((r) => r >= 0.5).length / n,
-          zero_positive_group_fraction: roll.zeroPositiveGroupFraction,
-          mean_positive_set_size: roll.meanPositiveSetSize,
-          entropy: outcome.stats.entropy ?? 0,
-          nll: outcome.stats.nll ?? 0,
-          l_sim: outcome.stats.l_sim ?? 0,
-          l_ent: outcome.stats.l_ent ?? 0,
-          loss: outcome.stats.loss ?? 0,
-          grad_norm: outcome.gradNorm,
-          lr,
-          drift: driftNow(s),
-          drift_bound: config.algorithm === 'popo' ? updateBound : 0,
-          completion_length: genTokens / n,
-          tokens_per_second: genTokens / seconds,
-          step_seconds: seconds,
-          backend: info.label,
-        };
-        for (const [k, v] of Object.entries(outcome.stats)) if (!(k in metrics)) metrics[k] = v;
-        for (const e of events) await emit(e);
-      } else {
-        const { outcome, tokens } = await sftBatchStep(s, lr);
-        s.step += 1;
-        const seconds = (performance.now() - started) / 1000;
-        metrics = zeroMetrics(s.step, info.name, {
-          nll: outcome.stats.nll,
-          loss: outcome.stats.loss,
-          grad_norm: outcome.gradNorm,
-          lr,
-          tokens_per_second: tokens / seconds,
-          step_seconds: seconds,
-        });
-      }
+      const { metrics, events } = await trainStep(s, info.label);
+      for (const e of events) await emit(e);
       await hooks.onStep?.(metrics);
       if (config.checkpoint_every > 0 && s.step % config.checkpoint_every === 0 && s.step < config.steps) {
         await hooks.onCheckpoint?.(await snapshot(s));
@@ -348,9 +227,6 @@ export async function train(
 }
 
 function dispose(s: RunState): void {
-  s.optimizer.dispose();
-  s.predictor?.dispose();
-  s.siamese?.dispose();
-  s.reference?.dispose();
+  s.algorithm.dispose();
   s.policy.model.dispose();
 }

@@ -2,6 +2,7 @@
  * The trainer's public contract: what the CLI, the worker and tests pass in and get back.
  * Field names are snake_case where they mirror hyperparameters users write in YAML / JSON job specs.
  */
+import type { StepMetrics } from './metrics.js';
 
 import type { z } from 'zod';
 import type { trainConfigSchema } from './run-spec.js';
@@ -24,28 +25,16 @@ export interface Example {
   completion?: string;
 }
 
-export interface StepMetrics {
-  step: number;
-  reward_mean: number;
-  pass_rate: number; // fraction of sampled completions judged correct
-  positive_fraction: number;
-  zero_positive_group_fraction: number;
-  mean_positive_set_size: number;
-  entropy: number;
-  nll: number;
-  l_sim: number;
-  l_ent: number;
-  loss: number;
-  grad_norm: number;
-  lr: number;
-  drift: number; // ||theta - xi||
-  drift_bound: number; // Lemma 3.2: tau * eta * G_max / (1 - tau), running G_max
-  completion_length: number;
-  tokens_per_second: number;
-  step_seconds: number;
-  backend: string;
-  [extra: string]: number | string;
-}
+/** Per-algorithm step records (a common core plus each algorithm's own fields): see ./metrics.ts. */
+export type {
+  CoreMetrics,
+  GrpoMetrics,
+  PopoMetrics,
+  RlMetrics,
+  RolloutMetrics,
+  SftMetrics,
+  StepMetrics,
+} from './metrics.js';
 
 export interface EvalResult {
   step: number;

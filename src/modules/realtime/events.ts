@@ -24,7 +24,7 @@ export interface JobMetricsPayload {
   job_id: string;
   project_id: string;
   step: number;
-  /** StepMetrics minus `step` (loss, reward_mean, pass_rate, ...). */
+  /** StepMetrics minus `step`: the common core plus the fields of the job's algorithm. */
   values: Record<string, number | string>;
 }
 

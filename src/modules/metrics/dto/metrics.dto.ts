@@ -42,7 +42,14 @@ export class MetricsQuery {
 export class MetricPointDto {
   @ApiProperty({ type: 'integer', description: 'The step (for buckets: the last step in the bucket).' })
   step: number;
-  @ApiProperty({ type: 'object', additionalProperties: true, description: 'StepMetrics without `step`.' })
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description:
+      "The step's record without `step`: the common core (algorithm, loss, grad_norm, lr, completion_length, " +
+      'tokens_per_second, step_seconds, backend; reward_mean, pass_rate, entropy for RL) plus the fields of its ' +
+      'algorithm (docs/algorithm.md, "Step metrics").',
+  })
   values: Record<string, number | string>;
   @ApiPropertyOptional({ type: 'integer', description: 'Buckets only: first step in the bucket.' })
   step_from?: number;

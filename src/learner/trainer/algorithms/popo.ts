@@ -1,0 +1,180 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { CausalLM } from '../../model/causal-lm.js';
+import { popoLoss, popoWarnings, positiveMask, readPopoStats } from '../../objectives/popo.js';
+import { batchTensors, disposeBatch } from '../batch.js';
+import { assignRecords, variableRecords } from '../checkpoint.js';
+import { DriftBoundTracker, emaUpdate, paramDistance } from '../ema.js';
+import type { PopoMetrics } from '../metrics.js';
+import { Predictor } from '../predictor.js';
+import type { TrainConfig } from '../types.js';
+import {
+  allWeights,
+  mergeStates,
+  type AlgorithmState,
+  type AlgorithmStep,
+  type RolloutAlgorithm,
+  type RolloutExperience,
+  type StepContext,
+  type TrainableSelector,
+} from './algorithm.js';
+import { evaluateLoss, Updater, type Update } from './updater.js';
+
+/**
+ * POPO: the policy θ learns from its positive completions only, anchored to an EMA siamese policy ξ through the
+ * predictor head h_φ. Owns ξ, φ, the optimizer over θ and φ, and the running Lemma 3.2 bound.
+ */
+export class PopoAlgorithm implements RolloutAlgorithm<PopoMetrics> {
+  readonly name = 'popo';
+  readonly experience = 'rollout';
+  private readonly siamese: CausalLM;
+  private readonly predictor: Predictor;
+  private readonly updater: Updater;
+  private readonly drift: DriftBoundTracker;
+
+  constructor(
+    private readonly config: TrainConfig,
+    private readonly policy: CausalLM,
+    private readonly trainable: TrainableSelector = allWeights,
+  ) {
+    // ξ starts as θ; a resumed run overwrites it with the checkpointed ξ.
+    this.siamese = policy.clone();
+    this.predictor = new Predictor({
+      inputDim: policy.config.hidden_size as number,
+      hiddenDim: config.popo.predictor_dim,
+      seed: config.seed + 1,
+    });
+    const params = new Map(trainable(policy));
+    for (const [name, v] of this.predictor.variables()) params.set(name, v);
+    this.updater = new Updater(params, config.optimizer);
+    this.drift = new DriftBoundTracker(config.popo.ema ? config.popo.tau : 1);
+  }
+
+  async step(
+    { rollout, batch }: RolloutExperience,
+    { lr, rng }: StepContext,
+  ): Promise<AlgorithmStep<PopoMetrics>> {
+    const noiseSeed = rng.int(2 ** 31);
+    const p = this.config.popo;
+    const rewards = rollout.rewards;
+    const t = batchTensors(batch);
+    // ξ never receives gradient: its pass runs outside the gradient function.
+    const xi =
+      p.alpha > 0
+        ? tf.tidy(() => {
+            const { logits, hidden } = this.siamese.forward(t.inputIds, { attentionMask: t.attentionMask });
+            return { logits, hidden };
+          })
+        : undefined;
+    let result: ReturnType<typeof popoLoss> | undefined;
+    // Positive-only learning has nothing to learn from a batch without a single positive. Stepping anyway would
+    // let the entropy bonus alone drive the policy toward uniform (Adam rescales its small gradient to a full
+    // step), so such a step is measured but not taken: θ, φ, the optimizer moments and ξ stay as they are.
+    const skipped = !positiveMask(rewards, p.positive_threshold).some(Boolean);
+    const loss = () => {
+      const out = this.policy.forward(t.inputIds, { attentionMask: t.attentionMask });
+      result = popoLoss(
+        {
+          logits: out.logits,
+          targetIds: t.targetIds,
+          completionMask: t.completionMask,
+          rewards,
+          groupSize: this.config.sampling.group_size,
+          hidden: out.hidden,
+          siameseHidden: xi?.hidden,
+          siameseLogits: p.anchor === 'kl' ? xi?.logits : undefined,
+          predictor: this.predictor,
+          noiseSeed,
+        },
+        p,
+      );
+      return result.loss;
+    };
+    let update: Update;
+    try {
+      update = skipped
+        ? { gradNorm: 0, updateNorm: 0, loss: evaluateLoss(loss) }
+        : this.updater.update(lr, loss);
+    } finally {
+      if (xi) tf.dispose([xi.logits, xi.hidden]);
+      disposeBatch(t);
+    }
+    const stats = await readPopoStats(result!);
+    if (!skipped && p.ema) this.emaUpdate();
+    const driftBound = this.drift.observe(update.updateNorm);
+
+    const events: AlgorithmStep<PopoMetrics>['events'] = popoWarnings(stats).map((w) => ({
+      level: 'warning',
+      ...w,
+    }));
+    if (skipped) {
+      events.push({
+        level: 'warning',
+        code: 'no_positives_step_skipped',
+        message: 'no completion in the batch was correct: nothing to learn from, the update was skipped',
+      });
+    }
+    return {
+      metrics: {
+        algorithm: 'popo',
+        loss: stats.loss,
+        grad_norm: update.gradNorm,
+        entropy: stats.entropy,
+        nll: stats.nll,
+        l_sim: p.anchor === 'kl' ? stats.klAnchor : stats.lSim,
+        l_ent: stats.lEnt,
+        positive_fraction: stats.numPositive / stats.numSequences,
+        zero_positive_group_fraction: stats.zeroPositiveFraction,
+        mean_positive_set_size: stats.meanPositiveSetSize,
+        drift: this.driftNow(),
+        drift_bound: driftBound,
+      },
+      events,
+    };
+  }
+
+  /** ξ ← τξ + (1−τ)θ over the trainable selection. */
+  private emaUpdate(): void {
+    const [xi, theta] = this.pairs();
+    emaUpdate(xi, theta, this.config.popo.tau);
+  }
+
+  /** ‖θ − ξ‖ over the trainable selection. */
+  private driftNow(): number {
+    const [xi, theta] = this.pairs();
+    return paramDistance(theta, xi);
+  }
+
+  private pairs(): [tf.Variable[], tf.Variable[]] {
+    const xi = this.trainable(this.siamese);
+    const theta = this.trainable(this.policy);
+    return [[...xi.values()], [...xi.keys()].map((k) => theta.get(k)!)];
+  }
+
+  async saveState(): Promise<AlgorithmState> {
+    return mergeStates(
+      {
+        tensors: {
+          siamese: await this.siamese.stateDict(),
+          predictor: await variableRecords(this.predictor.variables()),
+        },
+        scalars: { g_max: this.drift.maxUpdateNorm },
+      },
+      await this.updater.saveState(),
+    );
+  }
+
+  loadState(state: AlgorithmState): void {
+    const { siamese, predictor } = state.tensors;
+    if (!siamese) throw new Error('checkpoint has no siamese policy ξ: it was not written by a POPO run');
+    this.siamese.loadStateDict(siamese, 'checkpoint ξ');
+    if (predictor) assignRecords(this.predictor.variables(), predictor, 'checkpoint predictor');
+    this.updater.loadState(state);
+    this.drift.maxUpdateNorm = state.scalars.g_max ?? 0;
+  }
+
+  dispose(): void {
+    this.updater.dispose();
+    this.predictor.dispose();
+    this.siamese.dispose();
+  }
+}
