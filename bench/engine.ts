@@ -2,10 +2,13 @@
  * Engine benchmark: training tokens/s (forward + backward + Adam step), prefill and KV-cache decode tokens/s, and
  * raw matMul GFLOP/s, for every TensorFlow.js backend that loads here.
  *
- *   npm run bench:engine -- [--quick] [--backends=wasm,cpu] [--configs=S,M] [--cpu-all]
+ *   npm run bench:engine -- [--quick] [--json] [--backends=wasm,wasm-stock,cpu] [--configs=S,M] [--cpu-all]
  *
  * --quick: one timed repetition instead of three. The pure-JS cpu backend always gets one repetition and runs
- * config M only with --cpu-all (one M training step takes minutes there).
+ * config M only with --cpu-all (one M training step takes minutes there). `wasm` is wasm+blas when OpenBLAS loads;
+ * `wasm-stock` is the wasm backend with its own kernels (for comparison). --json: one JSON line per
+ * (backend, config) on stdout instead of the tables, e.g.
+ * {"backend":"wasm+blas","config":"S","train_tok_s":…,"prefill_tok_s":…,"decode_tok_s":…,"load_avg":…}.
  */
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
@@ -15,6 +18,7 @@ import {
   formatBackendInfo,
   initBackend,
 } from '../src/learner/backend.js';
+import { disableBlasKernels } from '../src/learner/kernels/blas-matmul.js';
 import { CausalLM } from '../src/learner/model/causal-lm.js';
 import { countParameters, type ModelConfig } from '../src/learner/model/config.js';
 import { KVCache } from '../src/learner/model/kv-cache.js';
@@ -67,7 +71,9 @@ const CONFIGS: Record<string, BenchConfig> = {
 const args = process.argv.slice(2);
 const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const quick = args.includes('--quick');
-const backends = (flag('backends') ?? 'tensorflow-gpu,tensorflow,wasm,cpu').split(',') as ConcreteBackend[];
+const json = args.includes('--json');
+type BenchBackend = ConcreteBackend | 'wasm-stock';
+const backends = (flag('backends') ?? 'tensorflow-gpu,tensorflow,wasm,cpu').split(',') as BenchBackend[];
 const configNames = (flag('configs') ?? 'S,M').split(',');
 for (const c of configNames)
   if (!CONFIGS[c])
@@ -75,18 +81,28 @@ for (const c of configNames)
 
 const progress = (msg: string) => process.stderr.write(`  … ${msg}\n`);
 
-/** Median of `reps` timed runs (ms) after `warmup` untimed ones. */
-function timeIt(fn: () => void, reps: number, warmup = 1): number {
+/** CPU time of the whole process (all threads) in ms: robust to other load on a shared machine. */
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/** Medians of `reps` timed runs (wall and process CPU ms) after `warmup` untimed ones. */
+function timeBoth(fn: () => void, reps: number, warmup = 1): { wall: number; cpu: number } {
   for (let i = 0; i < warmup; i++) fn();
-  const times: number[] = [];
+  const walls: number[] = [];
+  const cpus: number[] = [];
   for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
+    const [t0, c0] = [performance.now(), cpuMs()];
     fn();
-    times.push(performance.now() - t0);
+    walls.push(performance.now() - t0);
+    cpus.push(cpuMs() - c0);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return { wall: median(walls), cpu: median(cpus) };
 }
+
+const timeIt = (fn: () => void, reps: number, warmup = 1) => timeBoth(fn, reps, warmup).wall;
 
 function matmulGflops(n: number, reps: number): number {
   const [a, b] = [tf.randomNormal([n, n]), tf.randomNormal([n, n])];
@@ -115,7 +131,7 @@ function trainTokensPerSec(
   rng: Rng,
   tag: string,
   warmup: number,
-): number {
+): { wall: number; cpu: number } {
   const { batch, seq } = cfg.train;
   const V = cfg.model.vocab_size;
   const ids = randomIds(rng, batch, seq, V);
@@ -123,7 +139,7 @@ function trainTokensPerSec(
   const optimizer = tf.train.adam(1e-4);
   const vars = [...model.weights().values()];
   let step = 0;
-  const ms = timeIt(
+  const ms = timeBoth(
     () => {
       progress(`${tag} train step ${++step}/${reps + warmup}`);
       const loss = optimizer.minimize(
@@ -143,7 +159,7 @@ function trainTokensPerSec(
   );
   optimizer.dispose();
   tf.dispose([ids, targets]);
-  return (batch * seq) / (ms / 1000);
+  return { wall: (batch * seq) / (ms.wall / 1000), cpu: (batch * seq) / (ms.cpu / 1000) };
 }
 
 function inference(model: CausalLM, cfg: BenchConfig, reps: number, rng: Rng, tag: string) {
@@ -151,18 +167,23 @@ function inference(model: CausalLM, cfg: BenchConfig, reps: number, rng: Rng, ta
   const V = cfg.model.vocab_size;
   let prefillMs = 0;
   let decodeMs = 0;
+  let prefillCpu = 0;
+  let decodeCpu = 0;
   const runs = reps + 1;
   for (let r = 0; r < runs; r++) {
     progress(`${tag} prefill+decode run ${r + 1}/${runs}`);
     const cache = new KVCache(model.dims.layers);
     const ids = randomIds(rng, batch, prompt, V);
     let t0 = performance.now();
+    let c0 = cpuMs();
     let next = tf.tidy(() =>
       tf.cast(tf.argMax(tf.squeeze(model.forward(ids, { cache, lastOnly: true }).logits, [1]), -1), 'int32'),
     );
     next.dataSync();
     const pre = performance.now() - t0;
+    const preCpu = cpuMs() - c0;
     t0 = performance.now();
+    c0 = cpuMs();
     for (let t = 0; t < newTokens; t++) {
       const prev = next;
       next = tf.tidy(() =>
@@ -179,17 +200,22 @@ function inference(model: CausalLM, cfg: BenchConfig, reps: number, rng: Rng, ta
       prev.dispose();
     }
     const dec = performance.now() - t0;
+    const decCpu = cpuMs() - c0;
     next.dispose();
     ids.dispose();
     cache.dispose();
     if (r > 0) {
       prefillMs += pre;
       decodeMs += dec;
+      prefillCpu += preCpu;
+      decodeCpu += decCpu;
     }
   }
   return {
     prefill: (batch * prompt) / (prefillMs / reps / 1000),
     decode: (batch * newTokens) / (decodeMs / reps / 1000),
+    prefillCpu: (batch * prompt) / (prefillCpu / reps / 1000),
+    decodeCpu: (batch * newTokens) / (decodeCpu / reps / 1000),
   };
 }
 
@@ -219,13 +245,14 @@ async function main(): Promise<void> {
       .loadavg()
       .map((l) => l.toFixed(2))
       .join(' ');
-  console.log(
+  const log = json ? (msg: string) => process.stderr.write(msg + '\n') : console.log;
+  log(
     `# engine bench — ${new Date().toISOString()} — ${os.cpus()[0]?.model ?? 'cpu'} ×${os.cpus().length}, ` +
       `${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}, load avg ${load()}${quick ? ' (--quick)' : ''}`,
   );
   for (const c of configNames) {
     const b = CONFIGS[c];
-    console.log(
+    log(
       `config ${b.label}: ${(countParameters(b.model) / 1e6).toFixed(2)}M params; train ${b.train.batch}×${b.train.seq}; ` +
         `decode ${b.decode.batch} rows, prompt ${b.decode.prompt}, ${b.decode.newTokens} new tokens`,
     );
@@ -236,21 +263,29 @@ async function main(): Promise<void> {
   for (const name of backends) {
     let info: BackendInfo;
     try {
-      info = await initBackend(name);
+      info = await initBackend(name === 'wasm-stock' ? 'wasm' : name);
+      if (name === 'wasm-stock') {
+        disableBlasKernels();
+        info = { ...info, label: 'wasm', blas: { active: false, reason: 'wasm-stock asked for' } };
+      }
     } catch (err) {
       skipped.push(`${name}: ${(err as Error).message.split(';')[0]}`);
       continue;
     }
     const label = formatBackendInfo({ ...info, skipped: [] });
+    progress(label);
     // The pure-JS cpu backend runs at ~1 GFLOP/s: one timed repetition, and config M only when asked for.
     const slow = name === 'cpu';
-    const reps = slow || quick ? 1 : 3;
-    progress(`${name}: matMul`);
-    mm.push({
-      backend: label,
-      'matMul 512 GFLOP/s': fmt(matmulGflops(512, quick ? 3 : 10)),
-      'matMul 1024 GFLOP/s': fmt(matmulGflops(1024, quick ? 2 : 5)),
-    });
+    const reps0 = Number(flag('reps'));
+    const reps = reps0 > 0 ? reps0 : slow || quick ? 1 : 3;
+    if (!json) {
+      progress(`${name}: matMul`);
+      mm.push({
+        backend: label,
+        'matMul 512 GFLOP/s': fmt(matmulGflops(512, quick ? 3 : 10)),
+        'matMul 1024 GFLOP/s': fmt(matmulGflops(1024, quick ? 2 : 5)),
+      });
+    }
     for (const c of configNames) {
       if (slow && c !== 'S' && !args.includes('--cpu-all')) {
         progress(`cpu: config ${c} skipped (pass --cpu-all to run it)`);
@@ -263,14 +298,35 @@ async function main(): Promise<void> {
       const train = trainTokensPerSec(model, cfg, reps, rng, tag, slow ? 0 : 1);
       const inf = inference(model, cfg, reps, rng, tag);
       model.dispose();
+      if (json) {
+        const round1 = (n: number) => Math.round(n * 10) / 10;
+        console.log(
+          JSON.stringify({
+            backend: info.label,
+            config: c,
+            train_tok_s: round1(train.wall),
+            prefill_tok_s: round1(inf.prefill),
+            decode_tok_s: round1(inf.decode),
+            // Tokens per CPU-second of the whole process (all threads): what one core would give, load aside.
+            train_tok_cpu_s: round1(train.cpu),
+            prefill_tok_cpu_s: round1(inf.prefillCpu),
+            decode_tok_cpu_s: round1(inf.decodeCpu),
+            load_avg: Math.round(os.loadavg()[0] * 100) / 100,
+          }),
+        );
+      }
       perf.push({
         backend: label,
         config: c,
-        'train tok/s (fwd+bwd+Adam)': fmt(train),
+        'train tok/s (fwd+bwd+Adam)': fmt(train.wall),
         'prefill tok/s': fmt(inf.prefill),
         'decode tok/s (KV cache)': fmt(inf.decode),
       });
     }
+  }
+  if (json) {
+    for (const s of skipped) log(`skipped ${s}`);
+    return;
   }
   if (perf.length) printTable('Model throughput', perf);
   if (mm.length) printTable('Raw matMul', mm);

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadOpenBlas, type OpenBlas } from './openblas.js';
 
@@ -15,10 +16,26 @@ interface WasmBackendLike {
 }
 
 /**
- * Products below this many multiply-adds run on one BLAS thread: waking the second thread costs more than it
+ * Products below this many multiply-adds run on one BLAS thread: waking the other threads costs more than it
  * saves (measured on the 2-core build machine; see docs/engine.md). POPO_BLAS_THREADS caps the count.
  */
-const MULTI_THREAD_MIN_MACS = 1 << 21;
+const MULTI_THREAD_MIN_MACS = 1 << 22;
+
+/**
+ * OpenBLAS threads wait for each other at every block: on an oversubscribed machine (load average ≥ cores) a
+ * descheduled thread stalls the product, and one thread was 2.4× faster for a whole training step at load 15 on
+ * 2 cores. The load average is re-read at most once a second.
+ */
+let loadCheckedAt = 0;
+let machineBusy = false;
+function busy(): boolean {
+  const now = performance.now();
+  if (now - loadCheckedAt > 1000) {
+    loadCheckedAt = now;
+    machineBusy = os.loadavg()[0] >= os.availableParallelism();
+  }
+  return machineBusy;
+}
 
 let state:
   | { blas: OpenBlas; original: tf.KernelConfig; maxThreads: number; base: number; heap?: ArrayBuffer }
@@ -152,7 +169,7 @@ function gemm(
   c: number,
   ldc: number,
 ): void {
-  s.blas.setThreads(m * n * k < MULTI_THREAD_MIN_MACS ? 1 : s.maxThreads);
+  s.blas.setThreads(s.maxThreads === 1 || m * n * k < MULTI_THREAD_MIN_MACS || busy() ? 1 : s.maxThreads);
   s.blas.sgemm(transA, transB, m, n, k, a, lda, b, ldb, 0, c, ldc);
 }
 

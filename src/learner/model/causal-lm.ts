@@ -12,7 +12,7 @@ import {
   rmsNorm,
   ropeTables,
   rotationMatrices,
-  silu,
+  swiglu,
 } from './ops.js';
 import type { TensorRecord } from './safetensors.js';
 import { layerPrefix, type ParamSpec, paramSpecs } from './weight-layout.js';
@@ -256,9 +256,9 @@ export class CausalLM {
         x = tf.add(x, linear(merged, w(`${a}.o_proj.weight`), b(`${a}.o_proj.bias`)));
         const h2 = rmsNorm(x, b(`${p}.post_attention_layernorm.weight`)!, d.eps);
         const m = `${p}.mlp`;
-        const gate = silu(linear(h2, w(`${m}.gate_proj.weight`), b(`${m}.gate_proj.bias`)));
+        const gate = linear(h2, w(`${m}.gate_proj.weight`), b(`${m}.gate_proj.bias`));
         const up = linear(h2, w(`${m}.up_proj.weight`), b(`${m}.up_proj.bias`));
-        x = tf.add(x, linear(tf.mul(gate, up), w(`${m}.down_proj.weight`), b(`${m}.down_proj.bias`)));
+        x = tf.add(x, linear(swiglu(gate, up), w(`${m}.down_proj.weight`), b(`${m}.down_proj.bias`)));
       }
       const normed = rmsNorm(x, b('model.norm.weight')!, d.eps);
       const hidden = tf.reshape(normed, [B, T, d.hidden]) as tf.Tensor3D;

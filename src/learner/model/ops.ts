@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { blasKernelsActive } from '../kernels/blas-matmul.js';
+import { fusedKernels, fusedRmsNorm, fusedRope, fusedSwiGLU } from '../kernels/fused.js';
 
 /**
  * Differentiable building blocks tuned for the wasm backend, where (measured on this project's machine)
@@ -114,12 +115,19 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor
 
 /** RMSNorm over the last axis, computed in float32 like HF's LlamaRMSNorm. */
 export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: number): T {
+  if (fusedKernels()) return fusedRmsNorm(x, weight, eps);
   const variance = tf.mean(tf.square(x), -1, true);
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight);
 }
 
 export function silu<T extends tf.Tensor>(x: T): T {
   return tf.mul(x, tf.sigmoid(x));
+}
+
+/** The SwiGLU MLP's silu(gate) · up. */
+export function swiglu<T extends tf.Tensor>(gate: T, up: T): T {
+  if (fusedKernels()) return fusedSwiGLU(gate, up);
+  return tf.mul(silu(gate), up);
 }
 
 /**
@@ -159,6 +167,7 @@ export function applyRope(
   sin: tf.Tensor4D,
   rot: { r: tf.Tensor2D; rT: tf.Tensor2D },
 ): tf.Tensor4D {
+  if (fusedKernels()) return fusedRope(x, cos, sin);
   const [b, t, h, d] = x.shape;
   const rotate = tf.customGrad(((x2d: tf.Tensor2D) => ({
     value: tf.matMul(x2d, rot.r),

@@ -1,0 +1,106 @@
+/**
+ * Side-by-side with PyTorch: runs `bench/engine.ts --json` and `bench/engine_torch.py --json` in alternating rounds
+ * (so both see the same machine load), then prints a markdown table of medians and our/PyTorch ratios with the load
+ * average seen during each run.
+ *
+ *   node --import ./bench/register.mjs bench/vs-pytorch.ts [--rounds=3] [--configs=S,M] [--backends=wasm]
+ *        [--torch-threads=1,2] [--python=/usr/bin/python3]
+ */
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const args = process.argv.slice(2);
+const flag = (name: string, dflt: string) =>
+  args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
+const rounds = Number(flag('rounds', '3'));
+const configs = flag('configs', 'S,M');
+const backends = flag('backends', 'wasm');
+const torchThreads = flag('torch-threads', '1').split(',');
+const python = flag('python', '/usr/bin/python3');
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+
+interface Row {
+  backend: string;
+  config: string;
+  train_tok_s: number;
+  prefill_tok_s: number;
+  decode_tok_s: number;
+  load_avg: number;
+}
+
+function runJson(cmd: string, argv: string[]): Row[] {
+  const out = execFileSync(cmd, argv, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return out
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Row);
+}
+
+const rows: Row[] = [];
+const started = new Date().toISOString();
+for (let r = 1; r <= rounds; r++) {
+  process.stderr.write(`round ${r}/${rounds}, load avg ${os.loadavg()[0].toFixed(2)}\n`);
+  rows.push(
+    ...runJson(process.execPath, [
+      '--import',
+      './bench/register.mjs',
+      'bench/engine.ts',
+      '--json',
+      '--reps=1',
+      `--backends=${backends}`,
+      `--configs=${configs}`,
+    ]),
+  );
+  for (const t of torchThreads) {
+    rows.push(
+      ...runJson(python, [
+        'bench/engine_torch.py',
+        '--json',
+        '--reps',
+        '1',
+        '--threads',
+        t,
+        '--configs',
+        configs,
+      ]),
+    );
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const metrics = ['train_tok_s', 'prefill_tok_s', 'decode_tok_s'] as const;
+const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
+const names = [...new Set(rows.map((r) => r.backend))];
+const loads = rows.map((r) => r.load_avg);
+console.log(
+  `Started ${started}, ${rounds} interleaved rounds (1 timed repetition each), ${os.cpus().length} cores ` +
+    `(${os.cpus()[0]?.model ?? 'cpu'}); 1-minute load average during the runs ${Math.min(...loads).toFixed(1)}–` +
+    `${Math.max(...loads).toFixed(1)} (median ${median(loads).toFixed(1)}). Medians over rounds; ratio = ours / ` +
+    `pytorch-1t in the same rounds.\n`,
+);
+console.log('| backend | config | train tok/s | prefill tok/s | decode tok/s | load avg |');
+console.log('|---|---|---:|---:|---:|---:|');
+for (const c of configs.split(',')) {
+  const ref = rows.filter((r) => r.backend === 'pytorch-1t' && r.config === c);
+  for (const b of names) {
+    const mine = rows.filter((r) => r.backend === b && r.config === c);
+    if (!mine.length) continue;
+    const cells = metrics.map((m) => {
+      const v = median(mine.map((r) => r[m]));
+      const ratio =
+        ref.length && b !== 'pytorch-1t' ? ` (${(v / median(ref.map((r) => r[m]))).toFixed(2)}×)` : '';
+      return `${fmt(v)}${ratio}`;
+    });
+    const l = mine.map((r) => r.load_avg);
+    console.log(
+      `| ${b} | ${c} | ${cells.join(' | ')} | ${Math.min(...l).toFixed(1)}–${Math.max(...l).toFixed(1)} |`,
+    );
+  }
+}
+console.log('\nRaw rows:\n');
+for (const r of rows) console.log(`    ${JSON.stringify(r)}`);
