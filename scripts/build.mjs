@@ -4,12 +4,20 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const STAMP = join(root, 'dist', '.built');
 const LOCK = join(root, '.build.lock');
-const INPUTS = ['src', 'migrations', 'client/sdk', 'package.json', 'tsconfig.json', 'tsconfig.build.json'];
+const INPUTS = [
+  'src',
+  'migrations',
+  'client/sdk',
+  'client/dashboard',
+  'package.json',
+  'tsconfig.json',
+  'tsconfig.build.json',
+];
 
 function newestInput() {
   let newest = 0;
@@ -34,6 +42,13 @@ export function build() {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`tsc -p tsconfig.build.json failed (exit ${r.status})`);
+  // The web dashboard the API serves at / (client/dashboard/vite.config.ts writes dist/dashboard).
+  const vite = join(dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin', 'vite.js');
+  const v = spawnSync(process.execPath, [vite, 'build', '--config', 'client/dashboard/vite.config.ts'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (v.status !== 0) throw new Error(`vite build of client/dashboard failed (exit ${v.status})`);
   writeFileSync(STAMP, new Date().toISOString() + '\n');
 }
 

@@ -7,6 +7,7 @@ import { AppConfig } from '../config/index.js';
 import { ApiKeyGuard } from '../modules/auth/auth.guard.js';
 import { ProjectsController } from '../modules/auth/projects.controller.js';
 import { KeyThrottlerGuard } from '../modules/auth/throttle.guard.js';
+import { EmbeddedCredentialsController } from '../modules/dashboard/embedded-credentials.controller.js';
 import { CheckpointsController } from '../modules/checkpoints/checkpoints.controller.js';
 import { DatasetsController } from '../modules/datasets/datasets.controller.js';
 import { HealthController } from '../modules/health/health.controller.js';
@@ -25,6 +26,7 @@ export const API_CONTROLLERS = [
   SweepsController,
   MetricsController,
   CheckpointsController,
+  EmbeddedCredentialsController,
 ];
 
 /** The HTTP process: shared services plus controllers, auth, rate limiting, validation and the error shape. */

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -7,19 +8,18 @@ import { toErrorBody } from '../common/http-exception.filter.js';
 import type { AppConfig } from '../config/index.js';
 import { runMigrations } from '../database/migrate.js';
 import { ApiModule } from './api.module.js';
+import { serveDashboard } from './dashboard-static.js';
+import { packageRoot } from './package-root.js';
 import type { AppModuleOptions } from './app.module.js';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 export const logLevels = (config: AppConfig): LogLevel[] =>
   LEVELS.slice(0, LEVELS.indexOf(config.logLevel) + 1);
 
-/** package.json's version; found by walking up, since this file runs from src/apps/ and from dist/src/apps/. */
 function packageVersion(): string {
-  for (let dir = new URL('.', import.meta.url); dir.pathname !== '/'; dir = new URL('..', dir)) {
-    const file = new URL('package.json', dir);
-    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
-  }
-  return '0.0.0';
+  const root = packageRoot();
+  if (!root) return '0.0.0';
+  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 export function buildOpenApiDocument(app: NestExpressApplication): OpenAPIObject {
@@ -38,7 +38,7 @@ export function buildOpenApiDocument(app: NestExpressApplication): OpenAPIObject
   return SwaggerModule.createDocument(app, config);
 }
 
-/** Body parsing and docs; shared by the real server, tests and the OpenAPI generator. */
+/** Body parsing, docs and the dashboard; shared by the real server, tests and the OpenAPI generator. */
 export function configureApiApp(app: NestExpressApplication, config: AppConfig): void {
   // JSON bodies only; JSONL and archives are streamed by their controllers, never buffered here.
   app.useBodyParser('json', { limit: config.limits.jsonBodyBytes });
@@ -50,6 +50,7 @@ export function configureApiApp(app: NestExpressApplication, config: AppConfig):
   });
   const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
+  serveDashboard(app, config);
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { loadConfig } from '../config/index.js';
 import { initBackend } from '../learner/backend.js';
+import { EmbeddedCredentialsModule } from '../modules/dashboard/embedded-credentials.js';
 import { ApiKeysService } from '../modules/auth/api-keys.service.js';
 import { RealtimeModule } from '../modules/realtime/realtime.module.js';
 import { resolveDevices } from '../modules/worker/devices.js';
@@ -84,6 +85,9 @@ export async function startAllInOne(
         RuntimeConfigModule.forRoot(runtime),
         RealtimeModule.forApi(),
         WorkerModule.forRoot({ consumer, devices, backend, registry }),
+        ...(pg
+          ? [EmbeddedCredentialsModule.forRoot({ file: join(config.dataDir, 'credentials.json') })]
+          : []),
       ],
     });
     await app.listen(config.port, config.host);

@@ -24,6 +24,8 @@ export class AppConfig {
   port: number;
   host: string;
   dataDir: string;
+  /** Set: serve this directory at `/`; unset: the package's dist/dashboard. */
+  dashboardDir?: string;
   modelRoots: string[];
   /** Which addresses user-supplied URLs may reach (POPO_OUTBOUND_ALLOW). */
   outbound: OutboundPolicy;
@@ -81,6 +83,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: vars.PORT,
     host: vars.HOST,
     dataDir,
+    dashboardDir: vars.POPO_DASHBOARD_DIR ? resolve(vars.POPO_DASHBOARD_DIR) : undefined,
     modelRoots,
     outbound,
     limits: {

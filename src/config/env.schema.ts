@@ -56,6 +56,12 @@ export class EnvironmentVariables {
   @IsString()
   POPO_DATA_DIR = '.popo';
 
+  /** The built dashboard served at `/` (default: dist/dashboard of the package, written by `npm run build`). */
+  @IsOptional()
+  @emptyToUndefined()
+  @IsString()
+  POPO_DASHBOARD_DIR?: string;
+
   /** Comma-separated directories under which `POST /v1/models` may register a local model. */
   @IsOptional()
   @emptyToUndefined()

@@ -440,6 +440,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/embedded/credentials': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The embedded project key, for a dashboard opened on localhost (404 otherwise). */
+    get: operations['EmbeddedCredentialsController_get'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -942,6 +959,12 @@ export interface components {
       chunk_count: number;
       /** Format: date-time */
       created_at: string;
+    };
+    EmbeddedCredentialsDto: {
+      /** @description The project API key written at the first embedded boot. */
+      api_key: string;
+      /** Format: uuid */
+      project_id: string;
     };
   };
   responses: never;
@@ -1963,6 +1986,34 @@ export interface operations {
         };
         content: {
           'application/gzip': string;
+        };
+      };
+      /** @description Any error: 4xx/5xx with this body. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponseDto'];
+        };
+      };
+    };
+  };
+  EmbeddedCredentialsController_get: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['EmbeddedCredentialsDto'];
         };
       };
       /** @description Any error: 4xx/5xx with this body. */

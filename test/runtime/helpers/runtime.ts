@@ -41,6 +41,8 @@ export async function startRuntimeApi(opts: {
   prefix: string;
   env?: Record<string, string>;
   queue?: JobQueue;
+  /** More modules for the API (e.g. the embedded-credentials module). */
+  imports?: NonNullable<Parameters<typeof createApiApp>[0]['imports']>;
 }): Promise<RuntimeApi> {
   const dataDir = await mkdtemp(join(tmpdir(), 'popo-rt-'));
   const env = {
@@ -57,7 +59,7 @@ export async function startRuntimeApi(opts: {
   const app = await createApiApp({
     config,
     queue: opts.queue,
-    imports: apiRuntimeImports(loadRuntimeConfig(env)),
+    imports: [...apiRuntimeImports(loadRuntimeConfig(env)), ...(opts.imports ?? [])],
   });
   await app.listen(0, '127.0.0.1');
   const baseUrl = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
