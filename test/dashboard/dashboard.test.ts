@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { build } from 'vite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedCredentialsModule } from '../../src/modules/dashboard/embedded-credentials.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -15,11 +15,12 @@ import {
   TEST_REDIS_URL,
   type WorkerProcess,
 } from '../runtime/helpers/runtime.js';
+import { REPO_ROOT } from '../helpers/dist.js';
 import { browserUnavailable, launchChromium } from './browser.js';
 
 /**
- * The dashboard in a real headless chromium against the real service: the bundle built by Vite, the API
- * serving it, a worker process training tiny jobs on Postgres + Redis. Screenshots land in
+ * The dashboard in a real headless chromium against the real service: the bundle `npm run build` made (the test
+ * run's global setup builds dist/ when stale), the API serving it from dist/dashboard, a worker process training tiny jobs on Postgres + Redis. Screenshots land in
  * test/dashboard/artifacts/ (gitignored) for a human to look at.
  */
 
@@ -47,7 +48,6 @@ let worker: WorkerProcess;
 let browser: { context: BrowserContext; dir: string };
 let page: Page;
 let project: { projectId: string; token: string };
-let bundleDir: string;
 let credsDir: string;
 const prefix = `popo-test-dash-${randomBytes(4).toString('hex')}`;
 
@@ -64,19 +64,16 @@ async function createJob(body: Record<string, unknown>): Promise<string> {
 describe.skipIf(!!unavailable)('dashboard in headless chromium', () => {
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
-    bundleDir = await mkdtemp(join(tmpdir(), 'popo-dash-'));
-    await build({
-      configFile: join(import.meta.dirname, '../../client/dashboard/vite.config.ts'),
-      build: { outDir: bundleDir, emptyOutDir: true },
-      logLevel: 'warn',
-    });
+    expect(
+      existsSync(join(REPO_ROOT, 'dist/dashboard/index.html')),
+      'npm run build writes the dashboard',
+    ).toBe(true);
     db = await createTestDatabase();
     // Embedded mode's key offer: the module the all-in-one process installs, over a credentials file.
     credsDir = await mkdtemp(join(tmpdir(), 'popo-creds-'));
     api = await startRuntimeApi({
       db,
       prefix,
-      env: { POPO_DASHBOARD_DIR: bundleDir },
       imports: [EmbeddedCredentialsModule.forRoot({ file: join(credsDir, 'credentials.json') })],
     });
     project = await api.createProject('dashboard');
@@ -113,7 +110,7 @@ describe.skipIf(!!unavailable)('dashboard in headless chromium', () => {
     await api?.close();
     await db?.drop();
     await dropRedisPrefix(prefix);
-    for (const d of [bundleDir, credsDir]) if (d) await rm(d, { recursive: true, force: true });
+    if (credsDir) await rm(credsDir, { recursive: true, force: true });
   });
 
   it('serves the bundle at / without shadowing the API', async () => {
