@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { AllExceptionsFilter } from '../common/http-exception.filter.js';
+import { UploadSlots } from '../common/upload-limit.js';
 import { createValidationPipe } from '../common/validation.js';
 import { AppConfig } from '../config/index.js';
 import { ApiKeyGuard } from '../modules/auth/auth.guard.js';
@@ -51,6 +52,7 @@ export class ApiModule {
         { provide: APP_GUARD, useClass: KeyThrottlerGuard },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         { provide: APP_PIPE, useFactory: createValidationPipe },
+        UploadSlots,
       ],
     };
   }

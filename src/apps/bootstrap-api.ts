@@ -4,6 +4,7 @@ import { Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { rejectHostileInput } from '../common/hostile-input.js';
 import { toErrorBody } from '../common/http-exception.filter.js';
 import type { AppConfig } from '../config/index.js';
 import { runMigrations } from '../database/migrate.js';
@@ -42,6 +43,8 @@ export function buildOpenApiDocument(app: NestExpressApplication): OpenAPIObject
 export function configureApiApp(app: NestExpressApplication, config: AppConfig): void {
   // JSON bodies only; JSONL and archives are streamed by their controllers, never buffered here.
   app.useBodyParser('json', { limit: config.limits.jsonBodyBytes });
+  // Depth and text checks on every parsed body and query string, before any route sees them.
+  app.use(rejectHostileInput());
   // body-parser errors (bad JSON, too large) happen before Nest's filters; render them in the same shape.
   app.use((err: unknown, _req: unknown, res: import('express').Response, next: (e?: unknown) => void) => {
     if (res.headersSent) return next(err);

@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiError, CODE_BY_STATUS, type ErrorBody } from './api-error.js';
+import { pgErrorCode } from './pg-errors.js';
 
 /** body-parser / raw-body errors carry `type` and `status` instead of being HttpExceptions. */
 interface ParserError {
@@ -40,6 +41,16 @@ export function toErrorBody(exception: unknown): { status: number; body: ErrorBo
         },
       },
     };
+  // Postgres class 22 (data exception: a value out of range, NUL in text, a bad cast) means input got past
+  // validation; it is still the request's fault, so a 400 rather than a 500. The filter logs it as a gap.
+  const sqlState = pgErrorCode(exception);
+  if (sqlState?.startsWith('22'))
+    return {
+      status: 400,
+      body: {
+        error: { code: 'invalid_input', message: 'a value in the request cannot be stored or compared' },
+      },
+    };
   const status = pe.status ?? pe.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500)
     return {
@@ -58,6 +69,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     const { status, body } = toErrorBody(exception);
+    if (body.error.code === 'invalid_input')
+      this.logger.warn(`input reached Postgres unvalidated: ${(exception as Error).message}`);
     if (status >= 500)
       // Our own 5xx (checkpoint_corrupt, queue_unavailable) are expected failures: their message says it all.
       this.logger.error(

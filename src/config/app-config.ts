@@ -33,6 +33,8 @@ export class AppConfig {
     jsonBodyBytes: number;
     datasetBytes: number;
     datasetRows: number;
+    datasetLineBytes: number;
+    uploadsPerKey: number;
     modelArchiveBytes: number;
     sweepJobs: number;
   };
@@ -90,6 +92,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       jsonBodyBytes: vars.MAX_JSON_BODY_BYTES,
       datasetBytes: vars.MAX_DATASET_BYTES,
       datasetRows: vars.MAX_DATASET_ROWS,
+      datasetLineBytes: vars.MAX_DATASET_LINE_BYTES,
+      uploadsPerKey: vars.MAX_CONCURRENT_UPLOADS_PER_KEY,
       modelArchiveBytes: vars.MAX_MODEL_ARCHIVE_BYTES,
       sweepJobs: vars.MAX_SWEEP_JOBS,
     },

@@ -92,6 +92,19 @@ export class EnvironmentVariables {
   @Min(1)
   MAX_DATASET_ROWS = 1_000_000;
 
+  /** One JSONL line (one example); a longer line is refused with 413 naming it. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  MAX_DATASET_LINE_BYTES = 1 * MiB;
+
+  /** Dataset and model uploads one API key may have in flight at once (per API process); 429 beyond. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  MAX_CONCURRENT_UPLOADS_PER_KEY = 2;
+
   @Type(() => Number)
   @IsInt()
   @Min(1024)

@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, UseInterceptors } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -11,6 +11,7 @@ import {
 } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { payloadTooLarge, unsupportedMediaType } from '../../common/api-error.js';
+import { UploadLimitInterceptor } from '../../common/upload-limit.js';
 import { ParseUuidPipe } from '../../common/uuid.pipe.js';
 import { AppConfig } from '../../config/index.js';
 import { ProjectId } from '../auth/auth.decorators.js';
@@ -38,6 +39,7 @@ export class DatasetsController {
     private readonly config: AppConfig,
   ) {}
 
+  @UseInterceptors(UploadLimitInterceptor)
   @Post()
   @ApiOperation({
     summary: 'Upload a JSONL dataset (raw body, one JSON object per line with `problem` and `answer`).',

@@ -1,8 +1,15 @@
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { type DataSource, In, type Repository } from 'typeorm';
 import {
+  ApiError,
   conflict,
   notFound,
   payloadTooLarge,
@@ -13,13 +20,21 @@ import { cursorTimestampSql, decodeCursor, encodeCursor, type Page } from '../..
 import { AppConfig } from '../../config/index.js';
 import { ACTIVE_STATUSES, Dataset, DatasetRow, Job } from '../../database/entities/index.js';
 import type { Example } from '../../learner/trainer/types.js';
-import { parseDatasetLine, type ParsedRow } from './jsonl-line.js';
-import { BodyTooLargeError, readLines } from './line-reader.js';
+import { parseDatasetLine } from './jsonl-line.js';
+import { BodyTooLargeError, LineTooLongError, readLines } from './line-reader.js';
 
 const INSERT_BATCH = 500;
 /** A broken file stops being read after this many bad lines: the first ones are what a user needs to fix. */
 const MAX_REPORTED_ERRORS = 50;
 const SAMPLE_ROWS = 5;
+
+interface StagedUpload {
+  file: string;
+  count: number;
+  size: number;
+  sha256: string;
+  extraFields: string[];
+}
 
 @Injectable()
 export class DatasetsService {
@@ -31,53 +46,43 @@ export class DatasetsService {
   ) {}
 
   /**
-   * Streams a JSONL body into a new dataset inside one transaction: rows are inserted in batches as they are
-   * validated, and any bad line, an empty file or a size overrun rolls everything back.
+   * Stores a JSONL body as a new dataset in two phases, so a slow client never holds a database connection:
+   * the body is read, validated line by line and staged to a temporary file with no connection taken; only a
+   * complete, valid upload is then inserted, from that file, in one transaction that runs at database speed.
+   * Any bad line, an empty file, a line or body over its limit stores nothing.
    */
   async upload(projectId: string, name: string, body: AsyncIterable<Buffer | string>): Promise<Dataset> {
-    const { datasetBytes, datasetRows } = this.config.limits;
+    const dir = await mkdtemp(join(tmpdir(), 'popo-upload-'));
+    try {
+      const staged = await this.stage(body, join(dir, 'rows.jsonl'));
+      return await this.insertStaged(projectId, name, staged);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Phase 1: validate the body and write its rows as `[problem, answer, extra]` lines; no database. */
+  private async stage(body: AsyncIterable<Buffer | string>, file: string): Promise<StagedUpload> {
+    const { datasetBytes, datasetRows, datasetLineBytes } = this.config.limits;
     const hash = createHash('sha256');
-    let size = 0;
     const errors: ErrorDetail[] = [];
     const extraFields = new Set<string>();
-    let batch: ParsedRow[] = [];
+    let size = 0;
     let count = 0;
-
-    const qr = this.db.createQueryRunner();
-    await qr.connect();
-    await qr.startTransaction();
+    const out = createWriteStream(file);
+    const write = async (line: string) => {
+      if (!out.write(line)) await once(out, 'drain');
+    };
     try {
-      const dataset = await qr.manager.save(
-        qr.manager.create(Dataset, {
-          project_id: projectId,
-          name,
-          row_count: 0,
-          size_bytes: 0,
-          sha256: ''.padEnd(64, '0'),
-        }),
-      );
-      const flush = async () => {
-        if (batch.length === 0) return;
-        const start = count - batch.length;
-        await qr.query(
-          `INSERT INTO dataset_rows (dataset_id, idx, problem, answer, extra)
-           SELECT $1, s.idx, s.problem, s.answer, s.extra
-           FROM unnest($2::int[], $3::text[], $4::text[], $5::jsonb[]) AS s(idx, problem, answer, extra)`,
-          [
-            dataset.id,
-            batch.map((_, i) => start + i),
-            batch.map((r) => r.problem),
-            batch.map((r) => r.answer),
-            batch.map((r) => (r.extra ? JSON.stringify(r.extra) : null)),
-          ],
-        );
-        batch = [];
-      };
-
-      for await (const { lineNo, text } of readLines(body, datasetBytes, (chunk) => {
-        size += chunk.length;
-        hash.update(chunk);
-      })) {
+      for await (const { lineNo, text } of readLines(
+        body,
+        datasetBytes,
+        (chunk) => {
+          size += chunk.length;
+          hash.update(chunk);
+        },
+        datasetLineBytes,
+      )) {
         if (text.trim() === '') continue;
         const { row, errors: lineErrors } = parseDatasetLine(text, lineNo);
         if (!row) {
@@ -85,41 +90,81 @@ export class DatasetsService {
           if (errors.length >= MAX_REPORTED_ERRORS) break;
           continue;
         }
-        if (errors.length > 0) continue; // the upload is already lost; keep validating, stop inserting
+        if (errors.length > 0) continue; // the upload is already lost; keep validating, stop staging
         if (count >= datasetRows) throw payloadTooLarge(`dataset has more than ${datasetRows} rows`);
         for (const k of Object.keys(row.extra ?? {})) extraFields.add(k);
-        batch.push(row);
+        await write(JSON.stringify([row.problem, row.answer, row.extra]) + '\n');
         count++;
-        if (batch.length >= INSERT_BATCH) await flush();
       }
-      if (errors.length > 0) {
-        const lines = new Set(errors.map((e) => e.field.split('.')[0])).size;
-        throw validationFailed(
-          errors,
-          `${lines} invalid line(s)${errors.length >= MAX_REPORTED_ERRORS ? ' (stopped reading after the first ' + MAX_REPORTED_ERRORS + ' errors)' : ''}: ` +
-            errors
-              .slice(0, 5)
-              .map((e) => `${e.field} ${e.reason}`)
-              .join('; '),
-        );
-      }
-      if (count === 0) throw validationFailed([{ field: 'body', reason: 'contains no rows' }]);
-      await flush();
-      dataset.row_count = count;
-      dataset.size_bytes = size;
-      dataset.sha256 = hash.digest('hex');
-      dataset.extra_fields = [...extraFields].sort();
-      await qr.manager.save(dataset);
-      await qr.commitTransaction();
-      return dataset;
     } catch (e) {
-      await qr.rollbackTransaction();
       if (e instanceof BodyTooLargeError)
         throw payloadTooLarge(`dataset upload exceeds the limit of ${e.limit} bytes`);
+      if (e instanceof LineTooLongError)
+        throw new ApiError(
+          413,
+          'payload_too_large',
+          `line ${e.lineNo} exceeds the limit of ${e.limit} bytes per line`,
+          [{ field: `line ${e.lineNo}`, reason: `is longer than ${e.limit} bytes (MAX_DATASET_LINE_BYTES)` }],
+        );
       throw e;
     } finally {
-      await qr.release();
+      out.end();
+      await finished(out).catch(() => undefined);
     }
+    if (errors.length > 0) {
+      const lines = new Set(errors.map((e) => e.field.split('.')[0])).size;
+      throw validationFailed(
+        errors,
+        `${lines} invalid line(s)${errors.length >= MAX_REPORTED_ERRORS ? ' (stopped reading after the first ' + MAX_REPORTED_ERRORS + ' errors)' : ''}: ` +
+          errors
+            .slice(0, 5)
+            .map((e) => `${e.field} ${e.reason}`)
+            .join('; '),
+      );
+    }
+    if (count === 0) throw validationFailed([{ field: 'body', reason: 'contains no rows' }]);
+    return { file, count, size, sha256: hash.digest('hex'), extraFields: [...extraFields].sort() };
+  }
+
+  /** Phase 2: the staged rows in one transaction, in batches; the client is no longer involved. */
+  private async insertStaged(projectId: string, name: string, staged: StagedUpload): Promise<Dataset> {
+    return this.db.transaction(async (m) => {
+      const dataset = await m.save(
+        m.create(Dataset, {
+          project_id: projectId,
+          name,
+          row_count: staged.count,
+          size_bytes: staged.size,
+          sha256: staged.sha256,
+          extra_fields: staged.extraFields,
+        }),
+      );
+      let batch: [string, string, Record<string, unknown> | null][] = [];
+      let start = 0;
+      const flush = async () => {
+        if (batch.length === 0) return;
+        await m.query(
+          `INSERT INTO dataset_rows (dataset_id, idx, problem, answer, extra)
+           SELECT $1, s.idx, s.problem, s.answer, s.extra
+           FROM unnest($2::int[], $3::text[], $4::text[], $5::jsonb[]) AS s(idx, problem, answer, extra)`,
+          [
+            dataset.id,
+            batch.map((_, i) => start + i),
+            batch.map((r) => r[0]),
+            batch.map((r) => r[1]),
+            batch.map((r) => (r[2] ? JSON.stringify(r[2]) : null)),
+          ],
+        );
+        start += batch.length;
+        batch = [];
+      };
+      for await (const { text } of readLines(createReadStream(staged.file), Number.POSITIVE_INFINITY)) {
+        batch.push(JSON.parse(text) as [string, string, Record<string, unknown> | null]);
+        if (batch.length >= INSERT_BATCH) await flush();
+      }
+      await flush();
+      return dataset;
+    });
   }
 
   async list(projectId: string, limit = 20, cursor?: string): Promise<Page<Dataset>> {

@@ -1,4 +1,5 @@
 import type { ErrorDetail } from '../../common/api-error.js';
+import { findHostileInput } from '../../common/hostile-input.js';
 
 export interface ParsedRow {
   problem: string;
@@ -6,9 +7,6 @@ export interface ParsedRow {
   /** Every other field, as uploaded; null when there are none. */
   extra: Record<string, unknown> | null;
 }
-
-// Postgres text and jsonb cannot hold U+0000; refusing it here gives a line number instead of a 500.
-const hasNul = (s: string) => s.includes('\u0000');
 
 /**
  * Validates one JSONL line: a JSON object with a non-empty string `problem` and an `answer` (string, or a
@@ -24,6 +22,10 @@ export function parseDatasetLine(text: string, lineNo: number): { row?: ParsedRo
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     return { errors: [{ field: at(), reason: 'must be a JSON object' }] };
+  // Postgres text and jsonb cannot hold U+0000 or lone surrogates, and jsonb has a depth limit: refusing them
+  // here names the line and field instead of failing the whole upload with a 500.
+  const hostile = findHostileInput(value, undefined, `line ${lineNo}`);
+  if (hostile) return { errors: [hostile] };
 
   const { problem, answer, ...rest } = value as Record<string, unknown>;
   const errors: ErrorDetail[] = [];
@@ -32,7 +34,6 @@ export function parseDatasetLine(text: string, lineNo: number): { row?: ParsedRo
       field: at('problem'),
       reason: problem === undefined ? 'is required' : 'must be a non-empty string',
     });
-  else if (hasNul(problem)) errors.push({ field: at('problem'), reason: 'must not contain U+0000' });
 
   let answerText: string | undefined;
   if (typeof answer === 'number' && Number.isFinite(answer)) answerText = String(answer);
@@ -42,13 +43,10 @@ export function parseDatasetLine(text: string, lineNo: number): { row?: ParsedRo
       field: at('answer'),
       reason: answer === undefined ? 'is required' : 'must be a non-empty string or a finite number',
     });
-  else if (hasNul(answerText)) errors.push({ field: at('answer'), reason: 'must not contain U+0000' });
 
   if ('completion' in rest && typeof rest.completion !== 'string')
     errors.push({ field: at('completion'), reason: 'must be a string' });
   const extra = Object.keys(rest).length > 0 ? rest : null;
-  if (extra && hasNul(JSON.stringify(extra)))
-    errors.push({ field: at(), reason: 'extra fields must not contain U+0000' });
 
   if (errors.length > 0) return { errors };
   return { row: { problem: problem as string, answer: answerText as string, extra }, errors };

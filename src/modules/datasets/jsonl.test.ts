@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { UNSAFE_TEXT_REASON } from '../../common/hostile-input.js';
 import { parseDatasetLine } from './jsonl-line.js';
-import { BodyTooLargeError, readLines } from './line-reader.js';
+import { BodyTooLargeError, LineTooLongError, readLines } from './line-reader.js';
 
 async function* chunks(...parts: (string | Buffer)[]) {
   for (const p of parts) yield typeof p === 'string' ? Buffer.from(p) : p;
@@ -36,6 +37,27 @@ describe('readLines', () => {
     );
     await expect(collect(readLines(chunks('12345', '67890'), 10))).resolves.toHaveLength(1);
   });
+
+  it('refuses a line past the per-line limit, naming it, whether or not a newline ever comes', async () => {
+    const limit = 1000;
+    const ok = 'x'.repeat(limit);
+    await expect(collect(readLines(chunks(`${ok}\r\n${ok}\n`), 1e9, undefined, limit))).resolves.toHaveLength(
+      2,
+    );
+    const long = readLines(chunks(`${ok}\n`, 'y'.repeat(600), 'y'.repeat(600)), 1e9, undefined, limit);
+    await expect(collect(long)).rejects.toMatchObject({ constructor: LineTooLongError, lineNo: 2, limit });
+  });
+
+  it('reads one 30 MB line arriving in 64 KiB chunks without rescanning it per chunk', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 'a');
+    async function* body() {
+      for (let i = 0; i < 480; i++) yield chunk;
+      yield Buffer.from('\n');
+    }
+    const lines = await collect(readLines(body(), 1e9));
+    expect(lines).toHaveLength(1);
+    expect(lines[0][1].length).toBe(480 * 64 * 1024);
+  });
 });
 
 describe('parseDatasetLine', () => {
@@ -51,7 +73,8 @@ describe('parseDatasetLine', () => {
     ['{"problem":"  ","answer":"1"}', 'line 4.problem', 'must be a non-empty string'],
     ['{"problem":"p","answer":null}', 'line 4.answer', 'must be a non-empty string or a finite number'],
     ['{"problem":"p","answer":"a","completion":5}', 'line 4.completion', 'must be a string'],
-    ['{"problem":"p\\u0000","answer":"a"}', 'line 4.problem', 'must not contain U+0000'],
+    ['{"problem":"p\\u0000","answer":"a"}', 'line 4.problem', UNSAFE_TEXT_REASON],
+    ['{"problem":"p","answer":"a","t":["\\ud800"]}', 'line 4.t.0', UNSAFE_TEXT_REASON],
     ['"just a string"', 'line 4', 'must be a JSON object'],
     ['null', 'line 4', 'must be a JSON object'],
   ])('%s → %s %s', (text, field, reason) => {

@@ -1,4 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  Req,
+  UseInterceptors,
+} from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -11,6 +22,7 @@ import {
 } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { payloadTooLarge, unsupportedMediaType } from '../../common/api-error.js';
+import { UploadLimitInterceptor } from '../../common/upload-limit.js';
 import { ParseUuidPipe } from '../../common/uuid.pipe.js';
 import { AppConfig } from '../../config/index.js';
 import { ProjectId } from '../auth/auth.decorators.js';
@@ -49,6 +61,7 @@ export class ModelsController {
     return this.models.register(projectId, body.name, body.path);
   }
 
+  @UseInterceptors(UploadLimitInterceptor)
   @Post('upload')
   @ApiOperation({
     summary: 'Upload an HF-format model as a tar or tar.gz archive (raw body).',

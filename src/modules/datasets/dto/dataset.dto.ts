@@ -1,6 +1,6 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { ApiProperty } from '@nestjs/swagger';
+import { QueryInt } from '../../../common/dto-decorators.js';
+import { IsString, Length } from 'class-validator';
 import { PageQuery } from '../../../common/pagination.js';
 
 export class UploadDatasetQuery {
@@ -13,19 +13,10 @@ export class UploadDatasetQuery {
 export class ListDatasetsQuery extends PageQuery {}
 
 export class DatasetRowsQuery {
-  @ApiPropertyOptional({ minimum: 0, default: 0 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
+  @QueryInt({ min: 0 }, { default: 0 })
   offset?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
+  @QueryInt({ min: 1, max: 1000 }, { default: 100 })
   limit?: number;
 }
 

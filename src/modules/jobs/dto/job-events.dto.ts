@@ -1,21 +1,14 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { ApiProperty } from '@nestjs/swagger';
+import { QueryInt } from '../../../common/dto-decorators.js';
 
 export class ListEventsQuery {
-  @ApiPropertyOptional({ description: 'Only events with a larger id (for polling).', minimum: 0 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
+  @QueryInt(
+    { min: 0, max: Number.MAX_SAFE_INTEGER },
+    { description: 'Only events with a larger id (for polling).' },
+  ) // a bigint column
   after?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
+  @QueryInt({ min: 1, max: 1000 }, { default: 100 })
   limit?: number;
 }
 

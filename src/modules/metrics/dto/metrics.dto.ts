@@ -1,41 +1,23 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { QueryInt } from '../../../common/dto-decorators.js';
 
 export class MetricsQuery {
-  @ApiPropertyOptional({ minimum: 0, description: 'First step to return (inclusive).' })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(0)
+  @QueryInt({ min: 0 }, { description: 'First step to return (inclusive).' })
   fromStep?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 10000, default: 1000 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(10000)
+  @QueryInt({ min: 1, max: 10000 }, { default: 1000 })
   limit?: number;
 
-  @ApiPropertyOptional({ minimum: 1, description: 'Every N-th step only (plus the last step).' })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
+  @QueryInt({ min: 1 }, { description: 'Every N-th step only (plus the last step).' })
   every?: number;
 
-  @ApiPropertyOptional({
-    minimum: 1,
-    maximum: 10000,
-    description:
-      'At most N points: steps are grouped into N equal buckets and numeric values averaged per bucket.',
-  })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(10000)
+  @QueryInt(
+    { min: 1, max: 10000 },
+    {
+      description:
+        'At most N points: steps are grouped into N equal buckets and numeric values averaged per bucket.',
+    },
+  )
   points?: number;
 }
 
