@@ -4,8 +4,11 @@ export {
   extractAnswer,
   extractAnswerWithSource,
   extractBoxed,
+  extractGold,
+  VERIFY_MODES,
   type ExtractOptions,
   type AnswerSource,
+  type VerifyMode,
 } from './extract.js';
 export { normalizeAnswer, answerKey, type NormalizedAnswer } from './normalize.js';
 export { mathReward, exactMatchReward, makeMathReward } from './reward-fns.js';

@@ -241,7 +241,7 @@ function removeSizing(s: string): string {
 function removeSpacing(s: string): string {
   return s
     .replace(/(\d)\s*\\,\s*(?=\d{3}(?!\d))/g, '$1') // 10\,000 thin-space thousands
-    .replace(/(\d)(?:,\s*\\!|\{,\})\s*(?=\d{3}(?!\d))/g, '$1,') // 10,\!080 and 10{,}080 thousands
+    .replace(/(\d)\s*(?:,\s*\\!|\{\s*,\s*\})\s*(?=\d{3}(?!\d))/g, '$1,') // 10,\!080, 10{,}080, 14 {, }916
     .replace(/\\!/g, '')
     .replace(/\\[,;:> ]/g, ' ')
     .replace(/\\q?quad(?![a-zA-Z])/g, ' ')
@@ -258,7 +258,7 @@ function stripDegrees(s: string): { text: string; found: boolean } {
 }
 
 function stripPercent(s: string): { text: string; found: boolean } {
-  const re = /\s*(?:\\%|%|\bpercent\b)/gi;
+  const re = /\s*(?:\\%|%|\b(?:percentage|percent|pct)\b)/gi;
   const found = re.test(s);
   return { text: s.replace(re, ''), found };
 }
@@ -276,10 +276,50 @@ function normalizeNumbers(s: string): string {
   );
 }
 
-/** "1,000" (whole answer only, no space after the comma: "8, 221" is a list). */
+/** "1,000" and "1 000" (whole answer only, no space after a comma: "8, 221" is a list). */
 function stripThousands(s: string): string {
-  const m = /^(-?)(\d{1,3}(?:,\d{3})+)(\.\d+)?$/.exec(s);
-  return m ? m[1] + m[2].replace(/,/g, '') + (m[3] ?? '') : s;
+  const m = /^(-?)(\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+)(\.\d+)?$/.exec(s);
+  return m ? m[1] + m[2].replace(/[, ]/g, '') + (m[3] ?? '') : s;
+}
+
+/**
+ * `;` separates the coordinates of a point in many textbooks ("(0;-2;6)") and answers in others
+ * ("-12;-11;-10"): inside brackets it is a comma, and at the top level too when there is no comma there.
+ */
+function semicolons(s: string): string {
+  if (!s.includes(';')) return s;
+  let depth = 0;
+  let topComma = false;
+  for (const ch of s) {
+    if (ch === '(' || ch === '[' || ch === '{') depth++;
+    else if (ch === ')' || ch === ']' || ch === '}') depth--;
+    else if (ch === ',' && depth === 0) topComma = true;
+  }
+  depth = 0;
+  let out = '';
+  for (const ch of s) {
+    if (ch === '(' || ch === '[' || ch === '{') depth++;
+    else if (ch === ')' || ch === ']' || ch === '}') depth--;
+    out += ch === ';' && (depth > 0 || !topComma) ? ',' : ch;
+  }
+  return out;
+}
+
+/** `{1,3}` (plain LaTeX grouping braces around the whole answer, not a set `\{…\}`) is `1,3`. */
+function unwrapBraces(s: string): string {
+  for (let k = 0; k < 3 && s.startsWith('{') && s.endsWith('}'); k++) {
+    let depth = 0;
+    for (let i = 0; i < s.length; i++) {
+      if (s[i] === '\\') {
+        i++;
+        continue;
+      }
+      if (s[i] === '{') depth++;
+      else if (s[i] === '}' && --depth === 0 && i < s.length - 1) return s;
+    }
+    s = s.slice(1, -1).trim();
+  }
+  return s;
 }
 
 /** "1\frac{4}{5}" and "137 \frac{1}{2}" are mixed numbers in answers, not products. */
@@ -298,6 +338,8 @@ function mixedNumber(s: string): string {
 export function normalizeAnswer(raw: string): NormalizedAnswer {
   let s = String(raw);
   for (const [re, to] of UNICODE) s = s.replace(re, to);
+  // "\\frac" outside a matrix is a doubly escaped command (copied from a JSON or Python string).
+  if (!s.includes('\\begin')) s = s.replace(/\\\\(?=[a-zA-Z{}])/g, '\\');
   // Protect the matrix row separator "\\" from the single-backslash rules below.
   s = s.replace(/\\\\/g, ROW_SEP);
   s = removeSizing(s);
@@ -306,6 +348,10 @@ export function normalizeAnswer(raw: string): NormalizedAnswer {
   s = s.replace(/\\[dtc]frac(?![a-zA-Z])/g, '\\frac').replace(/\\[dt]binom(?![a-zA-Z])/g, '\\binom');
   s = s.replace(/\\(?:leqslant|leq)(?![a-zA-Z])/g, '\\le').replace(/\\(?:geqslant|geq)(?![a-zA-Z])/g, '\\ge');
   s = s.replace(/\\neq(?![a-zA-Z])/g, '\\ne').replace(/\\(?:varnothing)(?![a-zA-Z])/g, '\\emptyset');
+  // ASCII relations and their named forms: ">=" is "\ge", "\lt" is "<".
+  s = s.replace(/>=/g, '\\ge ').replace(/<=/g, '\\le ').replace(/!=/g, '\\ne ');
+  s = s.replace(/\\lt(?![a-zA-Z])/g, '<').replace(/\\gt(?![a-zA-Z])/g, '>');
+  s = s.replace(/\\leqq(?![a-zA-Z])/g, '\\le').replace(/\\geqq(?![a-zA-Z])/g, '\\ge');
   s = s.replace(/\\infin(?![a-zA-Z])|\binfinity\b/gi, '\\infty');
   s = s
     .replace(/\^\s*\{\s*\\prime\s*\}|\^\s*\\prime(?![a-zA-Z])/g, "'")
@@ -322,8 +368,8 @@ export function normalizeAnswer(raw: string): NormalizedAnswer {
   const pct = stripPercent(s);
   s = pct.text;
   s = s.replace(/\s+/g, ' ').trim();
-  // Words joining several answers: "1 or 2", "x=1 and x=2".
-  s = s.replace(/\s+(?:or|and)\s+/gi, ', ');
+  // Words joining several answers: "1 or 2", "x=1 and x=2", "(11,7)or(7,11)".
+  s = s.replace(/\s+(?:or|and)\s+/gi, ', ').replace(/\)\s*(?:or|and)\s*\(/g, '), (');
   s = s.replace(/^[a-zA-Z]\s*\\in\s*/, ''); // "x \in [-2,7]"
   // Trailing punctuation and units ("15 cm^2", "5.4 cents"), repeated because they can stack.
   for (let k = 0; k < 3; k++) {
@@ -335,6 +381,10 @@ export function normalizeAnswer(raw: string): NormalizedAnswer {
   s = fixShorthand(s);
   s = s.replace(/\s+/g, ' ').trim();
   s = stripThousands(s);
+  s = semicolons(s);
+  s = unwrapBraces(s);
+  // "\left[\begin{array}…\end{array}\right]": brackets around a matrix are its delimiters, not a tuple.
+  s = s.replace(/^[[(]\s*(\\begin\{[a-zA-Z]*\}.*\\end\{[a-zA-Z]*\})\s*[\])]$/s, '$1');
   s = normalizeNumbers(s);
   s = mixedNumber(s);
   // Multiple-choice letters: "(C)", "\text{(C)}" and "C" are one answer.

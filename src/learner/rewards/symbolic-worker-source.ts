@@ -78,6 +78,23 @@ function disagrees(s, values, vars) {
   return !close(v[0], re) || !close(v[1], im);
 }
 
+// An integer or rational constant evaluated exactly ("1048576", "3/4"); nothing when the engine's result is
+// inexact (its JSON for 2^{100} is a rounded decimal) or not rational.
+function exactValue(e) {
+  try {
+    const r = e.evaluate();
+    if (!r.isNumberLiteral || r.isRational !== true) return undefined;
+    const j = r.json;
+    if (typeof j === 'number' && Number.isSafeInteger(j)) return String(j);
+    if (Array.isArray(j) && j[0] === 'Rational' && Number.isSafeInteger(j[1]) && Number.isSafeInteger(j[2])) {
+      return j[1] + '/' + j[2];
+    }
+  } catch (err) {
+    return undefined;
+  }
+  return undefined;
+}
+
 function scoped(fn) {
   ce.pushScope();
   try {
@@ -110,9 +127,11 @@ function evaluateBatch(exprs, deadline) {
     const out = scoped(() => {
       const e = ce.parse(s);
       const values = [];
+      let exact;
       if (unknowns[i].length === 0) {
         const v = numeric(e);
         for (let k = 0; k < POINTS; k++) values.push(v[0], v[1]);
+        exact = exactValue(e);
       } else {
         for (let k = 0; k < POINTS; k++) {
           const sub = {};
@@ -129,7 +148,7 @@ function evaluateBatch(exprs, deadline) {
         }
       }
       if (disagrees(s, values, vars)) return { ok: false, error: 'engine disagreement' };
-      return { ok: true, json: JSON.stringify(e.json), values };
+      return { ok: true, json: JSON.stringify(e.json), values, exact };
     });
     return out || { ok: false, error: 'evaluate' };
   });

@@ -8,7 +8,12 @@ import { SYMBOLIC_WORKER_SOURCE } from './symbolic-worker-source.js';
 export const SYMBOLIC_POINTS = 6;
 
 /** One evaluated expression: `values` holds `SYMBOLIC_POINTS` pairs (re, im), NaN where not numeric. */
-export type SymbolicValue = { ok: true; json: string; values: number[] } | { ok: false; error: string };
+/**
+ * `exact`: for a constant that compute-engine evaluates to an integer or a rational with safe-integer parts,
+ * that value as "n" or "n/d", so 2^{20} and 1048577 are compared exactly, not within a tolerance.
+ */
+export type SymbolicValue =
+  { ok: true; json: string; values: number[]; exact?: string } | { ok: false; error: string };
 
 export type SymbolicBatch =
   | { status: 'ok'; results: SymbolicValue[] }

@@ -1,3 +1,5 @@
+import type { VerifyMode } from './extract.js';
+
 /** The outcome of one answer check. `reason` says which comparison decided, for logs and debugging. */
 export interface VerifyResult {
   correct: boolean;
@@ -7,6 +9,11 @@ export interface VerifyResult {
 }
 
 export interface VerifyOptions {
+  /**
+   * `strict` (default): only a boxed or phrase-marked answer counts and decimal commas are not read.
+   * `math_verify`: Math-Verify's leniencies too (the last math/number in unmarked text; `2,74` = 2.74).
+   */
+  mode?: VerifyMode;
   /** Relative tolerance for numeric and symbolic comparison (default 1e-6). Two decimal literals compare exactly. */
   relTol?: number;
   /** Use compute-engine for expressions (default true). Off: string and plain-number comparison only. */

@@ -31,6 +31,23 @@ describe('verifyMath: equivalences', () => {
     ['\\text{C}', '\\text{(C)}'],
     ['evelyn', '\\text{Evelyn}'],
     ['\\frac{N}{2}', 'N/2'],
+    // Math-Verify's readings (issue 12): labelled golds, relations, intervals, ±, number forms.
+    ['(3, 2)', '(p,q)=(3,2)'],
+    ['4, 5', 'AB=4,CD=5'],
+    ['11:21', 'V_{1}:V_{2}=11:21'],
+    ['(-793, 10)', '-793 < a < 10'],
+    ['x \\in [-2,7]', '-2 \\le x \\le 7'],
+    ['(2, \\infty)', 'x > 2'],
+    ['-x > -1', 'x < 1'],
+    ['5 \\geq x', 'x \\leq 5'],
+    ['y=-\\frac{1}{2}x+\\frac{3}{4}', '2x+4y-3=0'],
+    ['\\{-2021, 2021\\}', '\\pm 2021'],
+    ['(4, 0, 6), (0, -2, 6)', '(0;-2;6),(4;0;6)'],
+    ['\\{-12, -11, -10\\}', '-12;-11;-10'],
+    ['1 000', '1000'],
+    ['28 pct', '28\\%'],
+    ['x = 5+5+1 = 7 =11', 'x = 11'],
+    ['x \\approx 11', '11'],
   ])('%s ≡ %s', (candidate, gold) => {
     const r = verifyMath(boxed(candidate), gold);
     expect(r, r.reason).toMatchObject({ correct: true });
@@ -93,6 +110,80 @@ describe('verifyMath: structures', () => {
 
   it('names the structure mismatch', () => {
     expect(verifyMath(boxed('5'), '1, 2').reason).toMatch(/expected a list of 2, got a single value/);
+  });
+});
+
+describe('verifyMath: Math-Verify readings that stay wrong', () => {
+  it.each([
+    ['2021', '\\pm 2021'],
+    ['x > -1', 'x < 1'],
+    ['x \\leq 5', 'x \\geq 5'],
+    ['11a+c', '7 = 11a+c'],
+    ['0', 'a + 3z = 0'],
+    ['(3, 1)', '\\{1,3\\}'],
+    ['(0, 1)', '[0,1)'],
+    // Integers and rationals compare exactly, not within the 1e-6 tolerance.
+    ['2^{20}', '1048577'],
+    ['\\frac{1}{3}', '\\frac{333333}{1000000}'],
+  ])('%s ≢ %s', (candidate, gold) => {
+    const r = verifyMath(boxed(candidate), gold);
+    expect(r, r.reason).toMatchObject({ correct: false });
+  });
+
+  it('keeps exact equality where it holds', () => {
+    expect(verifyMath(boxed('2^{20}'), '1048576').correct).toBe(true);
+    expect(verifyMath(boxed('\\frac{6}{8}'), '\\frac{3}{4}').correct).toBe(true);
+    // A written decimal may be a rounding: it keeps the tolerance.
+    expect(verifyMath(boxed('0.3333333'), '\\frac{1}{3}').correct).toBe(true);
+  });
+
+  it('reads unmarked answers and decimal commas only in math_verify mode', () => {
+    expect(verifyMath('Thus $x <= 2$ is our answer.', '$x \\leq 2$').correct).toBe(false);
+    expect(verifyMath('Thus $x <= 2$ is our answer.', '$x \\leq 2$', { mode: 'math_verify' }).correct).toBe(
+      true,
+    );
+    expect(verifyMath('1000,99', '1000.99', { mode: 'math_verify' }).correct).toBe(true);
+    expect(verifyMath(boxed('1'), '1', { mode: 'lenient' as 'strict' }).reason).toMatch(/^options.mode/);
+  });
+});
+
+describe('verifyMath: bounded on any input', () => {
+  const MB = 1 << 20;
+  const fill = (unit: string, size: number) => unit.repeat(Math.ceil(size / unit.length)).slice(0, size);
+
+  // Degenerate outputs a policy can produce. Each must finish (no timing assertion: the test timeout is the
+  // bound, with a wide margin — the scans are linear, about a second per MB on a loaded 2-core box).
+  it('judges a 1 MB output of unbalanced \\boxed{ without scanning to the end for each', () => {
+    for (const mode of ['strict', 'math_verify'] as const) {
+      expect(verifyMath(fill('\\boxed{', MB), '5', { mode }).correct).toBe(false);
+      expect(verifyMath(`\\boxed{${fill('a', MB)}`, '5', { mode }).correct).toBe(false);
+      expect(verifyMath(`${fill('\\boxed{', MB / 2)}\\boxed{5}`, '5', { mode }).correct).toBe(true);
+    }
+  });
+
+  it.each([
+    '$',
+    '$a',
+    '$$ x',
+    '\\(',
+    '\\[',
+    '{',
+    '(',
+    'answer ',
+    'Answer: ',
+    'final answer is ',
+    'answer x = 1 = ',
+    '1 ',
+    '1+',
+    '1% ',
+    '\\frac{1}{2} ',
+    'Final Answer: The final answer is $1$. I hope ',
+  ])('judges 256 kB of %j in both modes', (unit) => {
+    for (const mode of ['strict', 'math_verify'] as const) {
+      const r = verifyMath(fill(unit, MB / 4), '5', { mode });
+      expect(r.correct).toBe(false);
+      expect(typeof r.reason).toBe('string');
+    }
   });
 });
 

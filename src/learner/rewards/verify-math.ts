@@ -1,5 +1,5 @@
 import { leafOf, nodeEqual, type CompareContext } from './compare.js';
-import { extractAnswerWithSource, extractBoxed } from './extract.js';
+import { extractAnswerWithSource, extractGold, VERIFY_MODES, type VerifyMode } from './extract.js';
 import { answerKey, normalizeAnswer, type NormalizedAnswer } from './normalize.js';
 import { parseStructure, scalarLeaves, type AnswerNode } from './structure.js';
 import { evaluateLatex, type SymbolicValue } from './symbolic.js';
@@ -44,9 +44,13 @@ function describe(node: AnswerNode): string {
 function verifyOne(
   candidate: NormalizedAnswer,
   goldRaw: string,
-  opts: Required<Pick<VerifyOptions, 'relTol' | 'symbolic' | 'timeoutMs'>>,
+  opts: Required<Pick<VerifyOptions, 'relTol' | 'symbolic' | 'timeoutMs'>> & { mode: VerifyMode },
 ): Omit<VerifyResult, 'extracted'> {
-  const gold = normalizeAnswer(extractBoxed(goldRaw) ?? goldRaw);
+  const goldText = extractGold(goldRaw, opts.mode);
+  if (goldText.length > MAX_ANSWER_LENGTH) {
+    return { correct: false, reason: `gold answer longer than ${MAX_ANSWER_LENGTH} characters` };
+  }
+  const gold = normalizeAnswer(goldText);
   if (gold.text === '') return { correct: false, reason: 'gold answer is empty after normalisation' };
   if (answerKey(candidate.text) === answerKey(gold.text))
     return { correct: true, reason: 'equivalent (string)' };
@@ -66,6 +70,7 @@ function verifyOne(
       // The first pass may have stopped early, so not every leaf exists yet.
       const leaf = leafOf(ctx, text);
       if (leaf.expr !== undefined) exprs.add(leaf.expr);
+      if (leaf.labelExpr !== undefined) exprs.add(leaf.labelExpr);
     }
   }
   if (exprs.size === 0) return { correct: false, reason: notEquivalent(cands[0], golds[0]) };
@@ -108,12 +113,16 @@ export function verifyMath(
       relTol: options.relTol ?? DEFAULTS.relTol,
       symbolic: options.symbolic ?? DEFAULTS.symbolic,
       timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
+      mode: options.mode ?? 'strict',
     };
+    if (!VERIFY_MODES.includes(opts.mode)) {
+      return { correct: false, reason: `options.mode: must be one of ${VERIFY_MODES.join(', ')}` };
+    }
     if (!(opts.relTol >= 0)) return { correct: false, reason: 'options.relTol: must be a number >= 0' };
     if (!(opts.timeoutMs > 0))
       return { correct: false, reason: 'options.timeoutMs: must be a positive number' };
 
-    const found = extractAnswerWithSource(completion, options);
+    const found = extractAnswerWithSource(completion, { ...options, mode: opts.mode });
     if (!found) return { correct: false, reason: 'no final answer found (no \\boxed{} or "the answer is")' };
     const extracted = found.answer;
     if (extracted.length > MAX_ANSWER_LENGTH) {
