@@ -36,6 +36,9 @@ export class AppConfig {
     datasetLineBytes: number;
     uploadsPerKey: number;
     modelArchiveBytes: number;
+    modelExtractedBytes: number;
+    modelArchiveFiles: number;
+    projectStorageBytes: number;
     sweepJobs: number;
   };
   rateLimitPerMinute: number;
@@ -95,6 +98,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       datasetLineBytes: vars.MAX_DATASET_LINE_BYTES,
       uploadsPerKey: vars.MAX_CONCURRENT_UPLOADS_PER_KEY,
       modelArchiveBytes: vars.MAX_MODEL_ARCHIVE_BYTES,
+      modelExtractedBytes: vars.MAX_MODEL_EXTRACTED_BYTES ?? vars.MAX_MODEL_ARCHIVE_BYTES,
+      modelArchiveFiles: vars.MAX_MODEL_ARCHIVE_FILES,
+      projectStorageBytes: vars.PROJECT_STORAGE_BYTES,
       sweepJobs: vars.MAX_SWEEP_JOBS,
     },
     rateLimitPerMinute: vars.RATE_LIMIT_PER_MINUTE,

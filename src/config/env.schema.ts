@@ -110,6 +110,26 @@ export class EnvironmentVariables {
   @Min(1024)
   MAX_MODEL_ARCHIVE_BYTES = 2048 * MiB;
 
+  /** Bytes an archive may expand to; unset: MAX_MODEL_ARCHIVE_BYTES. A gzip bomb is refused as it expands. */
+  @IsOptional()
+  @emptyToUndefined()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  MAX_MODEL_EXTRACTED_BYTES?: number;
+
+  /** Entries (files and folders) one model archive may hold. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  MAX_MODEL_ARCHIVE_FILES = 1000;
+
+  /** Disk one project's uploaded models may use together (extracted bytes); 413 beyond. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1024)
+  PROJECT_STORAGE_BYTES = 20 * 1024 * MiB;
+
   @Type(() => Number)
   @IsInt()
   @Min(1)

@@ -80,11 +80,27 @@ export class ModelsService {
   async upload(projectId: string, name: string, body: NodeJS.ReadableStream): Promise<Model> {
     if (await this.models.existsBy({ project_id: projectId, name }))
       throw conflict('model_exists', `a model named "${name}" already exists in this project`);
+    const { modelArchiveBytes, modelExtractedBytes, modelArchiveFiles, projectStorageBytes } =
+      this.config.limits;
+    const used = await this.storageUsed(projectId);
+    const remaining = Math.max(0, projectStorageBytes - used);
     const dest = join(this.config.dataDir, 'models', 'uploads', projectId, randomUUID());
     try {
-      const dir = await extractModelArchive(body, dest, this.config.limits.modelArchiveBytes);
+      const { dir, extractedBytes } = await extractModelArchive(body, dest, {
+        maxBytes: modelArchiveBytes,
+        maxEntries: modelArchiveFiles,
+        ...(remaining < modelExtractedBytes
+          ? {
+              maxExtractedBytes: remaining,
+              extractedLimitName: `this project's remaining storage (PROJECT_STORAGE_BYTES ${projectStorageBytes}, ${used} used):`,
+            }
+          : { maxExtractedBytes: modelExtractedBytes }),
+      });
       const info = await inspectHfDirectory(dir);
-      return await this.insert(projectId, name, 'upload', info);
+      return await this.insert(projectId, name, 'upload', {
+        ...info,
+        sizeBytes: Math.max(info.sizeBytes, extractedBytes),
+      });
     } catch (e) {
       await rm(dest, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
       if (e instanceof ArchiveError)
@@ -92,6 +108,15 @@ export class ModelsService {
       if (e instanceof HfDirectoryError) throw invalidField('body', `the archive ${e.message}`);
       throw e;
     }
+  }
+
+  /** Bytes this project's uploaded models occupy (their extracted size). */
+  private async storageUsed(projectId: string): Promise<number> {
+    const [{ used }] = (await this.db.query(
+      `SELECT COALESCE(SUM(size_bytes), 0)::float8 AS used FROM models WHERE project_id = $1 AND source = 'upload'`,
+      [projectId],
+    )) as { used: number }[];
+    return used;
   }
 
   private async insert(
