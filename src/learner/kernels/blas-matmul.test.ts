@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend.js';
 import { CausalLM } from '../model/causal-lm.js';
+import { KVCache } from '../model/kv-cache.js';
 import { Rng } from '../util/random.js';
 import { blasKernelsActive, disableBlasKernels, enableBlasKernels } from './blas-matmul.js';
 import { loadOpenBlas } from './openblas.js';
@@ -159,9 +160,8 @@ describe.skipIf(!available)('BatchMatMul on OpenBLAS (wasm heap, zero copy)', ()
     },
   );
 
-  it('a model step (forward + gradients) matches the stock wasm kernels', async () => {
-    await initBackend('wasm');
-    const model = CausalLM.create(
+  const tinyModel = () =>
+    CausalLM.create(
       {
         architectures: ['Qwen2ForCausalLM'],
         hidden_size: 32,
@@ -175,6 +175,69 @@ describe.skipIf(!available)('BatchMatMul on OpenBLAS (wasm heap, zero copy)', ()
       },
       3,
     );
+
+  it('KV-cache decoding on the BLAS layout (V untransposed) gives the full forward logits', async () => {
+    await initBackend('wasm');
+    const model = tinyModel();
+    const ids = [
+      [1, 5, 9, 2, 7, 3],
+      [4, 4, 8, 1, 0, 6],
+    ];
+    const mask = [
+      [0, 1, 1, 1, 1, 1],
+      [1, 1, 1, 1, 1, 1],
+    ];
+    try {
+      const full = tf.tidy(
+        () =>
+          model
+            .forward(tf.tensor2d(ids, [2, 6], 'int32'), { attentionMask: tf.tensor2d(mask, [2, 6]) })
+            .logits.dataSync() as Float32Array,
+      );
+      const cache = new KVCache(2);
+      const stepwise: Float32Array[] = [];
+      try {
+        for (const [from, to] of [
+          [0, 4],
+          [4, 5],
+          [5, 6],
+        ]) {
+          const part = (rows: number[][]) => rows.map((r) => r.slice(from, to));
+          stepwise.push(
+            tf.tidy(
+              () =>
+                model
+                  .forward(tf.tensor2d(part(ids), [2, to - from], 'int32'), {
+                    cache,
+                    attentionMask: tf.tensor2d(part(mask), [2, to - from]),
+                  })
+                  .logits.dataSync() as Float32Array,
+            ),
+          );
+        }
+        expect(cache.layers[0]?.vTransposed).toBe(false);
+      } finally {
+        cache.dispose();
+      }
+      // Compare every position of the full forward with the matching position of the cached passes.
+      const V = 50;
+      const at = (logits: Float32Array, T: number, row: number, t: number) =>
+        logits.slice((row * T + t) * V, (row * T + t + 1) * V);
+      for (const row of [0, 1]) {
+        for (let t = 1; t < 6; t++) {
+          const [chunk, T, off] = t < 4 ? [0, 4, 0] : t === 4 ? [1, 1, 4] : [2, 1, 5];
+          const diff = relDiff(at(stepwise[chunk], T, row, t - off), at(full, 6, row, t));
+          expect(diff, `row ${row} position ${t}`).toBeLessThan(1e-4);
+        }
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('a model step (forward + gradients) matches the stock wasm kernels', async () => {
+    await initBackend('wasm');
+    const model = tinyModel();
     const ids = tf.tensor2d(
       [
         [1, 5, 9, 2, 7, 3],

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../util/random.js';
 import { type ModelConfig, type ResolvedConfig, resolveConfig } from './config.js';
 import { ModelError } from './errors.js';
+import { blasKernelsActive } from '../kernels/blas-matmul.js';
 import { KVCache } from './kv-cache.js';
 import {
   applyRope,
@@ -237,18 +238,25 @@ export class CausalLM {
           [B, d.kvHeads, T * G, d.headDim],
         );
         let keys = tf.transpose(k4, [0, 2, 1, 3]) as tf.Tensor4D; // [B, kv, T, hd]
-        let valuesT = tf.transpose(tf.reshape(v, [B, T, d.kvHeads, d.headDim]), [0, 2, 3, 1]) as tf.Tensor4D; // [B, kv, hd, T]
+        // With BLAS, V stays [B, kv, T, hd] (plain product); the stock wasm kernel wants it transposed (kv-cache.ts).
+        const vTransposed = !blasKernelsActive();
+        const v4 = tf.reshape(v, [B, T, d.kvHeads, d.headDim]);
+        let values = tf.transpose(v4, vTransposed ? [0, 2, 3, 1] : [0, 2, 1, 3]) as tf.Tensor4D;
         if (cache) {
           const prev = cache.layers[i];
           if (prev && past > 0) {
+            if (prev.vTransposed !== vTransposed) {
+              throw new Error('forward: the KV cache was filled on another matMul path (BLAS on/off)');
+            }
             keys = tf.concat([prev.k, keys], 2);
-            valuesT = tf.concat([prev.vT, valuesT], 3);
+            values = tf.concat([prev.v, values], vTransposed ? 3 : 2);
           }
-          cache.setLayer(i, { k: keys, vT: valuesT });
+          cache.setLayer(i, { k: keys, v: values, vTransposed });
         }
         const scores = tf.add(matmulNT(Q, keys), additiveMask); // [B, kv, T·G, Tk]
         const probs = tf.softmax(scores);
-        const ctx = matmulNT(probs, valuesT); // [B, kv, T·G, hd]
+        // [B, kv, T·G, hd]
+        const ctx = vTransposed ? matmulNT(probs, values) : matmul<tf.Tensor4D>(probs, values);
         const merged = tf.reshape(
           tf.transpose(tf.reshape(ctx, [B, d.kvHeads, T, G * d.headDim]), [0, 2, 1, 3]),
           [N, d.heads * d.headDim],
@@ -268,8 +276,11 @@ export class CausalLM {
           : normed;
       // Tied head as (E · lastᵀ)ᵀ: transposes the [rows, H] activations and [V, rows] logits instead of the whole
       // [V, H] embedding, which matters when decoding a few rows against a large vocabulary.
+      // With BLAS the transpose flag is free: last · Eᵀ directly.
       const flat = d.tied
-        ? tf.transpose(matmul(w('model.embed_tokens.weight'), tf.transpose(last)))
+        ? blasKernelsActive()
+          ? tf.matMul(last, w('model.embed_tokens.weight'), false, true)
+          : tf.transpose(matmul(w('model.embed_tokens.weight'), tf.transpose(last)))
         : matmul(last, w('lm_head.weight'));
       const logits = tf.reshape(flat, [B, opts.lastOnly ? 1 : T, d.vocab]) as tf.Tensor3D;
       if (cache) {

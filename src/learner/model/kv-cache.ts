@@ -1,12 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
- * Layouts chosen so both attention products are a·bᵀ with contiguous rows (see matmulNT): keys [B, kv, T, hd],
- * values transposed [B, kv, hd, T]. New positions are concatenated on the T axis.
+ * Keys are [B, kv, T, hd]. Values are [B, kv, T, hd] when OpenBLAS runs the matMuls (a plain product, and the new
+ * positions append as contiguous blocks), else transposed [B, kv, hd, T] so that the stock wasm kernel's products
+ * are both a·bᵀ with contiguous rows (see matmulNT). `vTransposed` says which. New positions are concatenated on
+ * the T axis.
  */
 export interface LayerKV {
   k: tf.Tensor4D;
-  vT: tf.Tensor4D;
+  v: tf.Tensor4D;
+  vTransposed: boolean;
 }
 
 /**
@@ -30,10 +33,10 @@ export class KVCache {
   /** Replace a layer's entry, keeping the new tensors out of any enclosing tidy and freeing the old ones. */
   setLayer(i: number, kv: LayerKV): void {
     const old = this.layers[i];
-    this.layers[i] = { k: tf.keep(kv.k), vT: tf.keep(kv.vT) };
+    this.layers[i] = { k: tf.keep(kv.k), v: tf.keep(kv.v), vTransposed: kv.vTransposed };
     if (old) {
       if (old.k !== kv.k) old.k.dispose();
-      if (old.vT !== kv.vT) old.vT.dispose();
+      if (old.v !== kv.v) old.v.dispose();
     }
   }
 
@@ -58,7 +61,7 @@ export class KVCache {
     try {
       for (let i = 0; i < this.layers.length; i++) {
         const l = this.layers[i];
-        if (l) this.setLayer(i, { k: tf.gather(l.k, idx), vT: tf.gather(l.vT, idx) });
+        if (l) this.setLayer(i, { ...l, k: tf.gather(l.k, idx), v: tf.gather(l.v, idx) });
       }
       this.advance(tf.gather(this.mask, idx), tf.gather(this.seen, idx));
     } finally {
@@ -71,7 +74,7 @@ export class KVCache {
       const l = this.layers[i];
       if (l) {
         l.k.dispose();
-        l.vT.dispose();
+        l.v.dispose();
       }
       this.layers[i] = null;
     }
