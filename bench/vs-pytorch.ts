@@ -4,8 +4,13 @@
  * average seen during each run.
  *
  *   node --import ./bench/register.mjs bench/vs-pytorch.ts [--rounds=3] [--configs=S,M] [--backends=wasm]
- *        [--torch-threads=1,2] [--python=/usr/bin/python3]
+ *        [--torch-threads=1,2] [--python=/usr/bin/python3] [--rows=saved.jsonl]
+ *
+ * Two tables: wall-clock tokens/s, and tokens per CPU-second of the whole process (robust to other load on a
+ * shared machine; equal to wall-clock throughput for a single-threaded run on an idle core). --rows re-renders
+ * the tables from JSON rows saved from an earlier run instead of running anything.
  */
+import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,20 +32,28 @@ interface Row {
   train_tok_s: number;
   prefill_tok_s: number;
   decode_tok_s: number;
+  train_tok_cpu_s: number;
+  prefill_tok_cpu_s: number;
+  decode_tok_cpu_s: number;
   load_avg: number;
 }
 
-function runJson(cmd: string, argv: string[]): Row[] {
-  const out = execFileSync(cmd, argv, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  return out
+const parseRows = (text: string) =>
+  text
     .split('\n')
+    .map((l) => l.trim())
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Row);
+
+function runJson(cmd: string, argv: string[]): Row[] {
+  const out = execFileSync(cmd, argv, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return parseRows(out);
 }
 
-const rows: Row[] = [];
-const started = new Date().toISOString();
-for (let r = 1; r <= rounds; r++) {
+const saved = flag('rows', '');
+const rows: Row[] = saved ? parseRows(readFileSync(saved, 'utf8')) : [];
+const started = saved ? `(rows from ${saved})` : new Date().toISOString();
+for (let r = 1; r <= (saved ? 0 : rounds); r++) {
   process.stderr.write(`round ${r}/${rounds}, load avg ${os.loadavg()[0].toFixed(2)}\n`);
   rows.push(
     ...runJson(process.execPath, [
@@ -73,34 +86,46 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const metrics = ['train_tok_s', 'prefill_tok_s', 'decode_tok_s'] as const;
 const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
 const names = [...new Set(rows.map((r) => r.backend))];
+const configList = [...new Set(rows.map((r) => r.config))];
+const roundCount = rows.filter((r) => r.backend === 'pytorch-1t' && r.config === configList[0]).length;
 const loads = rows.map((r) => r.load_avg);
 console.log(
-  `Started ${started}, ${rounds} interleaved rounds (1 timed repetition each), ${os.cpus().length} cores ` +
+  `Started ${started}, ${roundCount} interleaved rounds (1 timed repetition each), ${os.cpus().length} cores ` +
     `(${os.cpus()[0]?.model ?? 'cpu'}); 1-minute load average during the runs ${Math.min(...loads).toFixed(1)}–` +
     `${Math.max(...loads).toFixed(1)} (median ${median(loads).toFixed(1)}). Medians over rounds; ratio = ours / ` +
-    `pytorch-1t in the same rounds.\n`,
+    `pytorch-1t in the same rounds.`,
 );
-console.log('| backend | config | train tok/s | prefill tok/s | decode tok/s | load avg |');
-console.log('|---|---|---:|---:|---:|---:|');
-for (const c of configs.split(',')) {
-  const ref = rows.filter((r) => r.backend === 'pytorch-1t' && r.config === c);
-  for (const b of names) {
-    const mine = rows.filter((r) => r.backend === b && r.config === c);
-    if (!mine.length) continue;
-    const cells = metrics.map((m) => {
-      const v = median(mine.map((r) => r[m]));
-      const ratio =
-        ref.length && b !== 'pytorch-1t' ? ` (${(v / median(ref.map((r) => r[m]))).toFixed(2)}×)` : '';
-      return `${fmt(v)}${ratio}`;
-    });
-    const l = mine.map((r) => r.load_avg);
-    console.log(
-      `| ${b} | ${c} | ${cells.join(' | ')} | ${Math.min(...l).toFixed(1)}–${Math.max(...l).toFixed(1)} |`,
-    );
+
+function table(title: string, metrics: readonly (keyof Row)[]): void {
+  console.log(`\n${title}\n`);
+  console.log('| backend | config | train | prefill | decode | load avg |');
+  console.log('|---|---|---:|---:|---:|---:|');
+  for (const c of configList) {
+    const ref = rows.filter((r) => r.backend === 'pytorch-1t' && r.config === c);
+    for (const b of names) {
+      const mine = rows.filter((r) => r.backend === b && r.config === c);
+      if (!mine.length) continue;
+      const cells = metrics.map((m) => {
+        const v = median(mine.map((r) => Number(r[m])));
+        const base = median(ref.map((r) => Number(r[m])));
+        const ratio = ref.length && b !== 'pytorch-1t' ? ` (${(v / base).toFixed(2)}×)` : '';
+        return `${fmt(v)}${ratio}`;
+      });
+      const l = mine.map((r) => r.load_avg);
+      console.log(
+        `| ${b} | ${c} | ${cells.join(' | ')} | ${Math.min(...l).toFixed(1)}–${Math.max(...l).toFixed(1)} |`,
+      );
+    }
   }
 }
+
+table('Tokens per CPU-second (whole process, all threads)', [
+  'train_tok_cpu_s',
+  'prefill_tok_cpu_s',
+  'decode_tok_cpu_s',
+]);
+table('Wall-clock tokens/s', ['train_tok_s', 'prefill_tok_s', 'decode_tok_s']);
 console.log('\nRaw rows:\n');
 for (const r of rows) console.log(`    ${JSON.stringify(r)}`);
