@@ -42,6 +42,7 @@ export class AppConfig {
     sweepJobs: number;
   };
   rateLimitPerMinute: number;
+  authFailuresPerMinute: number;
   checkpointChunkBytes: number;
   dbPoolSize: number;
   workerHeartbeatTtlS: number;
@@ -104,6 +105,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sweepJobs: vars.MAX_SWEEP_JOBS,
     },
     rateLimitPerMinute: vars.RATE_LIMIT_PER_MINUTE,
+    authFailuresPerMinute: vars.AUTH_FAILURES_PER_MINUTE,
     checkpointChunkBytes: vars.CHECKPOINT_CHUNK_BYTES,
     dbPoolSize: vars.DB_POOL_SIZE,
     workerHeartbeatTtlS: vars.WORKER_HEARTBEAT_TTL_S,

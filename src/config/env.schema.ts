@@ -141,6 +141,12 @@ export class EnvironmentVariables {
   @Min(1)
   RATE_LIMIT_PER_MINUTE = 600;
 
+  /** Requests with an invalid or revoked key one client address may make per minute before 429s. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  AUTH_FAILURES_PER_MINUTE = 30;
+
   @Type(() => Number)
   @IsInt()
   @Min(1024)

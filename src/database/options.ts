@@ -1,5 +1,6 @@
 import type { DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from './migrations.js';
+import { RedactingQueryLogger } from './redacting-logger.js';
 import { ENTITIES } from './entities/index.js';
 
 export interface DatabaseOptionsInput {
@@ -27,7 +28,14 @@ export function dataSourceOptions({
     installExtensions: false,
     // bigint columns (sizes, event ids) fit in a double; numbers are what the API returns.
     parseInt8: true,
-    logging: logging ? ['query', 'error'] : ['error'],
+    logging: logging ? ['query', 'error', 'warn', 'migration'] : ['error', 'warn', 'migration'],
+    // Parameters never reach the logs (secrets and key hashes travel as parameters).
+    logger: new RedactingQueryLogger((level, message) => {
+      const line = `[TypeORM] ${message}`;
+      if (level === 'error') console.error(line);
+      else if (level === 'warn') console.warn(line);
+      else console.log(line);
+    }, logging),
     extra: { max: poolSize },
   };
 }

@@ -56,17 +56,27 @@ export class ModelsService {
     return model;
   }
 
-  /** Registers an existing HF-format directory; it must sit inside one of the configured model roots. */
+  /**
+   * Registers an existing HF-format directory inside one of the configured model roots. Uploaded models live
+   * under the data dir's uploads folder, one subfolder per project: only the owner may register from its own.
+   * Every path that is missing, outside the roots, or another project's gets the same answer, so the error
+   * cannot be used to probe which files exist on the server.
+   */
   async register(projectId: string, name: string, path: string): Promise<Model> {
     if (!isAbsolute(path)) throw invalidField('path', 'must be an absolute path');
-    const real = await realpath(path).catch(() => undefined);
-    if (!real) throw invalidField('path', 'does not exist');
-    const roots = await Promise.all(this.config.modelRoots.map((r) => realpath(r).catch(() => r)));
-    if (!roots.some((root) => isInside(real, root)))
-      throw invalidField(
+    const refused = () =>
+      invalidField(
         'path',
-        `must be inside one of the model roots (POPO_MODEL_ROOTS): ${this.config.modelRoots.join(', ')}`,
+        `is not a directory this project may register: it must exist inside one of the model roots (POPO_MODEL_ROOTS): ${this.config.modelRoots.join(', ')}`,
       );
+    const real = await realpath(path).catch(() => undefined);
+    if (!real) throw refused();
+    const roots = await Promise.all(this.config.modelRoots.map((r) => realpath(r).catch(() => r)));
+    if (!roots.some((root) => isInside(real, root))) throw refused();
+    const uploads = await realpath(join(this.config.dataDir, 'models', 'uploads')).catch(() =>
+      join(this.config.dataDir, 'models', 'uploads'),
+    );
+    if (isInside(real, uploads) && !isInside(real, join(uploads, projectId))) throw refused();
     try {
       const info = await inspectHfDirectory(real);
       return await this.insert(projectId, name, 'path', info);
