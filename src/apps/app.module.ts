@@ -16,6 +16,7 @@ import { ApiKeysService } from '../modules/auth/api-keys.service.js';
 import { CheckpointStore } from '../modules/checkpoints/checkpoint-store.js';
 import { DatasetsService } from '../modules/datasets/datasets.service.js';
 import { HealthService } from '../modules/health/health.service.js';
+import { DomainEvents } from '../modules/jobs/domain-events.js';
 import { JobEventsService } from '../modules/jobs/job-events.service.js';
 import { JobRequestResolver } from '../modules/jobs/job-request.js';
 import { JobsService } from '../modules/jobs/jobs.service.js';
@@ -24,9 +25,12 @@ import { MetricsService } from '../modules/metrics/metrics.service.js';
 import { ModelsService } from '../modules/models/models.service.js';
 import { BullmqJobQueue } from '../queue/bullmq-job-queue.js';
 import { JOB_QUEUE, type JobQueue } from '../queue/job-queue.js';
+import { REPOSITORIES } from '../repositories/index.js';
 
 /** Domain services shared by the API and the worker (the worker module is this app minus the HTTP layer). */
 export const SHARED_SERVICES = [
+  ...REPOSITORIES,
+  DomainEvents,
   ApiKeysService,
   DatasetsService,
   ModelsService,
@@ -46,7 +50,7 @@ export interface AppModuleOptions {
    * Given (embedded mode, tests): used as is and left for the caller to close.
    */
   queue?: JobQueue;
-  /** Extra modules and providers (e.g. the realtime module providing JOB_STATUS_PUBLISHER). */
+  /** Extra modules and providers (e.g. the realtime module: sockets and the `job.changed` handlers). */
   imports?: ModuleMetadata['imports'];
   providers?: Provider[];
 }

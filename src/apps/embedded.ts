@@ -2,9 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { getDataSourceToken } from '@nestjs/typeorm';
 import type { Redis } from 'ioredis';
-import type { DataSource } from 'typeorm';
+import { JobRepository } from '../repositories/job.repository.js';
 import { loadConfig } from '../config/index.js';
 import { initBackend } from '../learner/backend.js';
 import { EmbeddedCredentialsModule } from '../modules/dashboard/embedded-credentials.js';
@@ -94,12 +93,9 @@ export async function startAllInOne(
     const address = app.getHttpServer().address() as { port: number };
     const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${address.port}`;
 
-    const db = app.get<DataSource>(getDataSourceToken());
     if (inProcess) {
       // The in-process queue forgets everything when the process stops; Postgres remembers what was unfinished.
-      const pending = (await db.query(
-        `SELECT id, priority FROM jobs WHERE status IN ('queued', 'running', 'cancelling') ORDER BY created_at`,
-      )) as { id: string; priority: number }[];
+      const pending = await app.get(JobRepository).listEnqueueable();
       for (const j of pending) await inProcess.enqueue(j.id, { priority: j.priority });
       if (pending.length) logger.log(`re-enqueued ${pending.length} unfinished jobs`);
     }

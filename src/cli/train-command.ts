@@ -112,13 +112,13 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
   try {
     outcome = await trainIntoFolder(config, out, opts);
   } catch (e) {
-    // Input problems found while loading (unknown task, bad model directory, tokenizer) name their field.
-    if (e instanceof FieldError) {
-      process.stderr.write(`invalid config:\n  ${e.field}: ${e.reason}\n`);
-      return 2;
-    }
     if (e instanceof CheckpointError) {
       process.stderr.write(`cannot resume: ${e.message}\n`);
+      return 2;
+    }
+    // Other input problems found while loading (unknown task, bad model directory, tokenizer) name their field.
+    if (e instanceof FieldError) {
+      process.stderr.write(`invalid config:\n  ${e.field}: ${e.reason}\n`);
       return 2;
     }
     throw e;

@@ -13,6 +13,7 @@ import { train } from '../../src/learner/trainer/train.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointCorruptError, CheckpointStore } from '../../src/modules/checkpoints/checkpoint-store.js';
 import { MetricsService } from '../../src/modules/metrics/metrics.service.js';
+import { JobRepository, SupersededError, type RunOwnership } from '../../src/repositories/job.repository.js';
 import type { StepMetrics } from '../../src/learner/trainer/types.js';
 import { zeroMetrics } from '../../src/learner/trainer/metrics.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -31,6 +32,13 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 function stepMetrics(step: number, reward: number): StepMetrics {
   return zeroMetrics(step, 'cpu', { reward_mean: reward });
+}
+
+/** Makes `workerId` the job's owner with a new attempt, as a worker's claim does; returns the run's fence. */
+async function claimFor(id: string, workerId: string): Promise<RunOwnership> {
+  const jobs = api.app.get(JobRepository);
+  const job = await jobs.transaction((m) => jobs.startAttempt(m, id, workerId, 'cpu'));
+  return { jobId: id, fence: job.attempts, workerId };
 }
 
 beforeAll(async () => {
@@ -52,7 +60,9 @@ beforeAll(async () => {
   jobId = job.body.id;
   metrics = api.app.get(MetricsService);
   store = api.app.get(CheckpointStore);
-  for (let step = 1; step <= 100; step++) await metrics.record(jobId, stepMetrics(step, step / 100));
+  // A worker's run: the job claimed by one attempt, then every step recorded through the one write path.
+  const own = await claimFor(jobId, 'w1');
+  for (let step = 1; step <= 100; step++) await metrics.recordStep(own, stepMetrics(step, step / 100));
 });
 
 afterAll(async () => {
@@ -87,7 +97,7 @@ describe('metrics', () => {
     expect(res.body.items.reduce((n: number, b: { count: number }) => n + b.count, 0)).toBe(100);
   });
 
-  it('keeps one row per step: a redone step replaces the old values, truncateAfter drops later steps', async () => {
+  it('keeps the first report of a step; a resumed run drops the steps it redoes; a superseded run writes nothing', async () => {
     const { token: t } = await api.createProject('resume');
     const j = await api.request('POST', '/v1/jobs', {
       token: t,
@@ -97,11 +107,19 @@ describe('metrics', () => {
         task: { name: 'add', difficulty: 1, n_train: 10, n_test: 2 },
       },
     });
-    for (let s = 1; s <= 6; s++) await metrics.record(j.body.id, stepMetrics(s, 0));
-    // A resumed run restarts after its step-4 checkpoint: steps 5 and 6 are redone.
-    expect(await metrics.truncateAfter(j.body.id, 4)).toBe(2);
-    for (let s = 5; s <= 6; s++) await metrics.record(j.body.id, stepMetrics(s, 1));
-    await metrics.record(j.body.id, stepMetrics(4, 0.5));
+    const first = await claimFor(j.body.id, 'w1');
+    for (let s = 1; s <= 6; s++) expect(await metrics.recordStep(first, stepMetrics(s, 0))).toBe(true);
+    // The same step reported again (a retried write) keeps the first values.
+    expect(await metrics.recordStep(first, stepMetrics(4, 0.5))).toBe(false);
+    // Another worker takes over and resumes from its step-4 checkpoint: steps 5 and 6 are redone.
+    const second = await claimFor(j.body.id, 'w2');
+    await expect(metrics.recordStep(first, stepMetrics(7, 9))).rejects.toThrow(SupersededError);
+    await expect(metrics.dropAfter(first, 4)).rejects.toThrow(SupersededError);
+    expect(await metrics.dropAfter(second, 4)).toBe(2);
+    expect((await db.query('SELECT progress_step FROM jobs WHERE id = $1', [j.body.id]))[0]).toEqual({
+      progress_step: 4,
+    });
+    for (let s = 5; s <= 6; s++) expect(await metrics.recordStep(second, stepMetrics(s, 1))).toBe(true);
     const rows = await db.query<{ step: number; r: number }>(
       `SELECT step, ("values"->>'reward_mean')::float AS r FROM metrics WHERE job_id = $1 ORDER BY step`,
       [j.body.id],
@@ -110,7 +128,7 @@ describe('metrics', () => {
       { step: 1, r: 0 },
       { step: 2, r: 0 },
       { step: 3, r: 0 },
-      { step: 4, r: 0.5 },
+      { step: 4, r: 0 },
       { step: 5, r: 1 },
       { step: 6, r: 1 },
     ]);

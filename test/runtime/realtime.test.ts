@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MetricsService } from '../../src/modules/metrics/metrics.service.js';
+import { MetricRepository } from '../../src/repositories/metric.repository.js';
 import { EmitterRealtimePublisher } from '../../src/modules/realtime/emitter-publisher.js';
 import type { StepMetrics } from '../../src/learner/trainer/types.js';
 import { zeroMetrics } from '../../src/learner/trainer/metrics.js';
@@ -119,15 +119,20 @@ describe('realtime gateway: subscribe', () => {
   });
 
   it('a late subscriber first gets the current status and the latest metrics', async () => {
-    const metrics = apiA.app.get(MetricsService);
-    for (const step of [1, 2, 3]) await metrics.record(jobId, stepMetrics(step));
+    // Rows as a worker's run writes them (MetricsService.recordStep), without claiming the job: it stays queued.
+    const metrics = apiA.app.get(MetricRepository);
+    for (const step of [1, 2, 3]) {
+      const { step: _, ...values } = stepMetrics(step);
+      await metrics.insertStep(jobId, step, values);
+    }
     const s = await socketFor(apiB, p1.token);
     const seen = recordEvents(s);
     const ack = await s.emitWithAck('subscribe', { job_id: jobId });
     expect(ack).toMatchObject({
       ok: true,
       room: `job:${jobId}`,
-      status: { job_id: jobId, project_id: p1.projectId, status: 'queued' },
+      // The REST job DTO (GET /v1/jobs/:id), dates as ISO strings.
+      status: { id: jobId, project_id: p1.projectId, status: 'queued', created_at: expect.any(String) },
       latest_metrics: { job_id: jobId, step: 3, values: { loss: 3 } },
     });
     await waitFor(() => seen.length >= 2, 'snapshot events');

@@ -72,8 +72,11 @@ async function createJob(body: Record<string, unknown>): Promise<string> {
   return res.body.id;
 }
 
+/** `job.status` carries the job DTO (its `id`); the other events name their job in `job_id`. */
 const eventsOf = (jobId: string, event: string) =>
-  seen.filter((e) => e.event === event && e.payload.job_id === jobId);
+  seen.filter(
+    (e) => e.event === event && (event === 'job.status' ? e.payload.id : e.payload.job_id) === jobId,
+  );
 const statusSeen = (jobId: string, status: string) =>
   eventsOf(jobId, 'job.status').some((e) => e.payload.status === status);
 const stepCounts = (jobId: string) =>
@@ -204,8 +207,8 @@ describe('training end to end (API + worker process + socket)', () => {
     // The dataset's two `split: test` rows are the eval set.
     expect(row.result.eval_after).toMatchObject({ examples: 2 });
 
-    await waitFor(() => hooks.find((h) => JSON.parse(h.body).data.job.job_id === jobId), 'webhook', 20_000);
-    const hook = hooks.find((h) => JSON.parse(h.body).data.job.job_id === jobId)!;
+    await waitFor(() => hooks.find((h) => JSON.parse(h.body).data.job.id === jobId), 'webhook', 20_000);
+    const hook = hooks.find((h) => JSON.parse(h.body).data.job.id === jobId)!;
     const [{ webhook_secret }] = await db.query<{ webhook_secret: string }>(
       'SELECT webhook_secret FROM projects WHERE id = $1',
       [project.projectId],

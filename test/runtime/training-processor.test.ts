@@ -12,6 +12,21 @@ import type { RealtimePublisher } from '../../src/modules/realtime/realtime-publ
 import { WebhooksService } from '../../src/modules/webhooks/webhooks.service.js';
 import { WorkerHeartbeat } from '../../src/modules/worker/heartbeat.js';
 import { JobStore } from '../../src/modules/worker/job-store.js';
+import { MetricsService } from '../../src/modules/metrics/metrics.service.js';
+import { ObjectiveInputError } from '../../src/learner/objectives/errors.js';
+import { TaskError } from '../../src/learner/tasks/types.js';
+import { TokenizerError } from '../../src/learner/tokenizer/tokenizer.js';
+import { ConfigError } from '../../src/learner/trainer/config.js';
+import { CheckpointError } from '../../src/learner/trainer/checkpoint.js';
+import { DomainEvents } from '../../src/modules/jobs/domain-events.js';
+import { JobEventsService } from '../../src/modules/jobs/job-events.service.js';
+import { JobStatusRelay } from '../../src/modules/realtime/job-status-relay.js';
+import {
+  CheckpointRepository,
+  JobEventRepository,
+  JobRepository,
+  MetricRepository,
+} from '../../src/repositories/index.js';
 import { loadRuntimeConfig } from '../../src/modules/worker/runtime-config.js';
 import type { TrainFn } from '../../src/modules/worker/train-fn.js';
 import { TrainingProcessor } from '../../src/modules/worker/training-processor.js';
@@ -71,12 +86,20 @@ function processorWith(train: TrainFn, env: Record<string, string> = {}) {
     backend: 'cpu',
     ttlS: 5,
   });
+  const jobs = new JobRepository(ds);
+  const events = new JobEventRepository(ds);
+  // job.changed with its two real handlers: the socket relay (into the recording publisher) and webhooks.
+  const domain = new DomainEvents();
+  new JobStatusRelay(domain, publisher).onModuleInit();
+  new WebhooksService(ds, runtime, config, domain).onModuleInit();
   return new TrainingProcessor(
     ds,
     runtime,
-    new JobStore(ds),
-    new CheckpointStore(ds, config),
-    new WebhooksService(ds, runtime, config),
+    new JobStore(jobs, events),
+    new MetricsService(jobs, new MetricRepository(ds)),
+    new CheckpointStore(new CheckpointRepository(ds), config),
+    new JobEventsService(events, publisher),
+    domain,
     heartbeat,
     publisher,
     train,
@@ -190,6 +213,43 @@ describe('TrainingProcessor', () => {
     expect(row.finished_at).not.toBeNull();
   });
 
+  it('ends a job on a user error as a user error, and on anything else as an internal failure', async () => {
+    const failWith =
+      (err: Error): TrainFn =>
+      async () => {
+        throw err;
+      };
+    const finalEvent = async (id: string) =>
+      (
+        await tdb.query<{ level: string; data: { failure?: string } }>(
+          `SELECT level, data FROM job_events WHERE job_id = $1 AND code = 'status' ORDER BY id DESC LIMIT 1`,
+          [id],
+        )
+      )[0];
+    // The learner's input errors, recognised by type (FieldError) whatever their class: the three once missing
+    // from a list of names (task, tokenizer, objective) and the two that were matched by name (config, checkpoint).
+    const userErrors: Error[] = [
+      new TaskError('data.task.name', 'unknown task "nope"'),
+      new TokenizerError('model.tokenizer', 'no tokenizer.json'),
+      new ObjectiveInputError('popo.tau', 'must be < 1'),
+      new ConfigError([{ field: 'steps', reason: 'must be >= 1' }]),
+      new CheckpointError('tensor "w" has shape [2], expected [3]'),
+    ];
+    for (const err of userErrors) {
+      const id = await insertJob();
+      await processorWith(failWith(err)).handle(ctx(id));
+      const row = await job(id);
+      expect(row.status).toBe('failed');
+      // The user's message as is: no class name, no stack.
+      expect(row.error).toBe(err.message);
+      expect(await finalEvent(id)).toMatchObject({ level: 'error', data: { failure: 'user_input' } });
+    }
+    const id = await insertJob();
+    await processorWith(failWith(new RangeError('tensor index out of range'))).handle(ctx(id));
+    expect((await job(id)).error).toBe('RangeError: tensor index out of range');
+    expect(await finalEvent(id)).toMatchObject({ data: { failure: 'internal' } });
+  });
+
   it('stops writing once another worker has taken the job over (fencing)', async () => {
     let id = '';
     const train = fakeTrain(async (step) => {
@@ -252,8 +312,7 @@ describe('TrainingProcessor', () => {
     ).toEqual([{ event: 'job.cancelled', status: 'pending' }]);
     expect(
       published.some(
-        (p) =>
-          p.event === 'job.status' && (p.payload as { status: string; job_id: string }).job_id === cancelling,
+        (p) => p.event === 'job.status' && (p.payload as { status: string; id: string }).id === cancelling,
       ),
     ).toBe(true);
     expect(

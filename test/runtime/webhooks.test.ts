@@ -112,7 +112,7 @@ describe('webhooks', () => {
     const parsed = JSON.parse(body);
     expect(parsed).toMatchObject({
       event: 'job.cancelled',
-      data: { job: { job_id: jobId, status: 'cancelled', project_id: project.projectId } },
+      data: { job: { id: jobId, status: 'cancelled', project_id: project.projectId } },
     });
     expect(headers['popo-event']).toBe('job.cancelled');
     expect(headers['popo-delivery']).toBe(parsed.id);

@@ -100,7 +100,7 @@ describe('a worker killed mid-job', () => {
     await waitFor(
       () =>
         seen.some(
-          (e) => e.event === 'job.status' && e.payload.job_id === jobId && e.payload.status === 'succeeded',
+          (e) => e.event === 'job.status' && e.payload.id === jobId && e.payload.status === 'succeeded',
         ),
       'succeeded',
       90_000,

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend } from '../backend.js';
+import { FieldError } from '../field-error.js';
 import { CausalLM } from '../model/causal-lm.js';
 import type { ModelConfig } from '../model/config.js';
 import { savePretrained } from '../model/pretrained.js';
@@ -28,8 +29,12 @@ export interface CheckpointContents {
   state: AlgorithmState;
 }
 
-export class CheckpointError extends Error {
-  override name = 'CheckpointError';
+/** A checkpoint that cannot be used as given (not ours, incomplete, another model's shapes): bad input. */
+export class CheckpointError extends FieldError {
+  constructor(reason: string) {
+    super('checkpoint', reason);
+    this.message = reason;
+  }
 }
 
 const FORMAT = 'popo-checkpoint/1';

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { FieldError } from '../field-error.js';
 import { trainConfigSchema } from './run-spec.js';
 import type { TrainConfig } from './types.js';
 
@@ -12,10 +13,11 @@ export interface ConfigIssue {
   reason: string;
 }
 
-export class ConfigError extends Error {
+/** Every bad field of a run at once; `field`/`reason` (FieldError) are the first issue's. */
+export class ConfigError extends FieldError {
   constructor(readonly issues: ConfigIssue[]) {
-    super(`invalid training config: ${issues.map((i) => `${i.field} ${i.reason}`).join('; ')}`);
-    this.name = 'ConfigError';
+    super(issues[0]?.field ?? 'config', issues[0]?.reason ?? 'is invalid');
+    this.message = `invalid training config: ${issues.map((i) => `${i.field} ${i.reason}`).join('; ')}`;
   }
 }
 

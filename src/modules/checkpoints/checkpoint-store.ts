@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import { AppConfig } from '../../config/index.js';
-import { Checkpoint, CheckpointChunk } from '../../database/entities/index.js';
+import type { Checkpoint } from '../../database/entities/index.js';
 import type { CheckpointBlob } from '../../learner/trainer/types.js';
+import { CheckpointRepository } from '../../repositories/checkpoint.repository.js';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -21,13 +20,12 @@ export class CheckpointCorruptError extends Error {
 
 /**
  * Checkpoints in Postgres: a `checkpoints` row plus the blob split into `checkpoint_chunks` (bytea, each with
- * its own sha256). Every read verifies the chunk hashes and the whole-blob hash. Usable with or without Nest:
- * `new CheckpointStore(dataSource, config)`.
+ * its own sha256). Every read verifies the chunk hashes and the whole-blob hash. The SQL is CheckpointRepository's.
  */
 @Injectable()
 export class CheckpointStore {
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly repo: CheckpointRepository,
     private readonly config: AppConfig,
   ) {}
 
@@ -41,40 +39,26 @@ export class CheckpointStore {
       throw new Error(`checkpoint sha256 mismatch: declared ${blob.sha256}, bytes hash to ${actual}`);
     const size = this.config.checkpointChunkBytes;
     const count = Math.max(1, Math.ceil(blob.bytes.length / size));
-    return this.db.transaction(async (m) => {
-      await m.delete(Checkpoint, { job_id: jobId, step: blob.step });
-      const checkpoint = await m.save(
-        m.create(Checkpoint, {
-          job_id: jobId,
-          step: blob.step,
-          sha256: actual,
-          size_bytes: blob.bytes.length,
-          chunk_count: count,
-        }),
-      );
-      for (let idx = 0; idx < count; idx++) {
-        const part = blob.bytes.subarray(idx * size, (idx + 1) * size);
-        await m.insert(CheckpointChunk, {
-          checkpoint_id: checkpoint.id,
-          idx,
-          sha256: sha256(part),
-          data: Buffer.from(part.buffer, part.byteOffset, part.byteLength),
-        });
-      }
-      return checkpoint;
+    const chunks = Array.from({ length: count }, (_, idx) => {
+      const part = blob.bytes.subarray(idx * size, (idx + 1) * size);
+      return { sha256: sha256(part), data: Buffer.from(part.buffer, part.byteOffset, part.byteLength) };
+    });
+    return this.repo.replace({
+      job_id: jobId,
+      step: blob.step,
+      sha256: actual,
+      size_bytes: blob.bytes.length,
+      chunks,
     });
   }
 
   list(jobId: string): Promise<Checkpoint[]> {
-    return this.db.getRepository(Checkpoint).find({ where: { job_id: jobId }, order: { step: 'ASC' } });
+    return this.repo.list(jobId);
   }
 
   /** The checkpoint at `step`, or the latest one. */
   find(jobId: string, step: number | 'latest'): Promise<Checkpoint | null> {
-    return this.db.getRepository(Checkpoint).findOne({
-      where: step === 'latest' ? { job_id: jobId } : { job_id: jobId, step },
-      order: { step: 'DESC' },
-    });
+    return this.repo.find(jobId, step);
   }
 
   /**
@@ -82,11 +66,7 @@ export class CheckpointStore {
    * chunks are complete; throws CheckpointCorruptError naming the first problem.
    */
   async verify(checkpoint: Checkpoint): Promise<void> {
-    const rows = (await this.db.query(
-      `SELECT idx, sha256 = encode(sha256(data), 'hex') AS ok, length(data) AS len
-       FROM checkpoint_chunks WHERE checkpoint_id = $1 ORDER BY idx`,
-      [checkpoint.id],
-    )) as { idx: number; ok: boolean; len: number }[];
+    const rows = await this.repo.chunkChecks(checkpoint.id);
     if (rows.length !== checkpoint.chunk_count)
       throw new CheckpointCorruptError(
         checkpoint.id,
@@ -109,9 +89,7 @@ export class CheckpointStore {
   async *stream(checkpoint: Checkpoint): AsyncGenerator<Buffer> {
     const whole = createHash('sha256');
     for (let idx = 0; idx < checkpoint.chunk_count; idx++) {
-      const chunk = await this.db
-        .getRepository(CheckpointChunk)
-        .findOneBy({ checkpoint_id: checkpoint.id, idx });
+      const chunk = await this.repo.chunk(checkpoint.id, idx);
       if (!chunk) throw new CheckpointCorruptError(checkpoint.id, `chunk ${idx} is missing`);
       if (sha256(chunk.data) !== chunk.sha256)
         throw new CheckpointCorruptError(checkpoint.id, `chunk ${idx} does not match its sha256`);
@@ -140,7 +118,7 @@ export class CheckpointStore {
   }
 
   async loadById(checkpointId: string): Promise<CheckpointBlob | undefined> {
-    const checkpoint = await this.db.getRepository(Checkpoint).findOneBy({ id: checkpointId });
+    const checkpoint = await this.repo.findById(checkpointId);
     return checkpoint ? this.load(checkpoint) : undefined;
   }
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { type DataSource, In, type Repository } from 'typeorm';
+import type { DataSource, Repository } from 'typeorm';
 import {
   ApiError,
   conflict,
@@ -18,7 +18,8 @@ import {
 } from '../../common/api-error.js';
 import { cursorTimestampSql, decodeCursor, encodeCursor, type Page } from '../../common/pagination.js';
 import { AppConfig } from '../../config/index.js';
-import { ACTIVE_STATUSES, Dataset, DatasetRow, Job } from '../../database/entities/index.js';
+import { Dataset, DatasetRow } from '../../database/entities/index.js';
+import { JobRepository } from '../../repositories/job.repository.js';
 import type { Example } from '../../learner/trainer/types.js';
 import { parseDatasetLine } from './jsonl-line.js';
 import { BodyTooLargeError, LineTooLongError, readLines } from './line-reader.js';
@@ -43,6 +44,7 @@ export class DatasetsService {
     @InjectDataSource() private readonly db: DataSource,
     @InjectRepository(Dataset) private readonly datasets: Repository<Dataset>,
     @InjectRepository(DatasetRow) private readonly rows: Repository<DatasetRow>,
+    private readonly jobs: JobRepository,
   ) {}
 
   /**
@@ -233,7 +235,7 @@ export class DatasetsService {
         .where('d.id = :id AND d.project_id = :projectId', { id, projectId })
         .getOne();
       if (!dataset) throw notFound('dataset', id);
-      const active = await m.count(Job, { where: { dataset_id: id, status: In([...ACTIVE_STATUSES]) } });
+      const active = await this.jobs.countActiveUsing(m, { dataset_id: id });
       if (active > 0) throw conflict('dataset_in_use', `dataset ${id} is used by ${active} active job(s)`);
       await m.delete(Dataset, { id });
     });

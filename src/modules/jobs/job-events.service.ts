@@ -1,62 +1,38 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource, EntityManager } from 'typeorm';
-import { JobEvent, type JobEventLevel } from '../../database/entities/index.js';
-import { JOB_STATUS_PUBLISHER, type JobStatusPublisher } from './job-status-publisher.js';
+import type { EntityManager } from 'typeorm';
+import type { JobEvent } from '../../database/entities/index.js';
+import { JobEventRepository, type NewJobEvent } from '../../repositories/job-event.repository.js';
+import { eventPayload } from '../realtime/payloads.js';
+import { REALTIME_PUBLISHER, type RealtimePublisher } from '../realtime/realtime-publisher.js';
 
-export interface NewJobEvent {
-  level: JobEventLevel;
-  code: string;
-  message: string;
-  step?: number | null;
-  data?: Record<string, unknown> | null;
-}
+export type { NewJobEvent };
 
+/** A job's event log: written through JobEventRepository, announced to sockets as `job.event` once committed. */
 @Injectable()
 export class JobEventsService {
   private readonly logger = new Logger(JobEventsService.name);
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
-    @Optional() @Inject(JOB_STATUS_PUBLISHER) private readonly publisher?: JobStatusPublisher,
+    private readonly repo: JobEventRepository,
+    // Absent in a process without the realtime module (a bare core app in tests): events are then only in Postgres.
+    @Optional() @Inject(REALTIME_PUBLISHER) private readonly publisher?: RealtimePublisher,
   ) {}
 
-  /** Appends an event; pass the transaction's manager to make it part of a state change. */
-  async add(jobId: string, event: NewJobEvent, manager: EntityManager = this.db.manager): Promise<JobEvent> {
-    const saved = await manager.save(
-      manager.create(JobEvent, {
-        job_id: jobId,
-        level: event.level,
-        code: event.code,
-        message: event.message,
-        step: event.step ?? null,
-        data: event.data ?? null,
-      }),
-    );
-    if (manager === this.db.manager) await this.publish(() => this.publisher?.eventAdded?.(saved));
-    return saved;
+  /** Appends an event; pass the transaction's manager to make it part of a state change, then `publish` it. */
+  add(jobId: string, event: NewJobEvent, manager?: EntityManager): Promise<JobEvent> {
+    return this.repo.add(jobId, event, manager);
   }
 
-  async list(jobId: string, after = 0, limit = 100): Promise<JobEvent[]> {
-    return this.db
-      .getRepository(JobEvent)
-      .createQueryBuilder('e')
-      .where('e.job_id = :jobId AND e.id > :after', { jobId, after })
-      .orderBy('e.id', 'ASC')
-      .limit(limit)
-      .getMany();
+  list(jobId: string, after = 0, limit = 100): Promise<JobEvent[]> {
+    return this.repo.list(jobId, after, limit);
   }
 
-  /** Publishing is best effort: a realtime hiccup must not fail a request whose change is already committed. */
-  async publish(fn: () => void | Promise<void> | undefined): Promise<void> {
+  /** Best effort: a realtime hiccup must not fail a request whose change is already committed. */
+  publish(event: JobEvent, projectId: string): void {
     try {
-      await fn();
+      this.publisher?.emit('job.event', eventPayload(event, projectId));
     } catch (e) {
-      this.logger.warn(`publishing a job update failed: ${(e as Error).message}`);
+      this.logger.warn(`publishing job event ${event.id} failed: ${(e as Error).message}`);
     }
-  }
-
-  get statusPublisher(): JobStatusPublisher | undefined {
-    return this.publisher;
   }
 }

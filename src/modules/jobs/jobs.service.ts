@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { instanceToPlain } from 'class-transformer';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { conflict, notFound, serviceUnavailable } from '../../common/api-error.js';
-import { cursorTimestampSql, decodeCursor, encodeCursor, type Page } from '../../common/pagination.js';
+import type { Page } from '../../common/pagination.js';
 import { stableStringify } from '../../common/stable-json.js';
-import { Job, type JobKind, type JobStatus } from '../../database/entities/index.js';
+import type { Job } from '../../database/entities/index.js';
 import { JOB_QUEUE, type JobQueue } from '../../queue/job-queue.js';
+import { JobRepository, type JobFilter } from '../../repositories/job.repository.js';
 import type { CreateJobDto } from './dto/create-job.dto.js';
+import { DomainEvents } from './domain-events.js';
 import { JobEventsService } from './job-events.service.js';
 import { JobRequestResolver, type JobRowInput } from './job-request.js';
 
@@ -17,11 +18,7 @@ export const requestHash = (body: unknown) =>
     .update(stableStringify(instanceToPlain(body)))
     .digest('hex');
 
-export interface JobFilter {
-  status?: JobStatus;
-  kind?: JobKind;
-  sweep_id?: string;
-}
+export type { JobFilter };
 
 type Transition = { set: Partial<Job>; after?: 'enqueue' | 'remove'; note?: string } | 'unchanged';
 
@@ -36,10 +33,11 @@ export class JobsService {
   private readonly logger = new Logger(JobsService.name);
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly jobs: JobRepository,
     @Inject(JOB_QUEUE) private readonly queue: JobQueue,
     private readonly resolver: JobRequestResolver,
     private readonly events: JobEventsService,
+    private readonly domain: DomainEvents,
   ) {}
 
   /**
@@ -54,7 +52,7 @@ export class JobsService {
   ): Promise<{ job: Job; created: boolean }> {
     const row = await this.resolver.resolve(projectId, dto);
     const hash = idempotencyKey ? requestHash(dto) : null;
-    const inserted = await this.db.transaction(async (m) => {
+    const inserted = await this.jobs.transaction(async (m) => {
       const job = await this.insertJob(m, projectId, row, { idempotencyKey, requestHash: hash });
       if (job)
         await this.events.add(
@@ -81,30 +79,18 @@ export class JobsService {
       sweepIndex?: number;
     } = {},
   ): Promise<Job | undefined> {
-    const res = await m
-      .createQueryBuilder()
-      .insert()
-      .into(Job)
-      .values({
-        ...row,
-        project_id: projectId,
-        status: 'queued',
-        idempotency_key: opts.idempotencyKey ?? null,
-        request_hash: opts.requestHash ?? null,
-        sweep_id: opts.sweepId ?? null,
-        sweep_index: opts.sweepIndex ?? null,
-      })
-      .orIgnore()
-      .returning('id')
-      .execute();
-    const id = (res.raw as { id: string }[])[0]?.id;
-    return id ? m.findOneByOrFail(Job, { id }) : undefined;
+    return this.jobs.insert(m, {
+      ...row,
+      project_id: projectId,
+      idempotency_key: opts.idempotencyKey ?? null,
+      request_hash: opts.requestHash ?? null,
+      sweep_id: opts.sweepId ?? null,
+      sweep_index: opts.sweepIndex ?? null,
+    });
   }
 
   private async replay(projectId: string, key: string, hash: string): Promise<Job> {
-    const existing = await this.db
-      .getRepository(Job)
-      .findOneByOrFail({ project_id: projectId, idempotency_key: key });
+    const existing = await this.jobs.findByIdempotencyKey(projectId, key);
     if (existing.request_hash !== hash)
       throw conflict(
         'idempotency_key_reused',
@@ -123,53 +109,29 @@ export class JobsService {
     } catch (e) {
       const message = `could not enqueue: ${(e as Error).message}`;
       this.logger.error(`job ${job.id}: ${message}`);
-      await this.db.transaction(async (m) => {
-        await m.update(
-          Job,
-          { id: job.id, status: 'queued' },
-          { status: 'failed', error: message, finished_at: new Date() },
-        );
+      const failed = await this.jobs.transaction(async (m) => {
+        await this.jobs.failQueued(m, job.id, message);
         await this.events.add(job.id, { level: 'error', code: 'enqueue_failed', message }, m);
+        return this.jobs.findById(job.id, m);
       });
+      if (failed) await this.domain.jobChanged(failed);
       throw serviceUnavailable(
         'queue_unavailable',
         `job ${job.id} was created but the queue is unavailable (${(e as Error).message}); retry it with POST /v1/jobs/${job.id}/retry`,
       );
     }
-    await this.events.publish(() => this.events.statusPublisher?.statusChanged(job));
+    await this.domain.jobChanged(job);
     return job;
   }
 
   async get(projectId: string, id: string): Promise<Job> {
-    const job = await this.db.getRepository(Job).findOneBy({ id, project_id: projectId });
+    const job = await this.jobs.findInProject(projectId, id);
     if (!job) throw notFound('job', id);
     return job;
   }
 
-  async list(projectId: string, filter: JobFilter, limit = 20, cursor?: string): Promise<Page<Job>> {
-    const qb = this.db
-      .getRepository(Job)
-      .createQueryBuilder('j')
-      .addSelect(cursorTimestampSql('j.created_at'), 'j_cursor_ts')
-      .where('j.project_id = :projectId', { projectId })
-      .orderBy('j.created_at', 'DESC')
-      .addOrderBy('j.id', 'DESC')
-      .limit(limit + 1);
-    if (filter.status) qb.andWhere('j.status = :status', { status: filter.status });
-    if (filter.kind) qb.andWhere('j.kind = :kind', { kind: filter.kind });
-    if (filter.sweep_id) qb.andWhere('j.sweep_id = :sweepId', { sweepId: filter.sweep_id });
-    if (cursor)
-      qb.andWhere(
-        '(j.created_at, j.id) < (CAST(:ts AS timestamptz), CAST(:id AS uuid))',
-        decodeCursor(cursor),
-      );
-    const { entities, raw } = await qb.getRawAndEntities<{ j_cursor_ts: string }>();
-    const items = entities.slice(0, limit);
-    const more = entities.length > limit;
-    return {
-      items,
-      next_cursor: more ? encodeCursor({ ts: raw[limit - 1].j_cursor_ts, id: items[limit - 1].id }) : null,
-    };
+  list(projectId: string, filter: JobFilter, limit = 20, cursor?: string): Promise<Page<Job>> {
+    return this.jobs.list(projectId, filter, limit, cursor);
   }
 
   cancel(projectId: string, id: string): Promise<Job> {
@@ -234,18 +196,13 @@ export class JobsService {
     action: string,
     decide: (job: Job) => Transition,
   ): Promise<Job> {
-    const outcome = await this.db.transaction(async (m) => {
+    const outcome = await this.jobs.transaction(async (m) => {
       // Row lock: the worker updates the same row (running → succeeded ...), so decide on the current status.
-      const job = await m
-        .createQueryBuilder(Job, 'j')
-        .setLock('pessimistic_write')
-        .where('j.id = :id AND j.project_id = :projectId', { id, projectId })
-        .getOne();
+      const job = await this.jobs.lock(m, id, projectId);
       if (!job) throw notFound('job', id);
       const t = decide(job);
       if (t === 'unchanged') return { job, t };
-      await m.update(Job, { id }, t.set);
-      const updated = await m.findOneByOrFail(Job, { id });
+      const updated = await this.jobs.update(m, id, t.set);
       const event = await this.events.add(
         id,
         {
@@ -261,14 +218,13 @@ export class JobsService {
     const { job, t } = outcome;
     if (t === 'unchanged') return job;
     // Events written inside the transaction are published only once it has committed.
-    const event = outcome.event;
-    await this.events.publish(() => this.events.statusPublisher?.eventAdded?.(event));
+    this.events.publish(outcome.event, job.project_id);
     if (t.after === 'remove')
       await this.queue
         .remove(job.id)
         .catch((e: Error) => this.logger.warn(`queue.remove(${job.id}): ${e.message}`));
     if (t.after === 'enqueue') return this.enqueueOrFail(job);
-    await this.events.publish(() => this.events.statusPublisher?.statusChanged(job));
+    await this.domain.jobChanged(job);
     return job;
   }
 }

@@ -4,12 +4,13 @@ import { instanceToPlain } from 'class-transformer';
 import type { DataSource } from 'typeorm';
 import { conflict, notFound, validationFailed, type ErrorDetail } from '../../common/api-error.js';
 import { AppConfig } from '../../config/index.js';
-import { Job, Sweep, type JsonObject } from '../../database/entities/index.js';
+import { type Job, Sweep, type JsonObject } from '../../database/entities/index.js';
 import type { CreateSweepDto } from './dto/sweep.dto.js';
 import { JobEventsService } from './job-events.service.js';
 import { hyperparametersOf, JobRequestResolver } from './job-request.js';
 import { JobsService, requestHash } from './jobs.service.js';
 import { expandGrid } from './sweep-grid.js';
+import { JobRepository } from '../../repositories/job.repository.js';
 
 @Injectable()
 export class SweepsService {
@@ -19,6 +20,7 @@ export class SweepsService {
     private readonly resolver: JobRequestResolver,
     private readonly jobs: JobsService,
     private readonly events: JobEventsService,
+    private readonly jobRepo: JobRepository,
   ) {}
 
   /** Creates the sweep and all its jobs in one transaction (all or nothing), then enqueues them. */
@@ -117,9 +119,7 @@ export class SweepsService {
   async get(projectId: string, id: string): Promise<{ sweep: Sweep; jobs: Job[] }> {
     const sweep = await this.db.getRepository(Sweep).findOneBy({ id, project_id: projectId });
     if (!sweep) throw notFound('sweep', id);
-    const jobs = await this.db
-      .getRepository(Job)
-      .find({ where: { sweep_id: id }, order: { sweep_index: 'ASC' } });
+    const jobs = await this.jobRepo.listBySweep(id);
     return { sweep, jobs };
   }
 }

@@ -3,11 +3,12 @@ import { realpath, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { type DataSource, In, type Repository } from 'typeorm';
+import type { DataSource, Repository } from 'typeorm';
 import { conflict, invalidField, notFound, payloadTooLarge } from '../../common/api-error.js';
 import { PG_UNIQUE_VIOLATION, pgErrorCode } from '../../common/pg-errors.js';
 import { AppConfig } from '../../config/index.js';
-import { ACTIVE_STATUSES, Job, Model } from '../../database/entities/index.js';
+import { Model } from '../../database/entities/index.js';
+import { JobRepository } from '../../repositories/job.repository.js';
 import { BUILTIN_MODELS, type ModelConfig } from '../../learner/model/config.js';
 import { ArchiveError, extractModelArchive } from './archive.js';
 import type { BuiltinModelDto } from './dto/model.dto.js';
@@ -29,6 +30,7 @@ export class ModelsService {
     private readonly config: AppConfig,
     @InjectDataSource() private readonly db: DataSource,
     @InjectRepository(Model) private readonly models: Repository<Model>,
+    private readonly jobs: JobRepository,
   ) {}
 
   builtinNames(): string[] {
@@ -163,7 +165,7 @@ export class ModelsService {
         .where('m.id = :id AND m.project_id = :projectId', { id, projectId })
         .getOne();
       if (!model) throw notFound('model', id);
-      const active = await m.count(Job, { where: { model_id: id, status: In([...ACTIVE_STATUSES]) } });
+      const active = await this.jobs.countActiveUsing(m, { model_id: id });
       if (active > 0) throw conflict('model_in_use', `model ${id} is used by ${active} active job(s)`);
       await m.delete(Model, { id });
       return model;

@@ -4,7 +4,7 @@ import { loadRuntimeConfig, type RuntimeConfig } from '../worker/runtime-config.
 import { RealtimeModule } from './realtime.module.js';
 
 /**
- * What an API process adds to the core app: the socket.io gateway, JOB_STATUS_PUBLISHER, webhooks and the
+ * What an API process adds to the core app: the socket.io gateway, the job.changed handlers, webhooks and the
  * runtime config. Pass as `imports` to startApi/createApiApp: `startApi({ config, imports: apiRuntimeImports() })`.
  */
 export function apiRuntimeImports(

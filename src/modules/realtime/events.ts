@@ -1,54 +1,28 @@
-import type { JobStatus } from '../../database/entities/index.js';
+import type { CheckpointDto } from '../checkpoints/dto/checkpoint.dto.js';
+import type { JobEventDto } from '../jobs/dto/job-events.dto.js';
+import type { JobDto } from '../jobs/dto/job.dto.js';
+import type { MetricPointDto } from '../metrics/dto/metrics.dto.js';
 
 /**
  * The socket.io contract. Every emit (gateway, worker emitter, tests' client) is typed by these maps, so a payload
- * change is a compile error everywhere it matters (immich's pattern). Payloads are JSON: dates are ISO strings.
+ * change is a compile error everywhere it matters (immich's pattern). The payloads are the REST DTOs (what
+ * GET /v1/jobs/:id, /events, /metrics and /checkpoints return), plus the ids a subscriber routes by; as JSON,
+ * dates are ISO strings.
  */
 
-export interface JobStatusPayload {
-  job_id: string;
-  project_id: string;
-  status: JobStatus;
-  progress_step: number;
-  total_steps: number | null;
-  attempts: number;
-  error: string | null;
-  backend: string | null;
-  device: string | null;
-  worker_id: string | null;
-  stop_requested: string | null;
-  updated_at: string;
-}
+/** A DTO as it travels in JSON: Date fields become ISO strings. */
+export type Wire<T> = {
+  [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K];
+};
 
-export interface JobMetricsPayload {
-  job_id: string;
-  project_id: string;
-  step: number;
-  /** StepMetrics minus `step`: the common core plus the fields of the job's algorithm. */
-  values: Record<string, number | string>;
-}
-
-export interface JobCheckpointPayload {
-  job_id: string;
-  project_id: string;
-  checkpoint_id: string;
-  step: number;
-  sha256: string;
-  size_bytes: number;
-  created_at: string;
-}
-
-export interface JobEventPayload {
-  job_id: string;
-  project_id: string;
-  id: number;
-  level: 'info' | 'warning' | 'error';
-  code: string;
-  message: string;
-  step: number | null;
-  data: Record<string, unknown> | null;
-  created_at: string;
-}
+/** The job, as GET /v1/jobs/:id shows it. */
+export type JobStatusPayload = Wire<JobDto>;
+/** A point of GET /v1/jobs/:id/metrics. */
+export type JobMetricsPayload = MetricPointDto & { job_id: string; project_id: string };
+/** An item of GET /v1/jobs/:id/checkpoints. */
+export type JobCheckpointPayload = Wire<CheckpointDto> & { project_id: string };
+/** An item of GET /v1/jobs/:id/events. */
+export type JobEventPayload = Wire<JobEventDto> & { project_id: string };
 
 export interface ServerToClientEvents {
   'job.status': (payload: JobStatusPayload) => void;

@@ -1,33 +1,17 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
-import type { Job, JobEvent } from '../../database/entities/index.js';
-import type { JobStatusPublisher } from '../jobs/job-status-publisher.js';
-import { WebhooksService } from '../webhooks/webhooks.service.js';
-import { eventPayload, statusPayload } from './payloads.js';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { DomainEvents } from '../jobs/domain-events.js';
+import { statusPayload } from './payloads.js';
 import { REALTIME_PUBLISHER, type RealtimePublisher } from './realtime-publisher.js';
 
-/**
- * The core JobsService's hook for changes the API makes itself (create, cancel, pause, resume, retry): relays
- * them to sockets, and logs a webhook delivery when the change is terminal (cancelling a queued job).
- */
+/** `job.changed` → the `job.status` socket event, in whichever process made the change (API or worker). */
 @Injectable()
-export class JobStatusRelay implements JobStatusPublisher {
+export class JobStatusRelay implements OnModuleInit {
   constructor(
+    private readonly events: DomainEvents,
     @Inject(REALTIME_PUBLISHER) private readonly publisher: RealtimePublisher,
-    private readonly webhooks: WebhooksService,
-    @InjectDataSource() private readonly db: DataSource,
   ) {}
 
-  async statusChanged(job: Job): Promise<void> {
-    this.publisher.emit('job.status', statusPayload(job));
-    await this.webhooks.enqueueTerminal(job);
-  }
-
-  async eventAdded(event: JobEvent): Promise<void> {
-    const rows = (await this.db.query('SELECT project_id FROM jobs WHERE id = $1', [event.job_id])) as {
-      project_id: string;
-    }[];
-    if (rows[0]) this.publisher.emit('job.event', eventPayload(event, rows[0].project_id));
+  onModuleInit(): void {
+    this.events.on('job.changed', (job) => this.publisher.emit('job.status', statusPayload(job)));
   }
 }

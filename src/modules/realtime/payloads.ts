@@ -1,43 +1,35 @@
-import type { Job, JobEvent, Metric } from '../../database/entities/index.js';
-import type { JobEventPayload, JobMetricsPayload, JobStatusPayload } from './events.js';
+import type { Checkpoint, JobEvent } from '../../database/entities/index.js';
+import type { JobDto } from '../jobs/dto/job.dto.js';
+import type { MetricPointDto } from '../metrics/dto/metrics.dto.js';
+import type {
+  JobCheckpointPayload,
+  JobEventPayload,
+  JobMetricsPayload,
+  JobStatusPayload,
+  Wire,
+} from './events.js';
 
-const iso = (d: Date | string | null | undefined) =>
-  d ? new Date(d).toISOString() : new Date().toISOString();
+/** What JSON.stringify makes of a DTO (socket.io and the Redis emitter would otherwise disagree on dates). */
+export const wire = <T>(dto: T): Wire<T> => JSON.parse(JSON.stringify(dto)) as Wire<T>;
 
-export function statusPayload(job: Job): JobStatusPayload {
-  return {
-    job_id: job.id,
-    project_id: job.project_id,
-    status: job.status,
-    progress_step: job.progress_step,
-    total_steps: job.total_steps,
-    attempts: job.attempts,
-    error: job.error,
-    backend: job.backend,
-    device: job.device,
-    worker_id: job.worker_id,
-    stop_requested: job.stop_requested,
-    updated_at: iso(job.updated_at),
-  };
-}
+export const statusPayload = (job: JobDto): JobStatusPayload => wire(job);
 
-export function eventPayload(event: JobEvent, projectId: string): JobEventPayload {
-  return {
-    job_id: event.job_id,
-    project_id: projectId,
-    id: Number(event.id),
-    level: event.level,
-    code: event.code,
-    message: event.message,
-    step: event.step,
-    data: event.data,
-    created_at: iso(event.created_at),
-  };
-}
+export const eventPayload = (event: JobEvent, projectId: string): JobEventPayload => ({
+  ...wire({ ...event, id: Number(event.id) }),
+  project_id: projectId,
+});
 
-export function metricsPayload(
-  metric: Pick<Metric, 'job_id' | 'step' | 'values'>,
+export const metricsPayload = (
+  jobId: string,
+  point: MetricPointDto,
   projectId: string,
-): JobMetricsPayload {
-  return { job_id: metric.job_id, project_id: projectId, step: metric.step, values: metric.values };
-}
+): JobMetricsPayload => ({
+  ...point,
+  job_id: jobId,
+  project_id: projectId,
+});
+
+export const checkpointPayload = (checkpoint: Checkpoint, projectId: string): JobCheckpointPayload => ({
+  ...wire({ ...checkpoint, size_bytes: Number(checkpoint.size_bytes) }),
+  project_id: projectId,
+});

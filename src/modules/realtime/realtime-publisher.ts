@@ -12,9 +12,14 @@ export interface RealtimePublisher {
   emit<E extends RealtimeEvent>(event: E, payload: PayloadOf<E>): void;
 }
 
-/** Every payload names its job and project, so it reaches both kinds of subscriber (a socket in both rooms gets one copy). */
-export function roomsFor(payload: { job_id: string; project_id: string }): string[] {
-  return [jobRoom(payload.job_id), projectRoom(payload.project_id)];
+/**
+ * Every payload names its job (`job_id`, or `id` for the job itself) and project, so it reaches both kinds of
+ * subscriber (a socket in both rooms gets one copy).
+ */
+export function roomsFor(
+  payload: { job_id: string; project_id: string } | { id: string; project_id: string },
+): string[] {
+  return [jobRoom('job_id' in payload ? payload.job_id : payload.id), projectRoom(payload.project_id)];
 }
 
 /** The key of the socket.io Redis adapter channel, shared by the adapter (API) and the emitter (workers). */

@@ -1,5 +1,4 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import {
   ConnectedSocket,
   MessageBody,
@@ -13,12 +12,12 @@ import { SkipThrottle } from '@nestjs/throttler';
 import { isUUID } from 'class-validator';
 import type { Redis } from 'ioredis';
 import type { Server, Socket } from 'socket.io';
-import type { DataSource } from 'typeorm';
 import { AppConfig } from '../../config/index.js';
-import { ACTIVE_STATUSES, Job } from '../../database/entities/index.js';
 import { createRedisClient } from '../../queue/redis-connection.js';
 import { ApiKeysService } from '../auth/api-keys.service.js';
 import { Public } from '../auth/auth.decorators.js';
+import { JobRepository } from '../../repositories/job.repository.js';
+import { toJobDto } from '../jobs/domain-events.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import {
   jobRoom,
@@ -71,7 +70,7 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationShutdown {
     private readonly config: AppConfig,
     private readonly keys: ApiKeysService,
     private readonly metrics: MetricsService,
-    @InjectDataSource() private readonly db: DataSource,
+    private readonly jobs: JobRepository,
   ) {}
 
   afterInit(server: RealtimeServer): void {
@@ -154,7 +153,7 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationShutdown {
     if (req.job_id !== undefined) {
       if (typeof req.job_id !== 'string' || !isUUID(req.job_id))
         return fail('validation_failed', 'job_id: must be a UUID');
-      const exists = await this.db.getRepository(Job).existsBy({ id: req.job_id, project_id: projectId });
+      const exists = await this.jobs.existsInProject(projectId, req.job_id);
       // Another project's job looks exactly like a missing one.
       if (!exists) return fail('not_found', `job ${req.job_id} not found`);
       return { room: jobRoom(req.job_id), jobId: req.job_id, projectId };
@@ -172,25 +171,14 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationShutdown {
     projectId: string;
   }): Promise<{ status: JobStatusPayload; metrics?: JobMetricsPayload }[]> {
     const jobs = target.jobId
-      ? await this.db.getRepository(Job).findBy({ id: target.jobId })
-      : await this.db
-          .getRepository(Job)
-          .createQueryBuilder('j')
-          .where('j.project_id = :p AND j.status IN (:...active)', {
-            p: target.projectId,
-            active: ACTIVE_STATUSES,
-          })
-          .orderBy('j.created_at', 'DESC')
-          .limit(PROJECT_SNAPSHOT_LIMIT)
-          .getMany();
+      ? [await this.jobs.findInProject(target.projectId, target.jobId)].filter((j) => j !== null)
+      : await this.jobs.listActive(target.projectId, PROJECT_SNAPSHOT_LIMIT);
     return Promise.all(
       jobs.map(async (job) => {
         const latest = await this.metrics.latest(job.id);
         return {
-          status: statusPayload(job),
-          metrics: latest
-            ? metricsPayload({ job_id: job.id, step: latest.step, values: latest.values }, job.project_id)
-            : undefined,
+          status: statusPayload(toJobDto(job)),
+          metrics: latest ? metricsPayload(job.id, latest, job.project_id) : undefined,
         };
       }),
     );

@@ -2,7 +2,6 @@ import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutd
 import type { Redis } from 'ioredis';
 import { AppConfig } from '../../config/index.js';
 import { createRedisClient } from '../../queue/redis-connection.js';
-import { JOB_STATUS_PUBLISHER } from '../jobs/job-status-publisher.js';
 import { WebhooksModule } from '../webhooks/webhooks.module.js';
 import { EmitterRealtimePublisher } from './emitter-publisher.js';
 import { GatewayRealtimePublisher } from './gateway-publisher.js';
@@ -21,8 +20,9 @@ class EmitterRedisCloser implements OnApplicationShutdown {
 }
 
 /**
- * `forApi()`: the socket.io gateway, a publisher that emits through it, and the core's JOB_STATUS_PUBLISHER
- * (pass it to AppModule/ApiModule `imports`). Embedded mode uses this too: its worker publishes in-process.
+ * `forApi()`: the socket.io gateway, a publisher that emits through it, and the `job.changed` handlers (the socket
+ * relay and webhooks); pass it to AppModule/ApiModule `imports`. Embedded mode uses this too: its worker publishes
+ * in-process.
  * `forWorker()`: no server; the publisher writes into the socket.io Redis adapter channel.
  */
 @Module({})
@@ -38,9 +38,8 @@ export class RealtimeModule {
         GatewayRealtimePublisher,
         { provide: REALTIME_PUBLISHER, useExisting: GatewayRealtimePublisher },
         JobStatusRelay,
-        { provide: JOB_STATUS_PUBLISHER, useExisting: JobStatusRelay },
       ],
-      exports: [REALTIME_PUBLISHER, JOB_STATUS_PUBLISHER, WebhooksModule],
+      exports: [REALTIME_PUBLISHER, WebhooksModule],
     };
   }
 
@@ -71,9 +70,8 @@ export class RealtimeModule {
             new EmitterRealtimePublisher(redis, config.redisPrefix),
         },
         JobStatusRelay,
-        { provide: JOB_STATUS_PUBLISHER, useExisting: JobStatusRelay },
       ],
-      exports: [REALTIME_PUBLISHER, JOB_STATUS_PUBLISHER, WebhooksModule],
+      exports: [REALTIME_PUBLISHER, WebhooksModule],
     };
   }
 }

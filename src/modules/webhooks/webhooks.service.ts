@@ -1,10 +1,18 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { OutboundRefusedError, outboundRequest } from '../../common/ssrf-guard.js';
 import { AppConfig } from '../../config/index.js';
-import { TERMINAL_STATUSES, WebhookDelivery, type Job } from '../../database/entities/index.js';
-import { statusPayload } from '../realtime/payloads.js';
+import { TERMINAL_STATUSES, WebhookDelivery, type JobStatus } from '../../database/entities/index.js';
+import { DomainEvents } from '../jobs/domain-events.js';
+import type { JobDto } from '../jobs/dto/job.dto.js';
+import { wire } from '../realtime/payloads.js';
 import { RuntimeConfig } from '../worker/runtime-config.js';
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signatureHeader } from './signature.js';
 
@@ -29,7 +37,7 @@ interface ClaimedDelivery {
  * restarts, need no Redis (embedded mode) and are never sent twice concurrently by two workers.
  */
 @Injectable()
-export class WebhooksService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class WebhooksService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(WebhooksService.name);
   private timer?: NodeJS.Timeout;
   private polling?: Promise<void>;
@@ -40,7 +48,15 @@ export class WebhooksService implements OnApplicationBootstrap, OnApplicationShu
     @InjectDataSource() private readonly db: DataSource,
     private readonly runtime: RuntimeConfig,
     private readonly config: AppConfig,
+    private readonly events: DomainEvents,
   ) {}
+
+  /** One of `job.changed`'s two handlers (the socket relay is the other). */
+  onModuleInit(): void {
+    this.events.on('job.changed', async (job) => {
+      await this.enqueueTerminal(job);
+    });
+  }
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => this.kick(), this.runtime.webhook.pollMs);
@@ -55,13 +71,11 @@ export class WebhooksService implements OnApplicationBootstrap, OnApplicationShu
 
   /**
    * Logs a delivery of the job's terminal state (no-op without a webhook URL or for a non-terminal status)
-   * and sends it soon. Pass the transaction's manager to make the log row part of the state change.
+   * and sends it soon. The payload's `job` is the REST job DTO.
    */
-  async enqueueTerminal(
-    job: Job,
-    manager: EntityManager = this.db.manager,
-  ): Promise<WebhookDelivery | undefined> {
-    if (!job.webhook_url || !TERMINAL_STATUSES.includes(job.status)) return undefined;
+  async enqueueTerminal(job: JobDto): Promise<WebhookDelivery | undefined> {
+    const manager = this.db.manager;
+    if (!job.webhook_url || !TERMINAL_STATUSES.includes(job.status as JobStatus)) return undefined;
     const event = `job.${job.status}`;
     // Keyed by attempt so a retried job that fails again is announced again, but one attempt only once.
     const existing = await manager
@@ -79,19 +93,12 @@ export class WebhooksService implements OnApplicationBootstrap, OnApplicationShu
         job_id: job.id,
         url: job.webhook_url,
         event,
-        payload: {
-          attempt: job.attempts,
-          job: {
-            ...statusPayload(job),
-            result: job.result,
-            finished_at: job.finished_at?.toISOString() ?? null,
-          },
-        },
+        payload: { attempt: job.attempts, job: wire(job) },
         status: 'pending',
         next_attempt_at: new Date(),
       }),
     );
-    if (manager === this.db.manager) this.kick();
+    this.kick();
     return delivery;
   }
 

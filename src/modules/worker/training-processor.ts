@@ -2,35 +2,39 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { DatasetRow, Model, type Job, type JobEvent, type JobStatus } from '../../database/entities/index.js';
+import { FieldError } from '../../learner/field-error.js';
 import type { CheckpointBlob, StepMetrics, StopSignal, TrainHooks } from '../../learner/trainer/types.js';
 import type { JobContext, JobOutcome } from '../../queue/job-consumer.js';
 import { CheckpointStore } from '../checkpoints/checkpoint-store.js';
-import { eventPayload, metricsPayload, statusPayload } from '../realtime/payloads.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { DomainEvents } from '../jobs/domain-events.js';
+import { JobEventsService } from '../jobs/job-events.service.js';
+import { checkpointPayload, metricsPayload } from '../realtime/payloads.js';
 import { REALTIME_PUBLISHER, type RealtimePublisher } from '../realtime/realtime-publisher.js';
-import { WebhooksService } from '../webhooks/webhooks.service.js';
 import { runEvalJob } from './eval-job.js';
 import { WorkerHeartbeat } from './heartbeat.js';
 import { examplesFromRows, trainConfigFor, type JobInputs } from './job-config.js';
-import { JobStore, SupersededError } from './job-store.js';
+import { JobStore, SupersededError, type NewEvent, type RunOwnership } from './job-store.js';
 import { RuntimeConfig } from './runtime-config.js';
 import { TRAIN_FN, type TrainFn } from './train-fn.js';
 
 /** The run ended without reaching a status of its own: the worker is shutting down and hands the job back. */
 const SHUTDOWN = 'shutdown' as const;
 
-/** Messages of errors that are the user's input (bad hyperparameters, data, model), not the service's fault. */
-const USER_ERRORS = new Set([
-  'ConfigError',
-  'DataSourceError',
-  'PolicySourceError',
-  'CheckpointError',
-  'CheckpointCorruptError',
-]);
+/**
+ * Why a run failed: the user's input (a FieldError: bad settings, data, model, checkpoint; the job's `error` is
+ * the message as is, logged as a warning) or the service (anything else: logged with its stack, `error` names
+ * the class). Recorded in the final status event's `data.failure`.
+ */
+export type FailureKind = 'user_input' | 'internal';
+export const failureKind = (err: unknown): FailureKind =>
+  err instanceof FieldError ? 'user_input' : 'internal';
 
 /**
  * Runs one training job: claim → load model, data and checkpoints → train() with hooks that write metrics,
  * checkpoints and events to Postgres and publish them live → final status, webhook. Thin by design: the
- * trainer does the learning, JobStore owns the SQL, CheckpointStore the blobs.
+ * trainer does the learning; JobStore (a run's claim, fenced writes and finish), MetricsService and
+ * CheckpointStore write through the repositories, which own the SQL.
  */
 @Injectable()
 export class TrainingProcessor {
@@ -40,8 +44,10 @@ export class TrainingProcessor {
     @InjectDataSource() private readonly db: DataSource,
     private readonly runtime: RuntimeConfig,
     private readonly store: JobStore,
+    private readonly metrics: MetricsService,
     private readonly checkpoints: CheckpointStore,
-    private readonly webhooks: WebhooksService,
+    private readonly events: JobEventsService,
+    private readonly domain: DomainEvents,
     private readonly heartbeat: WorkerHeartbeat,
     @Inject(REALTIME_PUBLISHER) private readonly publisher: RealtimePublisher,
     @Inject(TRAIN_FN) private readonly train: TrainFn,
@@ -61,13 +67,11 @@ export class TrainingProcessor {
           reason: `project has ${claim.running} running jobs (limit ${claim.limit})`,
         };
       case 'stopped':
-        // The log row outside the claim's transaction: a lost row here only costs a notification, never a state.
-        await this.webhooks.enqueueTerminal(claim.job);
-        this.publishStatus(claim.job, claim.event);
+        await this.changed(claim.job, claim.event);
         return { kind: 'done' };
     }
     const { job, fence } = claim;
-    this.publishStatus(job, claim.event);
+    await this.changed(job, claim.event);
     await this.heartbeat.setJob(ctx.device, job.id);
     try {
       return await this.run(ctx, job, fence);
@@ -84,7 +88,7 @@ export class TrainingProcessor {
 
   private async run(ctx: JobContext, job: Job, fence: number): Promise<JobOutcome> {
     const workerId = this.runtime.workerId;
-    const own = { jobId: job.id, fence, workerId };
+    const own: RunOwnership = { jobId: job.id, fence, workerId };
     // Written by shouldStop (a closure), read after train() returns.
     const stop: { asked: StopSignal } = { asked: false };
 
@@ -92,6 +96,7 @@ export class TrainingProcessor {
       to: JobStatus | typeof SHUTDOWN;
       message: string;
       error?: string;
+      failure?: FailureKind;
       result?: Record<string, unknown>;
     };
     try {
@@ -102,7 +107,7 @@ export class TrainingProcessor {
 
       if (job.kind === 'eval') {
         const res = await runEvalJob(config, baseCheckpoint);
-        await this.event(job, fence, {
+        await this.event(job, own, {
           level: 'info',
           code: 'eval',
           message: `pass@${res.k} ${res.pass_at_k.toFixed(4)} on ${res.examples} ${res.split} examples`,
@@ -116,27 +121,16 @@ export class TrainingProcessor {
       } else {
         const hooks: TrainHooks = {
           onStep: async (m: StepMetrics) => {
-            await this.store.recordStep(own.jobId, own.fence, own.workerId, m);
+            await this.metrics.recordStep(own, m);
             const { step, ...values } = m;
-            this.publisher.emit(
-              'job.metrics',
-              metricsPayload({ job_id: job.id, step, values }, job.project_id),
-            );
+            this.publisher.emit('job.metrics', metricsPayload(job.id, { step, values }, job.project_id));
           },
           onCheckpoint: async (blob: CheckpointBlob) => {
             const saved = await this.checkpoints.save(job.id, blob);
-            this.publisher.emit('job.checkpoint', {
-              job_id: job.id,
-              project_id: job.project_id,
-              checkpoint_id: saved.id,
-              step: saved.step,
-              sha256: saved.sha256,
-              size_bytes: Number(saved.size_bytes),
-              created_at: new Date(saved.created_at).toISOString(),
-            });
+            this.publisher.emit('job.checkpoint', checkpointPayload(saved, job.project_id));
           },
           onEval: (r) =>
-            this.event(job, fence, {
+            this.event(job, own, {
               level: 'info',
               code: 'eval',
               message: `step ${r.step}: pass@${r.k} ${r.pass_at_k.toFixed(4)}, avg@${r.k} ${r.avg_at_k.toFixed(4)} on ${r.examples} examples`,
@@ -144,14 +138,14 @@ export class TrainingProcessor {
               data: { ...r },
             }),
           onEvent: (e) =>
-            this.event(job, fence, { level: e.level, code: e.code, message: e.message, step: e.step }),
+            this.event(job, own, { level: e.level, code: e.code, message: e.message, step: e.step }),
           onResume: async (step) => {
-            const dropped = await this.store.dropMetricsAfter(own.jobId, own.fence, own.workerId, step);
+            const dropped = await this.metrics.dropAfter(own, step);
             if (dropped)
               this.logger.log(`job ${job.id}: dropped ${dropped} metric rows past checkpoint step ${step}`);
           },
           shouldStop: async () => {
-            const requested = await this.store.poll(own.jobId, own.fence, own.workerId);
+            const requested = await this.store.poll(own);
             // The user's request wins over a shutdown: a cancel must not turn into a requeue.
             stop.asked = requested ?? (ctx.signal.aborted ? 'pause' : false);
             return stop.asked;
@@ -169,7 +163,7 @@ export class TrainingProcessor {
           outcome = { to: 'succeeded', message: `succeeded after ${res.steps_done} steps`, result };
         else if (res.status === 'cancelled')
           outcome = { to: 'cancelled', message: `cancelled at step ${res.steps_done}`, result };
-        else if (ctx.signal.aborted && stop.asked === 'pause' && !(await this.pauseRequested(job.id)))
+        else if (ctx.signal.aborted && stop.asked === 'pause' && !(await this.store.pauseRequested(job.id)))
           outcome = {
             to: SHUTDOWN,
             message: `worker ${workerId} shut down at step ${res.steps_done}; requeued to resume from its checkpoint`,
@@ -179,27 +173,25 @@ export class TrainingProcessor {
     } catch (err) {
       if (err instanceof SupersededError) throw err;
       const e = err as Error;
-      const message = USER_ERRORS.has(e.name) ? e.message : `${e.name}: ${e.message}`;
-      if (USER_ERRORS.has(e.name)) this.logger.warn(`job ${job.id} failed: ${message}`);
+      const failure = failureKind(err);
+      const message = failure === 'user_input' ? e.message : `${e.name}: ${e.message}`;
+      if (failure === 'user_input') this.logger.warn(`job ${job.id} failed on its input: ${message}`);
       else this.logger.error(`job ${job.id} failed: ${e.stack ?? e.message}`);
-      outcome = { to: 'failed', message: `failed: ${message}`, error: message };
+      outcome = { to: 'failed', message: `failed: ${message}`, error: message, failure };
     }
 
     const to: JobStatus = outcome.to === SHUTDOWN ? 'queued' : outcome.to;
     const { job: finished, event } = await this.store.finish(
-      job.id,
-      fence,
-      workerId,
+      own,
       to,
       {
         ...(outcome.error !== undefined ? { error: outcome.error } : {}),
         ...(outcome.result ? { result: outcome.result } : {}),
       },
       outcome.message,
-      (m, updated) => this.webhooks.enqueueTerminal(updated, m),
+      outcome.failure ? { failure: outcome.failure } : {},
     );
-    this.publishStatus(finished, event);
-    this.webhooks.kick();
+    await this.changed(finished, event);
     return outcome.to === SHUTDOWN
       ? { kind: 'requeue', delayMs: 0, reason: 'worker shutting down' }
       : { kind: 'done' };
@@ -209,8 +201,7 @@ export class TrainingProcessor {
     const inputs: JobInputs = {};
     if (job.model_id && !job.model_builtin) {
       const model = await this.db.getRepository(Model).findOneBy({ id: job.model_id });
-      if (!model)
-        throw Object.assign(new Error(`model ${job.model_id} no longer exists`), { name: 'ConfigError' });
+      if (!model) throw new FieldError('model.id', `model ${job.model_id} no longer exists`);
       inputs.modelPath = model.path;
     }
     if (job.dataset_id && !job.task) {
@@ -226,25 +217,17 @@ export class TrainingProcessor {
 
   private async loadBase(checkpointId: string): Promise<CheckpointBlob> {
     const blob = await this.checkpoints.loadById(checkpointId);
-    if (!blob)
-      throw Object.assign(new Error(`checkpoint ${checkpointId} no longer exists`), { name: 'ConfigError' });
+    if (!blob) throw new FieldError('from_checkpoint_id', `checkpoint ${checkpointId} no longer exists`);
     return blob;
   }
 
-  private async pauseRequested(jobId: string): Promise<boolean> {
-    const rows = (await this.db.query('SELECT stop_requested FROM jobs WHERE id = $1', [jobId])) as {
-      stop_requested: string | null;
-    }[];
-    return rows[0]?.stop_requested === 'pause';
+  private async event(job: Job, own: RunOwnership, e: NewEvent): Promise<void> {
+    this.events.publish(await this.store.event(own, e), job.project_id);
   }
 
-  private async event(job: Job, fence: number, e: Parameters<JobStore['event']>[3]): Promise<void> {
-    const saved = await this.store.event(job.id, fence, this.runtime.workerId, e);
-    this.publisher.emit('job.event', eventPayload(saved, job.project_id));
-  }
-
-  private publishStatus(job: Job, event?: JobEvent): void {
-    this.publisher.emit('job.status', statusPayload(job));
-    if (event) this.publisher.emit('job.event', eventPayload(event, job.project_id));
+  /** A committed status change: its event to sockets, then `job.changed` (socket relay and webhook). */
+  private async changed(job: Job, event: JobEvent): Promise<void> {
+    this.events.publish(event, job.project_id);
+    await this.domain.jobChanged(job);
   }
 }

@@ -33,7 +33,7 @@ export interface RuntimeApi {
 }
 
 /**
- * The real API with the runtime wired in (gateway, JOB_STATUS_PUBLISHER, webhooks), on a test database and a
+ * The real API with the runtime wired in (gateway, job.changed handlers, webhooks), on a test database and a
  * Redis prefix of the test file's own, so files running in parallel never share queues or channels.
  */
 export async function startRuntimeApi(opts: {

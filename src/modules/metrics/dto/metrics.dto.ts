@@ -32,7 +32,7 @@ export class MetricPointDto {
       'tokens_per_second, step_seconds, backend; reward_mean, pass_rate, entropy for RL) plus the fields of its ' +
       'algorithm (docs/algorithm.md, "Step metrics").',
   })
-  values: Record<string, number | string>;
+  values: Record<string, unknown>;
   @ApiPropertyOptional({ type: 'integer', description: 'Buckets only: first step in the bucket.' })
   step_from?: number;
   @ApiPropertyOptional({ type: 'integer', description: 'Buckets only: number of steps averaged.' })
