@@ -1,9 +1,12 @@
 import { io, type Socket } from 'socket.io-client';
 import { auth } from './api.js';
 
-/** The payloads of src/modules/realtime/events.ts, as far as the pages read them. */
+/**
+ * The payloads of src/modules/realtime/events.ts (the REST DTOs), as far as the pages read them: `job.status` is
+ * the job itself (its id is `id`), the others name their job in `job_id`.
+ */
 export interface StatusMsg {
-  job_id: string;
+  id: string;
   status: string;
   progress_step: number;
   total_steps: number | null;
@@ -32,7 +35,7 @@ export interface EventMsg {
 }
 export interface CheckpointMsg {
   job_id: string;
-  checkpoint_id: string;
+  id: string;
   step: number;
   sha256: string;
   size_bytes: number;
@@ -97,8 +100,9 @@ export function subscribe(req: { job_id?: string }, handlers: Handlers): () => v
   const room = JSON.stringify(req);
   rooms.set(room, (rooms.get(room) ?? 0) + 1);
   const wrapped = Object.entries(handlers).map(([event, fn]) => {
-    const h = (m: { job_id: string }) => {
-      if (!req.job_id || m.job_id === req.job_id) (fn as (x: unknown) => void)(m);
+    const h = (m: { job_id?: string; id?: string }) => {
+      const jobId = event === 'job.status' ? m.id : m.job_id;
+      if (!req.job_id || jobId === req.job_id) (fn as (x: unknown) => void)(m);
     };
     s.on(event, h);
     return [event, h] as const;

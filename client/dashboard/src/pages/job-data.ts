@@ -127,12 +127,12 @@ export function useJobLive(id: string): JobLive {
         'job.event': (e) => addEvents([e as JobEvent]),
         'job.checkpoint': (c) =>
           setCheckpoints((l) =>
-            l.some((x) => x.id === c.checkpoint_id)
+            l.some((x) => x.id === c.id)
               ? l
               : [
                   ...l,
                   {
-                    id: c.checkpoint_id,
+                    id: c.id,
                     job_id: c.job_id,
                     step: c.step,
                     sha256: c.sha256,

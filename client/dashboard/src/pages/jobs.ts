@@ -44,13 +44,13 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
           'job.status': (m) => {
             setPage((p) => {
               if (!p) return p;
-              const known = p.items.some((j) => j.id === m.job_id);
+              const known = p.items.some((j) => j.id === m.id);
               // A job we do not show yet (just created elsewhere): reload the first page.
               if (!known && !cursor) setStale((n) => n + 1);
               return {
                 ...p,
                 items: p.items.map((j) =>
-                  j.id === m.job_id
+                  j.id === m.id
                     ? {
                         ...j,
                         ...m,
