@@ -5,7 +5,9 @@ import type { DataSource } from 'typeorm';
 import { checkOutboundUrl } from '../../common/ssrf-guard.js';
 import { AppConfig } from '../../config/index.js';
 import { validationFailed, type ErrorDetail } from '../../common/api-error.js';
-import { Checkpoint, Dataset, Job, Model } from '../../database/entities/index.js';
+import { Dataset, Model, type Job } from '../../database/entities/index.js';
+import { CheckpointRepository } from '../../repositories/checkpoint.repository.js';
+import { JobRepository } from '../../repositories/job.repository.js';
 import { BUILTIN_MODELS } from '../../learner/model/config.js';
 import { ConfigError, resolveConfig } from '../../learner/trainer/config.js';
 import type { CreateJobDto } from './dto/create-job.dto.js';
@@ -44,6 +46,8 @@ export class JobRequestResolver {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly appConfig: AppConfig,
+    private readonly jobs: JobRepository,
+    private readonly checkpoints: CheckpointRepository,
   ) {}
 
   async resolve(projectId: string, dto: CreateJobDto): Promise<JobRowInput> {
@@ -89,17 +93,11 @@ export class JobRequestResolver {
     }
 
     if (dto.from_checkpoint) {
-      const parent = await this.db
-        .getRepository(Job)
-        .findOneBy({ id: dto.from_checkpoint.job_id, project_id: projectId });
+      const parent = await this.jobs.findInProject(projectId, dto.from_checkpoint.job_id);
       if (!parent) fail('from_checkpoint.job_id', 'no such job in this project');
       else {
         const step = dto.from_checkpoint.step;
-        const checkpoint = await this.db.getRepository(Checkpoint).findOne({
-          where: step === undefined ? { job_id: parent.id } : { job_id: parent.id, step },
-          order: { step: 'DESC' },
-          select: { id: true, step: true },
-        });
+        const checkpoint = await this.checkpoints.find(parent.id, step ?? 'latest');
         if (!checkpoint)
           fail(
             step === undefined ? 'from_checkpoint.job_id' : 'from_checkpoint.step',
