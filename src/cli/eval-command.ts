@@ -1,10 +1,11 @@
+import { FieldError } from '../learner/field-error.js';
 import { formatBackendInfo, initBackend } from '../learner/backend.js';
 import { readExamplesJsonl } from '../learner/data/jsonl.js';
 import { getTask } from '../learner/tasks/index.js';
 import { mathScorer, taskScorer, type Scorer } from '../learner/trainer/data-source.js';
 import { evaluatePolicy } from '../learner/trainer/evaluate.js';
 import { resolveConfig } from '../learner/trainer/config.js';
-import { loadPolicy } from '../learner/trainer/policy-source.js';
+import { loadPolicy, withPromptTemplate } from '../learner/trainer/policy-source.js';
 import type { Example, TrainConfig } from '../learner/trainer/types.js';
 
 export interface EvalCommandOptions {
@@ -19,6 +20,7 @@ export interface EvalCommandOptions {
   limit?: string;
   seed: string;
   backend?: TrainConfig['backend'];
+  promptTemplate?: TrainConfig['data']['prompt_template'];
 }
 
 function int(name: string, v: string | undefined, min: number): number {
@@ -66,8 +68,9 @@ export async function runEval(o: EvalCommandOptions): Promise<number> {
     return 2;
   }
   const info = await initBackend(o.backend);
-  const policy = await loadPolicy(o.model ? { path: o.model } : { builtin: o.builtin }, Number(o.seed));
+  const loaded = await loadPolicy(o.model ? { path: o.model } : { builtin: o.builtin }, Number(o.seed));
   try {
+    const policy = withPromptTemplate(loaded, o.promptTemplate ?? 'none');
     process.stderr.write(
       `evaluating ${Math.min(settings.max_examples, examples.length)} problems × ${settings.n} samples on ${formatBackendInfo(info)}\n`,
     );
@@ -82,7 +85,11 @@ export async function runEval(o: EvalCommandOptions): Promise<number> {
       }) + '\n',
     );
     return 0;
+  } catch (e) {
+    if (!(e instanceof FieldError)) throw e;
+    process.stderr.write(`--prompt-template: ${e.reason}\n`);
+    return 2;
   } finally {
-    policy.model.dispose();
+    loaded.model.dispose();
   }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { BACKENDS } from '../learner/trainer/run-spec.js';
+import { BACKENDS, PROMPT_TEMPLATES } from '../learner/trainer/run-spec.js';
 import { runDemo } from './demo.js';
 import { runEval } from './eval-command.js';
 import { registerJobCommands } from './jobs-command.js';
@@ -47,6 +47,11 @@ program
   .option('--max-new-tokens <n>', 'completion length limit', '32')
   .option('--limit <n>', 'at most this many problems')
   .option('--seed <n>', 'random seed', '0')
+  .addOption(
+    new Option('--prompt-template <name>', 'how a problem becomes the prompt (data.prompt_template)')
+      .choices(PROMPT_TEMPLATES)
+      .default('none'),
+  )
   .addOption(backendOption)
   .action(async (opts) => {
     process.exitCode = await runEval(opts);

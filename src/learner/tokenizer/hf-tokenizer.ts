@@ -31,6 +31,8 @@ export class HfTokenizer implements Tokenizer {
   readonly padId: number;
   readonly bosId?: number;
   readonly vocabSize: number;
+  readonly chatTemplate?: string;
+  readonly specialTokens: Partial<Record<'bos_token' | 'eos_token' | 'pad_token' | 'unk_token', string>> = {};
   private readonly inner: HfLibTokenizer;
 
   constructor(
@@ -83,6 +85,12 @@ export class HfTokenizer implements Tokenizer {
 
     const bosToken = tokenContent(tokenizerConfig.bos_token as TokenField);
     if (bosToken !== undefined) this.bosId = idOf('bos_token', bosToken);
+
+    this.chatTemplate = chatTemplateOf(tokenizerConfig.chat_template);
+    for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token'] as const) {
+      const t = tokenContent(tokenizerConfig[key] as TokenField);
+      if (t !== undefined) this.specialTokens[key] = t;
+    }
   }
 
   encode(text: string): number[] {
@@ -114,9 +122,7 @@ export class HfTokenizer implements Tokenizer {
   static fromDirectory(dir: string, options: HfTokenizerOptions = {}): HfTokenizer {
     const jsonPath = join(dir, 'tokenizer.json');
     if (!existsSync(jsonPath)) throw new TokenizerError('path', `${dir} has no tokenizer.json`);
-    const configPath = join(dir, 'tokenizer_config.json');
-    const config = existsSync(configPath) ? readJson(configPath) : {};
-    return new HfTokenizer(readJson(jsonPath), config as Record<string, unknown>, options);
+    return new HfTokenizer(readJson(jsonPath), configBeside(jsonPath), options);
   }
 
   /** Reads a `tokenizer.json` file; a `tokenizer_config.json` beside it is used when present. */
@@ -124,10 +130,33 @@ export class HfTokenizer implements Tokenizer {
     if (!existsSync(jsonPath) || !statSync(jsonPath).isFile()) {
       throw new TokenizerError('path', `${jsonPath} is not a file`);
     }
-    const configPath = join(jsonPath, '..', 'tokenizer_config.json');
-    const config = existsSync(configPath) ? readJson(configPath) : {};
-    return new HfTokenizer(readJson(jsonPath), config as Record<string, unknown>, options);
+    return new HfTokenizer(readJson(jsonPath), configBeside(jsonPath), options);
   }
+}
+
+/**
+ * `chat_template` as transformers stores it: a string, or a list of named templates (the `default` one is used);
+ * newer repositories keep it in `chat_template.jinja` instead.
+ */
+function chatTemplateOf(value: unknown): string | undefined {
+  if (typeof value === 'string' && value.trim()) return value;
+  if (Array.isArray(value)) {
+    const named = value as { name?: unknown; template?: unknown }[];
+    const t = (named.find((v) => v?.name === 'default') ?? named[0])?.template;
+    if (typeof t === 'string' && t.trim()) return t;
+  }
+  return undefined;
+}
+
+/** tokenizer_config.json beside a tokenizer.json, with a chat_template.jinja there as its chat_template. */
+function configBeside(jsonPath: string): Record<string, unknown> {
+  const dir = join(jsonPath, '..');
+  const configPath = join(dir, 'tokenizer_config.json');
+  const config = (existsSync(configPath) ? readJson(configPath) : {}) as Record<string, unknown>;
+  const jinjaPath = join(dir, 'chat_template.jinja');
+  if (config.chat_template === undefined && existsSync(jinjaPath))
+    return { ...config, chat_template: readFileSync(jinjaPath, 'utf8') };
+  return config;
 }
 
 function readJson(path: string): object {

@@ -13,6 +13,12 @@ export interface Tokenizer {
   readonly padId: number;
   readonly bosId?: number;
   readonly vocabSize: number;
+  /** The model's own Jinja chat template (tokenizer_config.json `chat_template`), when it ships one. */
+  readonly chatTemplate?: string;
+  /** Special-token strings a chat template may reference (`bos_token`, `eos_token`, ...). */
+  readonly specialTokens?: Partial<Record<'bos_token' | 'eos_token' | 'pad_token' | 'unk_token', string>>;
+  /** The id of a token string, when the vocabulary has it. */
+  tokenToId?(token: string): number | undefined;
 }
 
 /** Bad tokenizer input or files: `field` names what was wrong (a path, a config key, an argument). */

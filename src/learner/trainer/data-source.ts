@@ -9,7 +9,7 @@ export type Scorer = (completion: string, example: Example) => { reward: number;
 export interface TrainingData {
   train: Example[];
   test: Example[];
-  /** (prompt, completion) pairs for SFT: the task's worked solution, or the example's completion field. */
+  /** (problem, completion) pairs for SFT (the problem is rendered by the run's prompt template when encoded). */
   sftPairs: { prompt: string; completion: string }[];
   reward: Scorer;
 }

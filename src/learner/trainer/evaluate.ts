@@ -38,13 +38,13 @@ export async function evaluatePolicy(
     const chunk = rows.slice(i, i + batch);
     const gen = generate(
       policy.model,
-      chunk.map((e) => encodePrompt(policy.tokenizer, e.problem)),
+      chunk.map((e) => encodePrompt(policy.tokenizer, policy.prompt.render(e))),
       {
         rng,
         maxNewTokens: s.maxNewTokens,
         numReturnSequences: n,
         temperature: s.temperature,
-        eosTokenId: policy.tokenizer.eosId,
+        eosTokenId: policy.prompt.stopIds,
         padTokenId: policy.tokenizer.padId,
       },
     );

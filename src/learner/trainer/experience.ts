@@ -22,7 +22,7 @@ export async function sampleRollouts(
   return { rollout: roll, batch };
 }
 
-/** `size` (prompt, target) pairs drawn with replacement, the target closed by EOS. */
+/** `size` (prompt, target) pairs drawn with replacement, the target closed by EOS or the template's end of turn. */
 export function sampleSupervised(
   policy: Policy,
   data: TrainingData,
@@ -31,7 +31,7 @@ export function sampleSupervised(
 ): SupervisedExperience {
   const tok = policy.tokenizer;
   const rows = Array.from({ length: size }, () => data.sftPairs[rng.int(data.sftPairs.length)]);
-  const promptIds = rows.map((r) => encodePrompt(tok, r.prompt));
-  const completionIds = rows.map((r) => [...tok.encode(r.completion), tok.eosId]);
+  const promptIds = rows.map((r) => encodePrompt(tok, policy.prompt.render({ problem: r.prompt })));
+  const completionIds = rows.map((r) => [...tok.encode(r.completion), policy.prompt.endId]);
   return { batch: buildSequenceBatch(promptIds, completionIds, tok.padId) };
 }

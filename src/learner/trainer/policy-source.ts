@@ -7,6 +7,7 @@ import { loadPretrained } from '../model/pretrained.js';
 import { CharTokenizer } from '../tokenizer/char-tokenizer.js';
 import { loadTokenizer } from '../tokenizer/load-tokenizer.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { promptFormat, type PromptFormat, type PromptTemplateName } from '../data/prompt-template.js';
 import type { CheckpointContents } from './checkpoint.js';
 import type { ModelSpec } from './types.js';
 
@@ -15,6 +16,13 @@ export interface Policy {
   tokenizer: Tokenizer;
   /** How to load the tokenizer again: 'char' or a directory with tokenizer.json. */
   tokenizerSpec: string;
+  /** How examples become prompts and which tokens end a completion (data.prompt_template; default none). */
+  prompt: PromptFormat;
+}
+
+/** The policy prompted with a run's template (data.prompt_template). */
+export function withPromptTemplate(policy: Policy, template: PromptTemplateName): Policy {
+  return { ...policy, prompt: promptFormat(template, policy.tokenizer) };
 }
 
 export class PolicySourceError extends FieldError {}
@@ -54,6 +62,7 @@ export async function loadPolicy(spec: ModelSpec, seed: number): Promise<Policy>
       model: CausalLM.create(withTokenizerIds(base, tokenizer), seed),
       tokenizer,
       tokenizerSpec: 'char',
+      prompt: promptFormat('none', tokenizer),
     };
   }
   if (!spec.path) throw new PolicySourceError('model', 'must name a built-in model or a path');
@@ -63,7 +72,7 @@ export async function loadPolicy(spec: ModelSpec, seed: number): Promise<Policy>
   const tokenizerSpec = tokenizerSpecFor(spec.path);
   const tokenizer = loadTokenizer(tokenizerSpec);
   const model = await loadPretrained(spec.path);
-  return { model, tokenizer, tokenizerSpec };
+  return { model, tokenizer, tokenizerSpec, prompt: promptFormat('none', tokenizer) };
 }
 
 /** The policy θ stored in a checkpoint (resume, or a job started from another job's checkpoint). */
@@ -73,6 +82,7 @@ export function policyFromCheckpoint(c: CheckpointContents): Policy {
     model: CausalLM.fromStateDict(c.modelConfig, c.policy, `checkpoint step ${c.step}`),
     tokenizer,
     tokenizerSpec: c.tokenizer,
+    prompt: promptFormat('none', tokenizer),
   };
 }
 

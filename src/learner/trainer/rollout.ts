@@ -24,7 +24,7 @@ export async function rollout(
   const { model, tokenizer } = policy;
   const gen = generate(
     model,
-    prompts.map((p) => encodePrompt(tokenizer, p.problem)),
+    prompts.map((p) => encodePrompt(tokenizer, policy.prompt.render(p))),
     {
       rng,
       maxNewTokens: sampling.max_new_tokens,
@@ -32,7 +32,7 @@ export async function rollout(
       temperature: sampling.temperature,
       topK: sampling.top_k,
       topP: sampling.top_p,
-      eosTokenId: tokenizer.eosId,
+      eosTokenId: policy.prompt.stopIds,
       padTokenId: tokenizer.padId,
     },
   );

@@ -67,6 +67,7 @@ export const ALGORITHMS = ['popo', 'grpo', 'sft'] as const;
 export const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export const REWARDS = ['math', 'exact'] as const;
 export const OVERLONG = ['error', 'skip', 'truncate_left'] as const;
+export const PROMPT_TEMPLATES = ['none', 'chat', 'qwen_math', 'r1', 'simple'] as const;
 const INT32 = 2 ** 31 - 1;
 
 /** A built-in task generator (src/learner/tasks) as the data source. */
@@ -98,6 +99,13 @@ const dataSettings = {
     'A prompt that leaves no room for max_new_tokens in the model context: refuse the run, skip the example, or ' +
       'keep its last tokens.',
   ).default('error'),
+  prompt_template: oneOf(
+    PROMPT_TEMPLATES,
+    "How a problem becomes the prompt: `none` (the problem as is), `chat` (the model's own chat_template), " +
+      "`qwen_math` (step-by-step \\boxed{} system prompt in the model's chat template, else ChatML), `r1` " +
+      "(<think>/<answer> preamble), `simple` (Problem:/Solution:). Generation also stops at the template's " +
+      'end-of-turn token. See docs/prompts.md.',
+  ).default('none'),
 };
 
 /** Every field of a run but its model and data source. Sweep grids address these paths. */

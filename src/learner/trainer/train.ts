@@ -7,7 +7,7 @@ import { loadTrainingData, type TrainingData } from './data-source.js';
 import { evaluatePolicy } from './evaluate.js';
 import { sampleRollouts, sampleSupervised } from './experience.js';
 import { learningRate } from './optimizer.js';
-import { loadPolicy, policyFromCheckpoint, type Policy } from './policy-source.js';
+import { loadPolicy, policyFromCheckpoint, withPromptTemplate, type Policy } from './policy-source.js';
 import type { LoopMeasured, RolloutMetrics } from './metrics.js';
 import type {
   CheckpointBlob,
@@ -43,7 +43,14 @@ async function setUp(config: TrainConfig, opts: TrainOptions): Promise<RunState>
   const resume = opts.resumeFrom ? decodeCheckpoint(opts.resumeFrom) : undefined;
   const base = !resume && opts.baseCheckpoint ? decodeCheckpoint(opts.baseCheckpoint) : undefined;
   const from = resume ?? base;
-  const policy = from ? policyFromCheckpoint(from) : await loadPolicy(config.model, config.seed);
+  const loaded = from ? policyFromCheckpoint(from) : await loadPolicy(config.model, config.seed);
+  let policy: Policy;
+  try {
+    policy = withPromptTemplate(loaded, config.data.prompt_template);
+  } catch (e) {
+    loaded.model.dispose();
+    throw e;
+  }
   const state: RunState = {
     config,
     policy,
