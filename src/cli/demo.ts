@@ -97,7 +97,9 @@ export async function runDemo(opts: {
   const rl = await trainIntoFolder(popo, popoOut, { label: 'popo' });
   const before: EvalResult | undefined = rl.result.eval_before;
   const after: EvalResult | undefined = rl.result.eval_after;
-  const greedyBefore = base.result.eval_after?.avg_at_k;
+  // The SFT stage's own eval is sampled (its early-stop rule), so the base's greedy rate is measured here.
+  const greedyBefore =
+    base.result.status === 'completed' ? await greedy(join(sftOut, 'final'), popo) : undefined;
   const greedyAfter =
     rl.result.status === 'completed' ? await greedy(join(popoOut, 'final'), popo) : undefined;
 

@@ -13,7 +13,7 @@ let base: Base;
 
 beforeAll(async () => {
   await initBackend('wasm');
-  base = await buildWeakBase({ seed: 0 });
+  base = await buildWeakBase({ seed: 0, sftSteps: 500, targetPassRate: 0.25 });
 }, 240_000);
 
 describe('RL learns from a weak SFT base', () => {

@@ -224,6 +224,10 @@ const runFields = {
         { int: true, gte: 1, lte: 1_000_000 },
         'At most this many held-out problems.',
       ).default(200),
+      stop_at: num(
+        { gt: 0, lte: 1 },
+        'Stop early (as completed) at the first periodic eval whose avg@k reaches this: a base of known strength.',
+      ).optional(),
     },
     'Held-out evaluation protocol.',
   ).prefault({}),

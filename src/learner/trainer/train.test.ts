@@ -283,3 +283,35 @@ describe('train', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe('eval.stop_at', () => {
+  const frozen = { optimizer: { lr: 1e-9 } };
+  const evalAt = { n: 1, k: 1, max_examples: 4 };
+  it('ends the run as completed at the first periodic eval that reaches the target, and only then', async () => {
+    const evals: number[] = [];
+    const codes: string[] = [];
+    const hooks = {
+      onEval: (e: { avg_at_k: number }) => void evals.push(e.avg_at_k),
+      onEvent: (e: { code: string }) => void codes.push(e.code),
+    };
+    const stopped = await train(
+      config('sft', { ...frozen, steps: 6, eval_every: 2, eval: { ...evalAt, stop_at: 0.5 } }),
+      hooks,
+    );
+    // The primed policy answers "1" greedily and lr ≈ 0 keeps it so: the first periodic eval (step 2) reaches 0.5.
+    expect(evals[1]).toBeGreaterThanOrEqual(0.5);
+    expect(stopped.status).toBe('completed');
+    expect(stopped.steps_done).toBe(2);
+    expect(stopped.eval_after).toMatchObject({ step: 2, avg_at_k: evals[1] });
+    expect(evals).toHaveLength(2); // before, step 2: the stop reuses that eval instead of repeating it
+    expect(codes).toContain('eval_target_reached');
+    expect(decodeCheckpoint(stopped.final_checkpoint!).step).toBe(2);
+
+    const unreachable = await train(
+      config('sft', { ...frozen, steps: 4, eval_every: 2, eval: { ...evalAt, temperature: 4, stop_at: 1 } }),
+    );
+    // At T = 4 the sampled answers are rarely all right: no eval reaches 1, so the run goes the whole way.
+    expect(unreachable.eval_after!.avg_at_k).toBeLessThan(1);
+    expect(unreachable.steps_done).toBe(4);
+  });
+});

@@ -199,6 +199,7 @@ export async function train(
       result.eval_before = await evaluateAt(s, 0, hooks);
     }
     let lastCheckpoint = s.step;
+    let lastEval: EvalResult | undefined;
     while (s.step < config.steps) {
       const stop = await hooks.shouldStop?.();
       if (stop) {
@@ -212,15 +213,28 @@ export async function train(
         await hooks.onCheckpoint?.(await snapshot(s));
         lastCheckpoint = s.step;
       }
-      if (config.eval_every > 0 && s.step % config.eval_every === 0 && s.step < config.steps)
-        await evaluateAt(s, s.step, hooks);
+      if (config.eval_every > 0 && s.step % config.eval_every === 0 && s.step < config.steps) {
+        const r = (lastEval = await evaluateAt(s, s.step, hooks));
+        const target = config.eval.stop_at;
+        if (r && target !== undefined && r.avg_at_k >= target) {
+          await emit({
+            level: 'info',
+            code: 'eval_target_reached',
+            message: `held-out avg@${r.k} ${r.avg_at_k.toFixed(3)} reached eval.stop_at ${target}: stopping early`,
+            step: s.step,
+          });
+          break;
+        }
+      }
     }
     result.steps_done = s.step;
     if (s.step !== lastCheckpoint || result.status === 'completed') {
       result.final_checkpoint = await snapshot(s);
       await hooks.onCheckpoint?.(result.final_checkpoint);
     }
-    if (result.status === 'completed') result.eval_after = await evaluateAt(s, s.step, hooks);
+    // An early stop has just evaluated this very step.
+    if (result.status === 'completed')
+      result.eval_after = lastEval?.step === s.step ? lastEval : await evaluateAt(s, s.step, hooks);
     await emit({
       level: 'info',
       code: result.status,
