@@ -16,6 +16,8 @@ import { JobsController } from '../modules/jobs/jobs.controller.js';
 import { SweepsController } from '../modules/jobs/sweeps.controller.js';
 import { MetricsController } from '../modules/metrics/metrics.controller.js';
 import { ModelsController } from '../modules/models/models.controller.js';
+import { RewardsController } from '../modules/rewards/rewards.controller.js';
+import { RewardsService } from '../modules/rewards/rewards.service.js';
 import { AppModule, type AppModuleOptions } from './app.module.js';
 
 export const API_CONTROLLERS = [
@@ -27,6 +29,7 @@ export const API_CONTROLLERS = [
   SweepsController,
   MetricsController,
   CheckpointsController,
+  RewardsController,
   EmbeddedCredentialsController,
 ];
 
@@ -53,6 +56,7 @@ export class ApiModule {
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         UploadSlots,
+        RewardsService,
       ],
     };
   }

@@ -440,6 +440,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/rewards/run': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Dry run: score sample completions against a reward (math, exact_match, regex, http grader; weighted) without starting a job. */
+    post: operations['RewardsController_run'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/embedded/credentials': {
     parameters: {
       query?: never;
@@ -959,6 +976,69 @@ export interface components {
       chunk_count: number;
       /** Format: date-time */
       created_at: string;
+    };
+    RewardSampleDto: {
+      prompt: string;
+      /** @description The model output to score. */
+      completion: string;
+      /** @description The reference answer. */
+      answer: string;
+      /** @description Further accepted answers. */
+      answers?: string[];
+    };
+    RunRewardsDto: {
+      /**
+       * @description Reward components, each `{type, weight?, name?, ...}`: `math` (mode: strict | math_verify, last_number_fallback), `exact_match` (case_sensitive), `regex` (pattern with `{answer}`, flags) or `http` (url, timeout_ms, retries, concurrency, headers: POST {prompt, completion, answer} → {score} in [0, 1]).
+       * @example [
+       *       {
+       *         "type": "math",
+       *         "mode": "math_verify",
+       *         "weight": 2
+       *       },
+       *       {
+       *         "type": "regex",
+       *         "pattern": "\\\\boxed\\{"
+       *       }
+       *     ]
+       */
+      rewards: {
+        [key: string]: unknown;
+      }[];
+      /** @default 0.5 */
+      positive_threshold?: number;
+      samples: components['schemas']['RewardSampleDto'][];
+    };
+    ComponentScoreDto: {
+      /** @description The component name (its `name`, else its type; repeated types get _2, _3). */
+      name: string;
+      /** @enum {string} */
+      type: 'math' | 'exact_match' | 'regex' | 'http';
+      weight: number;
+      score: number;
+      /** @description Why: e.g. "equivalent (symbolic)", "no match", "grader error: HTTP 503". */
+      reason: string;
+      /** @description The answer the component read from the completion. */
+      extracted?: string;
+      /** @description The component could not score (grader unreachable or malformed). */
+      error?: boolean;
+      /** @description HTTP grader: the calls made, retries included. */
+      attempts?: number;
+    };
+    SampleScoreDto: {
+      /** @description Weighted mean of the component scores. */
+      score: number;
+      /** @description score >= positive_threshold (POPO learns only from positives). */
+      positive: boolean;
+      components: components['schemas']['ComponentScoreDto'][];
+    };
+    RunRewardsResultDto: {
+      positive_threshold: number;
+      /** @description One result per sample, in order. */
+      results: components['schemas']['SampleScoreDto'][];
+      /** @description Mean of the sample scores. */
+      mean_score: number;
+      /** @description Share of samples that are positive. */
+      positive_rate: number;
     };
     EmbeddedCredentialsDto: {
       /** @description The project API key written at the first embedded boot. */
@@ -1986,6 +2066,38 @@ export interface operations {
         };
         content: {
           'application/gzip': string;
+        };
+      };
+      /** @description Any error: 4xx/5xx with this body. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponseDto'];
+        };
+      };
+    };
+  };
+  RewardsController_run: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['RunRewardsDto'];
+      };
+    };
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RunRewardsResultDto'];
         };
       };
       /** @description Any error: 4xx/5xx with this body. */

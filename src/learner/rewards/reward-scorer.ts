@@ -22,6 +22,8 @@ export interface ComponentScore {
   reason: string;
   extracted?: string;
   error?: boolean;
+  /** HTTP grader: the calls made (retries included). */
+  attempts?: number;
 }
 
 export interface SampleScore {
