@@ -1,6 +1,7 @@
 import { FieldError } from '../learner/field-error.js';
 import { formatBackendInfo, initBackend } from '../learner/backend.js';
 import { readExamplesJsonl } from '../learner/data/jsonl.js';
+import { OVERLONG_POLICIES, type OverlongPolicy } from '../learner/data/prompt.js';
 import { getTask } from '../learner/tasks/index.js';
 import { mathScorer, taskScorer, type Scorer } from '../learner/trainer/data-source.js';
 import { evaluatePolicy } from '../learner/trainer/evaluate.js';
@@ -19,8 +20,16 @@ export interface EvalCommandOptions {
   maxNewTokens: string;
   limit?: string;
   seed: string;
+  overlong?: string;
   backend?: TrainConfig['backend'];
   promptTemplate?: TrainConfig['data']['prompt_template'];
+}
+
+function overlongPolicy(v: string | undefined): OverlongPolicy {
+  const p = v ?? 'error';
+  if (!(OVERLONG_POLICIES as readonly string[]).includes(p))
+    throw new Error(`--overlong must be one of ${OVERLONG_POLICIES.join(', ')}, got "${v}"`);
+  return p as OverlongPolicy;
 }
 
 function int(name: string, v: string | undefined, min: number): number {
@@ -60,6 +69,7 @@ export async function runEval(o: EvalCommandOptions): Promise<number> {
       max_examples: o.limit ? int('limit', o.limit, 1) : examples.length,
       maxNewTokens: int('max-new-tokens', o.maxNewTokens, 1),
       seed,
+      overlong: overlongPolicy(o.overlong),
     };
     if (settings.k > n) throw new Error(`--k (${settings.k}) must be <= --n (${n})`);
     if (!(settings.temperature >= 0)) throw new Error(`--temperature must be >= 0, got "${o.temperature}"`);
@@ -74,7 +84,16 @@ export async function runEval(o: EvalCommandOptions): Promise<number> {
     process.stderr.write(
       `evaluating ${Math.min(settings.max_examples, examples.length)} problems × ${settings.n} samples on ${formatBackendInfo(info)}\n`,
     );
-    const r = await evaluatePolicy(policy, examples, score, settings);
+    let r;
+    try {
+      r = await evaluatePolicy(policy, examples, score, settings);
+    } catch (e) {
+      if (!(e instanceof FieldError)) throw e;
+      process.stderr.write(
+        `${e.field === 'data.overlong' ? '--overlong (data.overlong)' : e.field}: ${e.reason}\n`,
+      );
+      return 2;
+    }
     process.stdout.write(
       JSON.stringify({
         examples: r.examples,
@@ -82,6 +101,7 @@ export async function runEval(o: EvalCommandOptions): Promise<number> {
         k: r.k,
         [`pass@${r.k}`]: r.pass_at_k,
         [`avg@${r.k}`]: r.avg_at_k,
+        overlong: { policy: r.overlong.policy, count: r.overlong.count, limit: r.overlong.limit },
       }) + '\n',
     );
     return 0;

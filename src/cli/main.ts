@@ -52,6 +52,11 @@ program
       .choices(PROMPT_TEMPLATES)
       .default('none'),
   )
+  .option(
+    '--overlong <policy>',
+    'prompts with no room for --max-new-tokens in the context: error | skip | truncate_left',
+    'error',
+  )
   .addOption(backendOption)
   .action(async (opts) => {
     process.exitCode = await runEval(opts);

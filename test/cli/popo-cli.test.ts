@@ -168,5 +168,44 @@ describe('popo CLI', () => {
     const bad = popo('eval', '--model', join(dir, 'run', 'final'), '--data', data, '-n', '1', '-k', '2');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--k (2) must be <= --n (1)');
+    // A prompt with no room for the new tokens in the model's 1024 positions: refused by default, naming the
+    // field and the count; truncate_left scores it (issue 9: this was an uncaught stack trace, exit 7).
+    const long = join(dir, 'long.jsonl');
+    writeFileSync(
+      long,
+      [
+        JSON.stringify({ problem: '1+'.repeat(600) + '1=', answer: '601' }),
+        '{"problem":"1+1=","answer":"2"}',
+      ].join('\n'),
+    );
+    const refused = popo(
+      'eval',
+      '--model',
+      join(dir, 'run', 'final'),
+      '--data',
+      long,
+      '--max-new-tokens',
+      '3',
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      /--overlong \(data\.overlong\): 1 of 2 prompts are longer than 1021 tokens/,
+    );
+    const kept = popo(
+      'eval',
+      '--model',
+      join(dir, 'run', 'final'),
+      '--data',
+      long,
+      '--max-new-tokens',
+      '3',
+      '--overlong',
+      'truncate_left',
+    );
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(JSON.parse(kept.stdout.trim().split('\n').at(-1)!)).toMatchObject({
+      examples: 2,
+      overlong: { policy: 'truncate_left', count: 1, limit: 1021 },
+    });
   });
 });

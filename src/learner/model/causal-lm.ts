@@ -4,6 +4,7 @@ import { type ModelConfig, type ResolvedConfig, resolveConfig } from './config.j
 import { ModelError } from './errors.js';
 import { blasKernelsActive } from '../kernels/blas-matmul.js';
 import { KVCache } from './kv-cache.js';
+import { assertForwardFits } from './memory-plan.js';
 import {
   applyRope,
   embeddingLookup,
@@ -30,6 +31,16 @@ export interface ForwardOptions {
 export interface ForwardOutput {
   logits: tf.Tensor3D; // [B, T, V] (or [B, 1, V] with lastOnly)
   hidden: tf.Tensor3D; // [B, T, H] after the final norm
+}
+
+interface LayerInputs {
+  B: number;
+  T: number;
+  past: number;
+  cos: tf.Tensor4D;
+  sin: tf.Tensor4D;
+  additiveMask: tf.Tensor4D;
+  cache?: KVCache;
 }
 
 /** Additive mask value: large enough to zero a softmax weight, finite so fully masked rows stay NaN-free. */
@@ -188,6 +199,8 @@ export class CausalLM {
     const d = this.dims;
     const G = d.heads / d.kvHeads;
     const Tk = past + T;
+    const grad = tf.engine().state.gradientDepth > 0;
+    assertForwardFits(d, { rows: B, queries: T, keys: Tk, lastOnly: opts.lastOnly, grad });
 
     // Masks and positions involve no weights: built up front, outside any gradient path.
     const { positions, keyMask, additiveMask, seen } = tf.tidy(() => {
@@ -221,52 +234,13 @@ export class CausalLM {
       const w = (name: string) => this.vars.get(name) as unknown as tf.Tensor2D;
       const b = (name: string) => this.vars.get(name) as unknown as tf.Tensor1D | undefined;
       const N = B * T;
-      const scale = 1 / Math.sqrt(d.headDim);
       let x = embeddingLookup(w('model.embed_tokens.weight'), tf.reshape(inputIds, [N]) as tf.Tensor1D);
       for (let i = 0; i < d.layers; i++) {
-        const p = layerPrefix(i);
-        const a = `${p}.self_attn`;
-        const h = rmsNorm(x, b(`${p}.input_layernorm.weight`)!, d.eps);
-        const q = linear(h, w(`${a}.q_proj.weight`), b(`${a}.q_proj.bias`));
-        const k = linear(h, w(`${a}.k_proj.weight`), b(`${a}.k_proj.bias`));
-        const v = linear(h, w(`${a}.v_proj.weight`), b(`${a}.v_proj.bias`));
-        const q4 = applyRope(tf.reshape(q, [B, T, d.heads, d.headDim]), cos, sin, this.rot);
-        const k4 = applyRope(tf.reshape(k, [B, T, d.kvHeads, d.headDim]), cos, sin, this.rot);
-        // GQA without repeating K/V: the G query heads sharing a kv head become G·T rows of one matMul.
-        const Q = tf.reshape(
-          tf.transpose(tf.reshape(tf.mul(q4, scale), [B, T, d.kvHeads, G * d.headDim]), [0, 2, 1, 3]),
-          [B, d.kvHeads, T * G, d.headDim],
-        );
-        let keys = tf.transpose(k4, [0, 2, 1, 3]) as tf.Tensor4D; // [B, kv, T, hd]
-        // With BLAS, V stays [B, kv, T, hd] (plain product); the stock wasm kernel wants it transposed (kv-cache.ts).
-        const vTransposed = !blasKernelsActive();
-        const v4 = tf.reshape(v, [B, T, d.kvHeads, d.headDim]);
-        let values = tf.transpose(v4, vTransposed ? [0, 2, 3, 1] : [0, 2, 1, 3]) as tf.Tensor4D;
-        if (cache) {
-          const prev = cache.layers[i];
-          if (prev && past > 0) {
-            if (prev.vTransposed !== vTransposed) {
-              throw new Error('forward: the KV cache was filled on another matMul path (BLAS on/off)');
-            }
-            keys = tf.concat([prev.k, keys], 2);
-            values = tf.concat([prev.v, values], vTransposed ? 3 : 2);
-          }
-          cache.setLayer(i, { k: keys, v: values, vTransposed });
-        }
-        const scores = tf.add(matmulNT(Q, keys), additiveMask); // [B, kv, T·G, Tk]
-        const probs = tf.softmax(scores);
-        // [B, kv, T·G, hd]
-        const ctx = vTransposed ? matmulNT(probs, values) : matmul<tf.Tensor4D>(probs, values);
-        const merged = tf.reshape(
-          tf.transpose(tf.reshape(ctx, [B, d.kvHeads, T, G * d.headDim]), [0, 2, 1, 3]),
-          [N, d.heads * d.headDim],
-        ) as tf.Tensor2D;
-        x = tf.add(x, linear(merged, w(`${a}.o_proj.weight`), b(`${a}.o_proj.bias`)));
-        const h2 = rmsNorm(x, b(`${p}.post_attention_layernorm.weight`)!, d.eps);
-        const m = `${p}.mlp`;
-        const gate = linear(h2, w(`${m}.gate_proj.weight`), b(`${m}.gate_proj.bias`));
-        const up = linear(h2, w(`${m}.up_proj.weight`), b(`${m}.up_proj.bias`));
-        x = tf.add(x, linear(swiglu(gate, up), w(`${m}.down_proj.weight`), b(`${m}.down_proj.bias`)));
+        // One scope per layer: its attention scores and MLP activations are freed before the next layer runs
+        // (under a gradient tape the engine keeps its own references to what the backward pass needs).
+        const prev = x;
+        x = tf.tidy(() => this.layer(i, prev, { B, T, past, cos, sin, additiveMask, cache }));
+        if (!grad) prev.dispose();
       }
       const normed = rmsNorm(x, b('model.norm.weight')!, d.eps);
       const hidden = tf.reshape(normed, [B, T, d.hidden]) as tf.Tensor3D;
@@ -296,6 +270,61 @@ export class CausalLM {
         seen.dispose();
       }
     }
+  }
+
+  /** One decoder layer on the residual stream x [B·T, H]; appends this layer's keys and values to the cache. */
+  private layer(i: number, x: tf.Tensor2D, s: LayerInputs): tf.Tensor2D {
+    const d = this.dims;
+    const { B, T, past, cos, sin, additiveMask, cache } = s;
+    const G = d.heads / d.kvHeads;
+    const N = B * T;
+    const scale = 1 / Math.sqrt(d.headDim);
+    const w = (name: string) => this.vars.get(name) as unknown as tf.Tensor2D;
+    const b = (name: string) => this.vars.get(name) as unknown as tf.Tensor1D | undefined;
+    const p = layerPrefix(i);
+    const a = `${p}.self_attn`;
+    const h = rmsNorm(x, b(`${p}.input_layernorm.weight`)!, d.eps);
+    const q = linear(h, w(`${a}.q_proj.weight`), b(`${a}.q_proj.bias`));
+    const k = linear(h, w(`${a}.k_proj.weight`), b(`${a}.k_proj.bias`));
+    const v = linear(h, w(`${a}.v_proj.weight`), b(`${a}.v_proj.bias`));
+    const q4 = applyRope(tf.reshape(q, [B, T, d.heads, d.headDim]), cos, sin, this.rot);
+    const k4 = applyRope(tf.reshape(k, [B, T, d.kvHeads, d.headDim]), cos, sin, this.rot);
+    // GQA without repeating K/V: the G query heads sharing a kv head become G·T rows of one matMul.
+    const Q = tf.reshape(
+      tf.transpose(tf.reshape(tf.mul(q4, scale), [B, T, d.kvHeads, G * d.headDim]), [0, 2, 1, 3]),
+      [B, d.kvHeads, T * G, d.headDim],
+    );
+    let keys = tf.transpose(k4, [0, 2, 1, 3]) as tf.Tensor4D; // [B, kv, T, hd]
+    // With BLAS, V stays [B, kv, T, hd] (plain product); the stock wasm kernel wants it transposed (kv-cache.ts).
+    const vTransposed = !blasKernelsActive();
+    const v4 = tf.reshape(v, [B, T, d.kvHeads, d.headDim]);
+    let values = tf.transpose(v4, vTransposed ? [0, 2, 3, 1] : [0, 2, 1, 3]) as tf.Tensor4D;
+    if (cache) {
+      const prev = cache.layers[i];
+      if (prev && past > 0) {
+        if (prev.vTransposed !== vTransposed) {
+          throw new Error('forward: the KV cache was filled on another matMul path (BLAS on/off)');
+        }
+        keys = tf.concat([prev.k, keys], 2);
+        values = tf.concat([prev.v, values], vTransposed ? 3 : 2);
+      }
+      cache.setLayer(i, { k: keys, v: values, vTransposed });
+    }
+    const scores = tf.add(matmulNT(Q, keys), additiveMask); // [B, kv, T·G, Tk]
+    const probs = tf.softmax(scores);
+    // [B, kv, T·G, hd]
+    const ctx = vTransposed ? matmulNT(probs, values) : matmul<tf.Tensor4D>(probs, values);
+    const merged = tf.reshape(tf.transpose(tf.reshape(ctx, [B, d.kvHeads, T, G * d.headDim]), [0, 2, 1, 3]), [
+      N,
+      d.heads * d.headDim,
+    ]) as tf.Tensor2D;
+    x = tf.add(x, linear(merged, w(`${a}.o_proj.weight`), b(`${a}.o_proj.bias`)));
+    const h2 = rmsNorm(x, b(`${p}.post_attention_layernorm.weight`)!, d.eps);
+    const m = `${p}.mlp`;
+    const gate = linear(h2, w(`${m}.gate_proj.weight`), b(`${m}.gate_proj.bias`));
+    const up = linear(h2, w(`${m}.up_proj.weight`), b(`${m}.up_proj.bias`));
+    x = tf.add(x, linear(swiglu(gate, up), w(`${m}.down_proj.weight`), b(`${m}.down_proj.bias`)));
+    return x;
   }
 
   private assertAlive(): void {

@@ -6,7 +6,8 @@ export type ModelErrorCode =
   | 'missing_tensor'
   | 'shape_mismatch'
   | 'corrupt_safetensors'
-  | 'unsupported_dtype';
+  | 'unsupported_dtype'
+  | 'out_of_memory';
 
 export class ModelError extends Error {
   constructor(

@@ -25,6 +25,8 @@ export interface GenerateOptions {
   /** Finish a row once its decoded completion contains one of these (the tokens are kept). Needs `decode`. */
   stopStrings?: string[];
   decode?: (ids: number[]) => string;
+  /** Prompt tokens per prefill pass (default: the whole prompt); bounds the attention scores, see memory-plan.ts. */
+  prefillTokens?: number;
 }
 
 /**
@@ -136,7 +138,13 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
   try {
     const padded = prompts.map((p) => [...new Array(Tp - p.length).fill(pad), ...p]);
     const pmask = prompts.map((p) => [...new Array(Tp - p.length).fill(0), ...new Array(p.length).fill(1)]);
-    const prefill = step(model, padded, pmask, cache);
+    // Long prompts go through the cache a slice at a time: scores are [B, heads, slice, keys so far].
+    const slice = Math.max(1, Math.min(Tp, opts.prefillTokens ?? Tp));
+    let prefill: Float32Array = new Float32Array(0);
+    for (let c = 0; c < Tp; c += slice) {
+      const cut = (rows: number[][]) => rows.map((r) => r.slice(c, c + slice));
+      prefill = step(model, cut(padded), cut(pmask), cache);
+    }
     let logits: Float32Array = new Float32Array(N * V);
     for (let r = 0; r < N; r++)
       logits.set(prefill.subarray(promptIndex[r] * V, (promptIndex[r] + 1) * V), r * V);

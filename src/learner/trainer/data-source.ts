@@ -2,6 +2,8 @@ import { FieldError } from '../field-error.js';
 import { getTask, type Task } from '../tasks/index.js';
 import { verifyMath } from '../rewards/index.js';
 import type { Example, TrainConfig } from './types.js';
+import { type OverlongCount, PromptEncoder } from '../data/prompt.js';
+import type { Policy } from './policy-source.js';
 
 /** Scores one completion: reward in [0, 1] and whether it counts as correct (binary for every built-in verifier). */
 export type Scorer = (completion: string, example: Example) => { reward: number; correct: boolean };
@@ -12,6 +14,10 @@ export interface TrainingData {
   /** (problem, completion) pairs for SFT (the problem is rendered by the run's prompt template when encoded). */
   sftPairs: { prompt: string; completion: string }[];
   reward: Scorer;
+  /** Builds rollout prompts under data.overlong (set by withPromptPolicy). */
+  prompts?: PromptEncoder;
+  /** Training prompts over the context limit (counted by withPromptPolicy). */
+  overlong?: OverlongCount;
 }
 
 export class DataSourceError extends FieldError {}
@@ -62,4 +68,22 @@ export function loadTrainingData(config: TrainConfig): TrainingData {
 /** Examples without a completion train SFT on `\boxed{answer}`, the form the math verifier reads. */
 function sftPairsOf(examples: Example[]): { prompt: string; completion: string }[] {
   return examples.map((e) => ({ prompt: e.problem, completion: e.completion ?? `\\boxed{${e.answer}}` }));
+}
+
+/**
+ * Applies data.overlong to the training prompts before a run starts: `error` refuses the run naming how many
+ * prompts leave no room for max_new_tokens in the model's context, `skip` drops them, `truncate_left` keeps them
+ * (rollouts then cut their first tokens).
+ */
+export function withPromptPolicy(data: TrainingData, config: TrainConfig, policy: Policy): TrainingData {
+  const prompts = new PromptEncoder(
+    policy.tokenizer,
+    policy.model.dims.maxPositions,
+    config.sampling.max_new_tokens,
+    config.data.overlong,
+    (e) => policy.prompt.render(e),
+  );
+  if (config.algorithm === 'sft') return { ...data, prompts };
+  const { examples, overlong } = prompts.select(data.train);
+  return { ...data, train: examples, prompts, overlong };
 }

@@ -1,8 +1,9 @@
-import { generate } from '../sampling/generate.js';
+import { type OverlongCount, type OverlongPolicy, PromptEncoder } from '../data/prompt.js';
+import { generateChunked } from '../sampling/chunked.js';
 import { Rng } from '../util/random.js';
 import type { Scorer } from './data-source.js';
 import { passAtK } from './pass-at-k.js';
-import { encodePrompt, type Policy } from './policy-source.js';
+import type { Policy } from './policy-source.js';
 import type { EvalResult, Example } from './types.js';
 
 export interface EvalSettings {
@@ -12,12 +13,14 @@ export interface EvalSettings {
   max_examples: number;
   maxNewTokens: number;
   seed: number;
-  /** Prompts per generate() call: bounds memory on long test sets. */
-  batchSize?: number;
+  /** Prompts longer than the context leaves for maxNewTokens: refuse (default), leave out, or keep their end. */
+  overlong?: OverlongPolicy;
 }
 
 export interface EvalDetail extends Omit<EvalResult, 'step'> {
   perExample: { id: string; correct: number }[];
+  /** Prompts over the context limit and what was done with them (skipped ones are not in `examples`). */
+  overlong: OverlongCount & { policy: OverlongPolicy };
 }
 
 /** pass@k (unbiased estimator) and avg@k (mean correctness of the n samples) over a test set. */
@@ -32,30 +35,37 @@ export async function evaluatePolicy(
   // Greedy decoding gives the same answer n times: one sample is enough.
   const n = s.temperature === 0 ? 1 : s.n;
   const k = Math.min(s.k, n);
-  const batch = s.batchSize ?? 32;
-  const perExample: { id: string; correct: number }[] = [];
-  for (let i = 0; i < rows.length; i += batch) {
-    const chunk = rows.slice(i, i + batch);
-    const gen = generate(
-      policy.model,
-      chunk.map((e) => encodePrompt(policy.tokenizer, policy.prompt.render(e))),
-      {
-        rng,
-        maxNewTokens: s.maxNewTokens,
-        numReturnSequences: n,
-        temperature: s.temperature,
-        eosTokenId: policy.prompt.stopIds,
-        padTokenId: policy.tokenizer.padId,
-      },
-    );
-    chunk.forEach((e, j) => {
-      let c = 0;
-      for (let r = j * n; r < (j + 1) * n; r++)
-        if (score(policy.tokenizer.decode(gen.completionIds[r]), e).correct) c++;
-      perExample.push({ id: e.id, correct: c });
-    });
-    await new Promise((r) => setImmediate(r)); // let progress output and signals through between chunks
-  }
+  const policyName = s.overlong ?? 'error';
+  const encoder = new PromptEncoder(
+    policy.tokenizer,
+    policy.model.dims.maxPositions,
+    s.maxNewTokens,
+    policyName,
+    (e) => policy.prompt.render(e),
+  );
+  const { examples: kept, overlong } = encoder.select(rows);
+  // Longest first: chunks hold prompts of similar length (less padding), and the biggest chunk runs first.
+  const order = kept.map((e) => ({ e, ids: encoder.encode(e) })).sort((a, b) => b.ids.length - a.ids.length);
+  const gen = await generateChunked(
+    policy.model,
+    order.map((o) => o.ids),
+    {
+      rng,
+      maxNewTokens: s.maxNewTokens,
+      numReturnSequences: n,
+      temperature: s.temperature,
+      eosTokenId: policy.prompt.stopIds,
+      padTokenId: policy.tokenizer.padId,
+    },
+  );
+  const correct = new Map<Example, number>();
+  order.forEach(({ e }, j) => {
+    let c = 0;
+    for (let r = j * n; r < (j + 1) * n; r++)
+      if (score(policy.tokenizer.decode(gen.completionIds[r]), e).correct) c++;
+    correct.set(e, c);
+  });
+  const perExample = kept.map((e) => ({ id: e.id, correct: correct.get(e)! }));
   const m = perExample.length || 1;
   return {
     n,
@@ -64,5 +74,6 @@ export async function evaluatePolicy(
     pass_at_k: perExample.reduce((a, e) => a + passAtK(n, e.correct, k), 0) / m,
     avg_at_k: perExample.reduce((a, e) => a + e.correct / n, 0) / m,
     perExample,
+    overlong: { ...overlong, policy: policyName },
   };
 }

@@ -17,7 +17,7 @@ export async function sampleRollouts(
     { length: sampling.prompts_per_step },
     () => data.train[rng.int(data.train.length)],
   );
-  const roll = await rollout(policy, prompts, sampling, data.reward, rng);
+  const roll = await rollout(policy, prompts, sampling, data.reward, rng, data.prompts);
   const batch = buildSequenceBatch(roll.promptIds, roll.completionIds, policy.tokenizer.padId);
   return { rollout: roll, batch };
 }

@@ -86,8 +86,4 @@ export function policyFromCheckpoint(c: CheckpointContents): Policy {
   };
 }
 
-/** Prompt ids: BOS (when the tokenizer has one) then the problem text. */
-export function encodePrompt(tok: Tokenizer, text: string): number[] {
-  const ids = tok.encode(text);
-  return tok.bosId !== undefined ? [tok.bosId, ...ids] : ids;
-}
+export { encodePrompt } from '../data/prompt.js';

@@ -1,7 +1,8 @@
-import { generate } from '../sampling/generate.js';
+import { PromptEncoder } from '../data/prompt.js';
+import { generateChunked } from '../sampling/chunked.js';
 import type { Rng } from '../util/random.js';
 import type { Scorer } from './data-source.js';
-import { encodePrompt, type Policy } from './policy-source.js';
+import type { Policy } from './policy-source.js';
 import type { Example, SamplingParams } from './types.js';
 
 export interface Rollout {
@@ -13,18 +14,29 @@ export interface Rollout {
   correct: boolean[];
 }
 
-/** Samples G completions per prompt with the current policy and scores them with the verifier. */
+/**
+ * Samples G completions per prompt with the current policy and scores them with the verifier: the one rollout
+ * function the training loop calls. Generation runs in memory-planned chunks (sampling/chunked.ts); `encoder`
+ * builds each prompt and applies the run's data.overlong policy (default: the problem text, overlong refused).
+ */
 export async function rollout(
   policy: Policy,
   prompts: Example[],
   sampling: SamplingParams,
   score: Scorer,
   rng: Rng,
+  encoder = new PromptEncoder(
+    policy.tokenizer,
+    policy.model.dims.maxPositions,
+    sampling.max_new_tokens,
+    'error',
+    (e) => policy.prompt.render(e),
+  ),
 ): Promise<Rollout> {
   const { model, tokenizer } = policy;
-  const gen = generate(
+  const gen = await generateChunked(
     model,
-    prompts.map((p) => encodePrompt(tokenizer, policy.prompt.render(p))),
+    prompts.map((p) => encoder.encode(p)),
     {
       rng,
       maxNewTokens: sampling.max_new_tokens,

@@ -3,7 +3,7 @@ import { groupCounts } from '../objectives/groups.js';
 import { Rng } from '../util/random.js';
 import { createAlgorithm, type TrainingAlgorithm } from './algorithms/index.js';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
-import { loadTrainingData, type TrainingData } from './data-source.js';
+import { loadTrainingData, type TrainingData, withPromptPolicy } from './data-source.js';
 import { evaluatePolicy } from './evaluate.js';
 import { sampleRollouts, sampleSupervised } from './experience.js';
 import { learningRate } from './optimizer.js';
@@ -45,8 +45,10 @@ async function setUp(config: TrainConfig, opts: TrainOptions): Promise<RunState>
   const from = resume ?? base;
   const loaded = from ? policyFromCheckpoint(from) : await loadPolicy(config.model, config.seed);
   let policy: Policy;
+  let data: TrainingData;
   try {
     policy = withPromptTemplate(loaded, config.data.prompt_template);
+    data = withPromptPolicy(loadTrainingData(config), config, policy);
   } catch (e) {
     loaded.model.dispose();
     throw e;
@@ -56,7 +58,7 @@ async function setUp(config: TrainConfig, opts: TrainOptions): Promise<RunState>
     policy,
     algorithm: createAlgorithm(config, policy.model),
     rng: new Rng(config.seed),
-    data: loadTrainingData(config),
+    data,
     step: 0,
   };
   if (resume) {
@@ -153,6 +155,7 @@ async function evaluateAt(s: RunState, step: number, hooks: TrainHooks): Promise
     ...s.config.eval,
     maxNewTokens: s.config.sampling.max_new_tokens,
     seed: s.config.seed * 1_000_003 + step,
+    overlong: s.config.data.overlong,
   });
   const result: EvalResult = {
     step,
@@ -196,6 +199,17 @@ export async function train(
         message: `training on backend ${formatBackendInfo(info)}`,
         step: 0,
       });
+      const over = s.data.overlong;
+      if (over?.count) {
+        await emit({
+          level: 'warning',
+          code: 'overlong_prompts',
+          message:
+            `${over.count} of ${over.total} training prompts are longer than ${over.limit} tokens: ` +
+            (config.data.overlong === 'skip' ? 'skipped' : 'their first tokens are cut (truncate_left)'),
+          step: 0,
+        });
+      }
       result.eval_before = await evaluateAt(s, 0, hooks);
     }
     let lastCheckpoint = s.step;
