@@ -9,6 +9,8 @@ import { ApiKeyGuard } from '../modules/auth/auth.guard.js';
 import { ProjectsController } from '../modules/auth/projects.controller.js';
 import { KeyThrottlerGuard } from '../modules/auth/throttle.guard.js';
 import { EmbeddedCredentialsController } from '../modules/dashboard/embedded-credentials.controller.js';
+import { CompletionsController } from '../modules/completions/completions.controller.js';
+import { CompletionsService } from '../modules/completions/completions.service.js';
 import { CheckpointsController } from '../modules/checkpoints/checkpoints.controller.js';
 import { DatasetsController } from '../modules/datasets/datasets.controller.js';
 import { HealthController } from '../modules/health/health.controller.js';
@@ -31,6 +33,7 @@ export const API_CONTROLLERS = [
   CheckpointsController,
   RewardsController,
   EmbeddedCredentialsController,
+  CompletionsController,
 ];
 
 /** The HTTP process: shared services plus controllers, auth, rate limiting, validation and the error shape. */
@@ -50,6 +53,7 @@ export class ApiModule {
       ],
       controllers: API_CONTROLLERS,
       providers: [
+        CompletionsService,
         // Order matters: authenticate first so the throttler can key on the API key.
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_GUARD, useClass: KeyThrottlerGuard },

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
+import type { CompletionSample } from '../learner/trainer/types.js';
 
 /**
  * A step's metrics as stored: whatever record the algorithm's step produced, minus `step`. The table keeps it as
@@ -38,13 +39,46 @@ export class MetricRepository {
     return inserted.length > 0;
   }
 
-  /** Deletes the steps after `step`; returns how many rows went. */
+  /** Deletes the steps after `step` (metrics and their sampled completions); returns how many metric rows went. */
   async deleteAfter(m: EntityManager, jobId: string, step: number): Promise<number> {
     const [, deleted] = (await m.query(`DELETE FROM metrics WHERE job_id = $1 AND step > $2`, [
       jobId,
       step,
     ])) as [unknown, number];
+    await m.query(`DELETE FROM completions WHERE job_id = $1 AND step > $2`, [jobId, step]);
     return deleted;
+  }
+
+  /** A step's sampled completions; a step's rows already stored are kept (a redone step lands once). */
+  async insertCompletions(
+    m: EntityManager,
+    jobId: string,
+    step: number,
+    samples: CompletionSample[],
+  ): Promise<void> {
+    if (!samples.length) return;
+    const cols = 10;
+    const params: unknown[] = [];
+    const rows = samples.map((x, i) => {
+      params.push(
+        jobId,
+        step,
+        x.group,
+        x.sample,
+        x.prompt,
+        x.answer,
+        x.completion,
+        x.reward,
+        x.positive,
+        x.weight,
+      );
+      return `(${Array.from({ length: cols }, (_, c) => `$${i * cols + c + 1}`).join(', ')})`;
+    });
+    await m.query(
+      `INSERT INTO completions (job_id, step, prompt_index, sample_index, prompt, answer, completion, reward, positive, weight)
+        VALUES ${rows.join(', ')} ON CONFLICT DO NOTHING`,
+      params,
+    );
   }
 
   async latest(jobId: string): Promise<MetricPoint | undefined> {

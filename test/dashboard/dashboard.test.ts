@@ -192,6 +192,31 @@ describe.skipIf(!!unavailable)('dashboard in headless chromium', () => {
     await shot('02-job-live-charts');
   });
 
+  it('opens the completions of a step and follows one prompt across steps', async () => {
+    const panel = page.locator('[data-test="completions"]');
+    await panel.locator('.group').first().waitFor();
+    await page.selectOption('select[name="completions-step"]', '2');
+    await expect.poll(() => panel.locator('.group').first().getAttribute('data-step')).toBe('2');
+    // Both groups of step 2 (COMPLETION_GROUPS prompts), all G = 4 samples each, as the API stores them.
+    const api2 = await api.request('GET', `/v1/jobs/${liveJob}/completions?step=2`, { token: project.token });
+    expect(api2.body.items).toHaveLength(8);
+    expect(await panel.locator('.group tbody tr').count()).toBe(8);
+    const first = api2.body.items[0];
+    expect(await panel.locator('.group').first().textContent()).toContain(first.prompt);
+    await panel.locator('[data-test="follow-prompt"]').first().click();
+    const history = page.locator('[data-test="prompt-history"] tbody tr');
+    await history.first().waitFor();
+    const steps = await history.evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-step'))));
+    expect(steps).toContain(2);
+    const byPrompt = await api.request(
+      'GET',
+      `/v1/jobs/${liveJob}/completions?prompt=${encodeURIComponent(first.prompt)}&limit=1000`,
+      { token: project.token },
+    );
+    expect(byPrompt.body.items.every((x: { prompt: string }) => x.prompt === first.prompt)).toBe(true);
+    await panel.screenshot({ path: join(ARTIFACTS, '03-completions.png') });
+  });
+
   it('compares two jobs on one chart', async () => {
     await page.goto(`${api.baseUrl}/#/jobs`);
     await page.check(`tr[data-job="${liveJob}"] input[type="checkbox"]`);
@@ -203,7 +228,7 @@ describe.skipIf(!!unavailable)('dashboard in headless chromium', () => {
     await expect.poll(() => legend.textContent()).toMatch(/popo-live[\s\S]*grpo-baseline/);
     await expect.poll(() => points('compare'), { timeout: 60_000 }).toBeGreaterThan(3);
     expect(await page.locator('[data-test="compare-jobs"] tbody tr').count()).toBe(2);
-    await shot('03-compare');
+    await shot('04-compare');
   });
 
   it('cancels a running job from its page', async () => {
@@ -216,7 +241,7 @@ describe.skipIf(!!unavailable)('dashboard in headless chromium', () => {
     const row = (await api.request('GET', `/v1/jobs/${liveJob}`, { token: project.token })).body;
     expect(row.status).toBe('cancelled');
     await page.waitForSelector('[data-test="checkpoints"] tr');
-    await shot('04-job-cancelled');
+    await shot('05-job-cancelled');
   });
 
   it('filters the jobs table and shows the workers on the health page', async () => {
@@ -225,10 +250,10 @@ describe.skipIf(!!unavailable)('dashboard in headless chromium', () => {
     expect(await page.locator('[data-test="jobs-table"] tbody tr').count()).toBe(1);
     await page.goto(`${api.baseUrl}/#/jobs`);
     await page.waitForSelector(`tr[data-job="${baseline}"]`);
-    await shot('05-jobs');
+    await shot('06-jobs');
     await page.goto(`${api.baseUrl}/#/health`);
     await page.waitForSelector('[data-test="workers"] tbody tr');
     expect(await page.textContent('[data-test="workers"]')).toContain('dash-worker');
-    await shot('06-health');
+    await shot('07-health');
   });
 });

@@ -474,6 +474,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/jobs/{id}/completions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Sampled completions of an RL job (the first prompts of each step, all G samples): one step (latest by default), or one prompt across steps. */
+    get: operations['CompletionsController_list'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1045,6 +1062,26 @@ export interface components {
       api_key: string;
       /** Format: uuid */
       project_id: string;
+    };
+    CompletionDto: {
+      step: number;
+      /** @description The prompt`s index within the step. */
+      prompt_index: number;
+      /** @description The sample`s index within its group of G. */
+      sample_index: number;
+      prompt: string;
+      answer: string;
+      completion: string;
+      reward: number;
+      /** @description Judged correct by the verifier. */
+      positive: boolean;
+      /** @description The weight of the sample in the update (POPO`s w); null for algorithms without one. */
+      weight: number | null;
+    };
+    CompletionsDto: {
+      /** @description Steps that have stored completions, ascending (the last 2000). */
+      steps: number[];
+      items: components['schemas']['CompletionDto'][];
     };
   };
   responses: never;
@@ -2126,6 +2163,42 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['EmbeddedCredentialsDto'];
+        };
+      };
+      /** @description Any error: 4xx/5xx with this body. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponseDto'];
+        };
+      };
+    };
+  };
+  CompletionsController_list: {
+    parameters: {
+      query?: {
+        /** @description The step whose completions to return (default: the latest). */
+        step?: number;
+        /** @description Follow one prompt: its completions at every step that sampled it. */
+        prompt?: string;
+        limit?: number;
+      };
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['CompletionsDto'];
         };
       };
       /** @description Any error: 4xx/5xx with this body. */

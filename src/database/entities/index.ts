@@ -1,4 +1,5 @@
 import { ApiKey } from './api-key.entity.js';
+import { Completion } from './completion.entity.js';
 import { CheckpointChunk } from './checkpoint-chunk.entity.js';
 import { Checkpoint } from './checkpoint.entity.js';
 import { DatasetRow } from './dataset-row.entity.js';
@@ -14,6 +15,7 @@ import { WebhookDelivery } from './webhook-delivery.entity.js';
 export * from './api-key.entity.js';
 export * from './checkpoint-chunk.entity.js';
 export * from './checkpoint.entity.js';
+export * from './completion.entity.js';
 export * from './dataset-row.entity.js';
 export * from './dataset.entity.js';
 export * from './job-event.entity.js';
@@ -34,6 +36,7 @@ export const ENTITIES = [
   Job,
   JobEvent,
   Metric,
+  Completion,
   Checkpoint,
   CheckpointChunk,
   WebhookDelivery,

@@ -19,7 +19,7 @@ export async function sampleRollouts(
   );
   const roll = await rollout(policy, prompts, sampling, data.reward, rng, data.prompts);
   const batch = buildSequenceBatch(roll.promptIds, roll.completionIds, policy.tokenizer.padId);
-  return { rollout: roll, batch };
+  return { rollout: roll, batch, prompts };
 }
 
 /** `size` (prompt, target) pairs drawn with replacement, the target closed by EOS or the template's end of turn. */

@@ -1,7 +1,7 @@
 import { formatBackendInfo, initBackend } from '../backend.js';
 import { groupCounts } from '../objectives/groups.js';
 import { Rng } from '../util/random.js';
-import { createAlgorithm, type TrainingAlgorithm } from './algorithms/index.js';
+import { createAlgorithm, type RolloutExperience, type TrainingAlgorithm } from './algorithms/index.js';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { loadTrainingData, type TrainingData, withPromptPolicy } from './data-source.js';
 import { evaluatePolicy } from './evaluate.js';
@@ -11,6 +11,7 @@ import { loadPolicy, policyFromCheckpoint, withPromptTemplate, type Policy } fro
 import type { LoopMeasured, RolloutMetrics } from './metrics.js';
 import type {
   CheckpointBlob,
+  CompletionSample,
   EvalResult,
   StepMetrics,
   TrainConfig,
@@ -93,15 +94,17 @@ async function snapshot(s: RunState): Promise<CheckpointBlob> {
 async function trainStep(
   s: RunState,
   backend: string,
-): Promise<{ metrics: StepMetrics; events: TrainEvent[] }> {
+): Promise<{ metrics: StepMetrics; events: TrainEvent[]; completions?: CompletionSample[] }> {
   const { config, algorithm, policy, data, rng } = s;
   const started = performance.now();
   const ctx = { lr: learningRate(config.optimizer, s.step + 1, config.steps), rng };
   let measured: LoopMeasurements;
   let out: Awaited<ReturnType<TrainingAlgorithm['step']>>;
+  let completions: CompletionSample[] | undefined;
   if (algorithm.experience === 'rollout') {
     const exp = await sampleRollouts(policy, data, config.sampling, rng);
     out = await algorithm.step(exp, ctx);
+    completions = completionSamples(exp, config.sampling.group_size, out.sampleWeights);
     const { rewards, correct, completionIds } = exp.rollout;
     const n = rewards.length;
     const tokens = completionIds.reduce((a, c) => a + c.length, 0);
@@ -131,7 +134,33 @@ async function trainStep(
   return {
     metrics: { ...measured, ...out.metrics } as StepMetrics,
     events: out.events.map((e) => ({ ...e, step: s.step })),
+    completions,
   };
+}
+
+/** How many prompts' groups of completions a step hands to onCompletions (the first ones: no random draw). */
+export const COMPLETION_GROUPS = 2;
+
+function completionSamples(
+  exp: RolloutExperience,
+  groupSize: number,
+  weights: ArrayLike<number> | undefined,
+): CompletionSample[] {
+  const { rollout, prompts } = exp;
+  const rows = Math.min(rollout.texts.length, COMPLETION_GROUPS * groupSize);
+  return Array.from({ length: rows }, (_, r) => {
+    const example = prompts[Math.floor(r / groupSize)];
+    return {
+      group: Math.floor(r / groupSize),
+      sample: r % groupSize,
+      prompt: example.problem,
+      answer: example.answer,
+      completion: rollout.texts[r],
+      reward: rollout.rewards[r],
+      positive: rollout.correct[r],
+      weight: weights ? weights[r] : null,
+    };
+  });
 }
 
 /** The fields the loop measures; RL steps add the rollout's reward and pass rate. */
@@ -220,9 +249,10 @@ export async function train(
         result.status = stop === 'cancel' ? 'cancelled' : 'paused';
         break;
       }
-      const { metrics, events } = await trainStep(s, info.label);
+      const { metrics, events, completions } = await trainStep(s, info.label);
       for (const e of events) await emit(e);
       await hooks.onStep?.(metrics);
+      if (completions) await hooks.onCompletions?.(s.step, completions);
       if (config.checkpoint_every > 0 && s.step % config.checkpoint_every === 0 && s.step < config.steps) {
         await hooks.onCheckpoint?.(await snapshot(s));
         lastCheckpoint = s.step;

@@ -61,8 +61,25 @@ export interface CheckpointBlob {
 
 export type StopSignal = false | 'cancel' | 'pause';
 
+/** One sampled completion of a step, kept for people to read (the dashboard's completions view). */
+export interface CompletionSample {
+  /** The prompt's index within the step and the sample's index within its group of G. */
+  group: number;
+  sample: number;
+  prompt: string;
+  answer: string;
+  completion: string;
+  reward: number;
+  /** Judged correct by the verifier. */
+  positive: boolean;
+  /** The algorithm's weight of this sample in its update (POPO's w, 0 off the positive set); null when it has none. */
+  weight: number | null;
+}
+
 export interface TrainHooks {
   onStep?(metrics: StepMetrics): void | Promise<void>;
+  /** After onStep of an RL step: the completions of its first prompts (at most COMPLETION_GROUPS groups). */
+  onCompletions?(step: number, samples: CompletionSample[]): void | Promise<void>;
   onCheckpoint?(checkpoint: CheckpointBlob): void | Promise<void>;
   onEval?(result: EvalResult): void | Promise<void>;
   onEvent?(event: TrainEvent): void | Promise<void>;

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { invalidField } from '../../common/api-error.js';
 import { JobRepository, SupersededError, type RunOwnership } from '../../repositories/job.repository.js';
 import { MetricRepository, type MetricValues } from '../../repositories/metric.repository.js';
+import type { CompletionSample } from '../../learner/trainer/types.js';
 import type { MetricsDto } from './dto/metrics.dto.js';
 
 export interface MetricsRange {
@@ -36,6 +37,14 @@ export class MetricsService {
     return this.jobs.transaction(async (m) => {
       if (!(await this.jobs.advance(m, own, step, backend))) throw new SupersededError(own.jobId, own.fence);
       return this.metrics.insertStep(own.jobId, step, values, m);
+    });
+  }
+
+  /** A step's sampled completions (the learner's onCompletions), written only while this run owns the job. */
+  async recordCompletions(own: RunOwnership, step: number, samples: CompletionSample[]): Promise<void> {
+    await this.jobs.transaction(async (m) => {
+      if (!(await this.jobs.lockOwned(m, own))) throw new SupersededError(own.jobId, own.fence);
+      await this.metrics.insertCompletions(m, own.jobId, step, samples);
     });
   }
 

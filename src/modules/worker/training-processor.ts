@@ -125,6 +125,7 @@ export class TrainingProcessor {
             const { step, ...values } = m;
             this.publisher.emit('job.metrics', metricsPayload(job.id, { step, values }, job.project_id));
           },
+          onCompletions: (step, samples) => this.metrics.recordCompletions(own, step, samples),
           onCheckpoint: async (blob: CheckpointBlob) => {
             const saved = await this.checkpoints.save(job.id, blob);
             this.publisher.emit('job.checkpoint', checkpointPayload(saved, job.project_id));

@@ -6,6 +6,7 @@ import { bytes, dateTime, duration, num, shortId } from '../format.js';
 import { chartSpecs, PALETTE, smooth, type SeriesStore } from '../metrics.js';
 import { href } from '../router.js';
 import { dataOf, ErrorBox, jobTitle, modelOf, Progress, StatusBadge } from './common.js';
+import { Completions } from './completions.js';
 import { evalLabel, useJobLive } from './job-data.js';
 
 const ACTIONS: { action: string; label: string; when: (j: Job) => boolean; danger?: boolean }[] = [
@@ -326,6 +327,7 @@ export function JobPage({ id }: { id: string }) {
       smoothing=${smoothing}
       tick=${live.tick}
     />
+    <${Completions} job=${job} tick=${live.tick} />
     <div class="columns">
       <${Events} events=${live.events} />
       <${Checkpoints} job=${job} list=${live.checkpoints} />

@@ -5,7 +5,7 @@ import type { Rng } from '../../util/random.js';
 import type { SequenceBatch } from '../batch.js';
 import type { AlgorithmMetrics, GrpoMetrics, PopoMetrics, SftMetrics, StepMetrics } from '../metrics.js';
 import type { Rollout } from '../rollout.js';
-import type { TrainEvent } from '../types.js';
+import type { Example, TrainEvent } from '../types.js';
 
 /** Named trainable tensors, keyed by the stable names the optimizer and checkpoints use. */
 export type ParamSet = Map<string, tf.Variable>;
@@ -23,6 +23,8 @@ export const allWeights: TrainableSelector = (model) => model.weights();
 export interface RolloutExperience {
   rollout: Rollout;
   batch: SequenceBatch;
+  /** The step's prompts; rollout row r belongs to prompts[floor(r / G)]. */
+  prompts: Example[];
 }
 
 /** (prompt, target) pairs laid out for one teacher-forced pass. */
@@ -40,6 +42,8 @@ export interface AlgorithmStep<M extends StepMetrics> {
   metrics: AlgorithmMetrics<M>;
   /** Warnings about this step; the loop stamps them with the step number. */
   events: Omit<TrainEvent, 'step'>[];
+  /** Per rollout row, the weight the update gave the sample (POPO's w), for the completions hook. */
+  sampleWeights?: ArrayLike<number>;
 }
 
 /**

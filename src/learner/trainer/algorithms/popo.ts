@@ -129,6 +129,7 @@ export class PopoAlgorithm implements RolloutAlgorithm<PopoMetrics> {
         drift_bound: driftBound,
       },
       events,
+      sampleWeights: stats.weights,
     };
   }
 
