@@ -1,16 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsOptional, IsString, Length } from 'class-validator';
+import { QueryInt } from '../../../common/dto-decorators.js';
 
 export class CompletionsQuery {
-  @ApiPropertyOptional({
-    minimum: 1,
-    description: 'The step whose completions to return (default: the latest).',
-  })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: 'must be an integer' })
-  @Min(1)
+  @QueryInt({ min: 1 }, { description: 'The step whose completions to return (default: the latest).' })
   step?: number;
 
   @ApiPropertyOptional({ description: 'Follow one prompt: its completions at every step that sampled it.' })
@@ -19,12 +12,7 @@ export class CompletionsQuery {
   @Length(1, 10_000)
   prompt?: string;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 200 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: 'must be an integer' })
-  @Min(1)
-  @Max(1000)
+  @QueryInt({ min: 1, max: 1000 }, { default: 200 })
   limit?: number;
 }
 
