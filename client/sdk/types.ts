@@ -1,12 +1,13 @@
 import type { components, operations } from './generated/schema.js';
 
-/** Every schema of the spec, by its component name (`Schemas['PopoParamsDto']`). */
+/** Every schema of the spec, by its component name (`Schemas['JobDto']`). */
 export type Schemas = components['schemas'];
 
 export type Job = Schemas['JobDto'];
 export type JobStatus = Job['status'];
 export type JobKind = Job['kind'];
-export type CreateJobRequest = Schemas['CreateJobDto'];
+export type CreateJobRequest = Schemas['JobRequest'];
+export type CreateSweepRequest = Schemas['SweepRequest'];
 export type JobPage = Schemas['JobPageDto'];
 export type JobEvent = Schemas['JobEventDto'];
 export type Dataset = Schemas['DatasetDto'];

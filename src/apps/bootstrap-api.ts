@@ -8,6 +8,7 @@ import { rejectHostileInput } from '../common/hostile-input.js';
 import { toErrorBody } from '../common/http-exception.filter.js';
 import type { AppConfig } from '../config/index.js';
 import { runMigrations } from '../database/migrate.js';
+import { requestSchemasForOpenApi } from '../modules/jobs/job-request-schema.js';
 import { ApiModule } from './api.module.js';
 import { serveDashboard } from './dashboard-static.js';
 import { packageRoot } from './package-root.js';
@@ -36,7 +37,13 @@ export function buildOpenApiDocument(app: NestExpressApplication): OpenAPIObject
       description: 'A project API key (or the admin key for /v1/projects).',
     })
     .build();
-  return SwaggerModule.createDocument(app, config);
+  const document = SwaggerModule.createDocument(app, config);
+  // Request bodies derived from the run spec (zod), referenced by the controllers' @ApiBody.
+  document.components = {
+    ...document.components,
+    schemas: { ...document.components?.schemas, ...requestSchemasForOpenApi() },
+  };
+  return document;
 }
 
 /** Body parsing, docs and the dashboard; shared by the real server, tests and the OpenAPI generator. */

@@ -1,12 +1,11 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatBackendInfo, initBackend } from '../learner/backend.js';
-import { ConfigError, resolveConfig } from '../learner/trainer/config.js';
+import { ConfigError } from '../learner/trainer/config.js';
 import { loadTrainingData } from '../learner/trainer/data-source.js';
 import { evaluatePolicy } from '../learner/trainer/evaluate.js';
 import { loadPolicy } from '../learner/trainer/policy-source.js';
-import { writeTinyModelDir } from '../learner/trainer/tiny-model-dir.js';
 import type { EvalResult, TrainConfig } from '../learner/trainer/types.js';
 import { loadRunConfig } from './load-config.js';
 import { reportConfigError, trainIntoFolder } from './train-command.js';
@@ -26,15 +25,8 @@ const examplesDir = (): string =>
 const QUICK_SFT = ['eval.max_examples=50'];
 const QUICK_POPO = ['steps=40', 'eval_every=20', 'checkpoint_every=20', 'eval.max_examples=50'];
 
-/**
- * The freshly initialised model the demo's SFT starts from when demo-sft.yaml names a relative model.path:
- * ~86k parameters, small enough that SFT + POPO take about a minute on 2 cores (the 1M-parameter built-in
- * needs ~10x the time and a far smaller RL learning rate).
- */
-const INIT_DIMS = { hidden: 64, layers: 2, heads: 4 };
-
 function load(name: string, extra: string[]): TrainConfig {
-  return resolveConfig(loadRunConfig(join(examplesDir(), name), extra).raw);
+  return loadRunConfig(join(examplesDir(), name), extra).config;
 }
 
 const pct = (x?: number) => (x === undefined ? 'n/a' : `${(100 * x).toFixed(1)}%`);
@@ -80,11 +72,6 @@ export async function runDemo(opts: {
   }
   // The line says when the native fast path is missing and how to install it.
   process.stderr.write(`backend: ${formatBackendInfo(await initBackend(sft.backend ?? 'auto'))}\n`);
-  if (sft.model.path && !isAbsolute(sft.model.path)) {
-    const init = join(opts.out, sft.model.path);
-    if (!existsSync(join(init, 'config.json'))) await writeTinyModelDir(init, sft.seed, INIT_DIMS);
-    sft.model = { path: init };
-  }
   const sftOut = join(opts.out, 'sft');
   process.stderr.write(
     `[1/2] SFT: building a weak base model on task "${sft.data.task?.name}" → ${sftOut}\n`,

@@ -58,7 +58,9 @@ export async function runEval(o: EvalCommandOptions): Promise<number> {
       examples = task.generate({ split: 'test', n, seed, difficulty, upTo: true });
       score = taskScorer(task);
     } else {
-      examples = readExamplesJsonl(o.data!);
+      const rows = readExamplesJsonl(o.data!);
+      // A file with a held-out split is scored on it; otherwise every row is.
+      examples = rows.test.length ? rows.test : rows.train;
       score = mathScorer;
     }
     const n = int('n', o.n, 1);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import YAML from 'yaml';
 import {
   createPopoClient,
   type CreateJobRequest,
@@ -12,7 +12,7 @@ import {
   PopoConnectionError,
   PopoTimeoutError,
 } from '../../client/sdk/index.js';
-import { applyOverride } from './load-config.js';
+import { readRunDocument } from './load-config.js';
 import { StepProgress, type ProgressPoint } from './progress.js';
 
 /**
@@ -60,30 +60,67 @@ export function reportError(e: unknown): number {
   return EXIT.error;
 }
 
-/** Reads a job request (YAML or JSON; JSON is YAML) and applies `--set a.b=value` overrides. */
-export function readJobConfig(file: string, overrides: string[] = []): CreateJobRequest {
-  let text: string;
+/** Reads a run document (YAML or JSON; JSON is YAML) and applies `--set a.b=value` overrides. */
+export function readJobConfig(file: string, overrides: string[] = []): Record<string, unknown> {
   try {
-    text = readFileSync(file, 'utf8');
+    return readRunDocument(file, overrides);
   } catch (e) {
-    throw new UsageError(`--config: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      code ? `--config: cannot read ${file}: ${code}` : `--config: ${file}: ${(e as Error).message}`,
+    );
   }
-  let parsed: unknown;
-  try {
-    parsed = YAML.parse(text);
-  } catch (e) {
-    throw new UsageError(`--config: ${file} is not valid YAML/JSON: ${(e as Error).message}`);
+}
+
+/**
+ * The `popo train` document → a job request: what the service cannot read from this machine is swapped for a
+ * reference. `data.train_file` (+ `data.test_file`, its rows marked split "test") is uploaded as a dataset and
+ * named by `data.dataset_id`; a local `model.path` is refused with the way to register it. The service validates
+ * everything else and names every bad field.
+ */
+export async function toJobRequest(
+  client: PopoClient,
+  doc: Record<string, unknown>,
+  baseDir: string,
+): Promise<CreateJobRequest> {
+  const model = doc.model as Record<string, unknown> | undefined;
+  if (model && typeof model === 'object' && 'path' in model)
+    throw new UsageError(
+      'model.path: a local model directory is not visible to the service; upload it (POST /v1/models/upload, ' +
+        'a tar.gz of the directory) and name it with model.id, or use model.builtin',
+    );
+  const data = doc.data as Record<string, unknown> | undefined;
+  if (!data || typeof data !== 'object' || (!('train_file' in data) && !('test_file' in data)))
+    return doc as CreateJobRequest;
+  const { train_file, test_file, ...rest } = data;
+  if (typeof train_file !== 'string')
+    throw new UsageError(
+      'data.train_file: the service needs the training rows (test_file alone is not a dataset)',
+    );
+  const lines: string[] = [];
+  for (const [file, split] of [
+    [train_file, undefined],
+    [test_file, 'test'],
+  ] as const) {
+    if (typeof file !== 'string') continue;
+    const path = resolve(baseDir, file);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new UsageError(
+        `data.${split ? 'test' : 'train'}_file: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+      );
+    }
+    for (const line of text.split('\n'))
+      if (line.trim()) lines.push(split ? JSON.stringify({ ...(JSON.parse(line) as object), split }) : line);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    throw new UsageError(`--config: ${file} must hold a mapping (the job request body)`);
-  const body = parsed as Record<string, unknown>;
-  try {
-    for (const o of overrides) applyOverride(body, o);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  // The service validates every field and names it; checking here would only duplicate its rules.
-  return body as CreateJobRequest;
+  const dataset = await client.datasets.upload({
+    name: basename(train_file),
+    jsonl: lines.join('\n') + '\n',
+  });
+  process.stderr.write(`uploaded ${train_file} as dataset ${dataset.id} (${dataset.row_count} rows)\n`);
+  return { ...doc, data: { ...rest, dataset_id: dataset.id } } as CreateJobRequest;
 }
 
 const SHOWN = ['reward_mean', 'pass_rate', 'loss', 'tokens_per_second'] as const;
@@ -178,8 +215,13 @@ export function registerJobCommands(program: Command): void {
   const jobs = program.command('jobs').description('Submit and follow training jobs on a popo service');
 
   remote(jobs.command('submit'))
-    .description('Create a job from a request body (YAML or JSON); prints the job id')
-    .requiredOption('-c, --config <file>', 'job request (the POST /v1/jobs body)')
+    .description(
+      'Create a job from a run document (the `popo train` file; local data files are uploaded); prints the job id',
+    )
+    .requiredOption(
+      '-c, --config <file>',
+      'run document (YAML or JSON), plus service fields such as from_checkpoint',
+    )
     .option('-s, --set <key=value>', 'override a field, e.g. --set popo.alpha=0', collect, [])
     .option('--idempotency-key <key>', 'repeat-safe submit: the same key returns the same job')
     .option('-w, --wait', 'wait for the job to finish (exit 1 unless it succeeds)')
@@ -189,7 +231,9 @@ export function registerJobCommands(program: Command): void {
     .action(
       action(async (opts) => {
         const client = connect(opts);
-        const job = await client.jobs.create(readJobConfig(opts.config, opts.set), {
+        const doc = readJobConfig(opts.config, opts.set);
+        const body = await toJobRequest(client, doc, dirname(opts.config));
+        const job = await client.jobs.create(body, {
           idempotencyKey: opts.idempotencyKey,
         });
         process.stdout.write(`${job.id}\n`);

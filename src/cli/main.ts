@@ -27,6 +27,10 @@ for (const algorithm of ['train', 'sft'] as const) {
     .option('-o, --out <dir>', 'run folder (default runs/<config name>)')
     .option('-s, --set <key=value>', 'override a config value, e.g. --set popo.alpha=0', collect, [])
     .option('--resume <checkpoint>', 'resume from a checkpoint file of this run (.safetensors)')
+    .option(
+      '--init <model-dir>',
+      'start from this model directory (e.g. an earlier run`s final/) instead of the document`s model',
+    )
     .option('--quiet', 'no progress bar')
     .addOption(backendOption)
     .action(async (opts) => {

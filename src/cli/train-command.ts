@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, resolveConfig } from '../learner/trainer/config.js';
+import { ConfigError } from '../learner/trainer/config.js';
 import { FieldError } from '../learner/field-error.js';
 import { CheckpointError, exportPolicy } from '../learner/trainer/checkpoint.js';
 import { train } from '../learner/trainer/train.js';
@@ -18,6 +18,8 @@ export interface TrainCommandOptions {
   quiet?: boolean;
   backend?: TrainConfig['backend'];
   forceAlgorithm?: 'sft';
+  /** Start from this model directory (e.g. an earlier run's final/) instead of the document's model. */
+  init?: string;
 }
 
 /** Prints config problems the way a person fixes them: one field per line. */
@@ -97,11 +99,14 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
   let config: TrainConfig;
   let name: string;
   try {
-    const loaded = loadRunConfig(opts.config, opts.set ?? []);
+    const patch = {
+      ...(opts.forceAlgorithm ? { algorithm: opts.forceAlgorithm } : {}),
+      ...(opts.backend ? { backend: opts.backend } : {}),
+    };
+    const loaded = loadRunConfig(opts.config, opts.set ?? [], patch);
     name = loaded.name;
-    if (opts.forceAlgorithm) loaded.raw.algorithm = opts.forceAlgorithm;
-    if (opts.backend) loaded.raw.backend = opts.backend;
-    config = resolveConfig(loaded.raw);
+    config = loaded.config;
+    if (opts.init) config.model = { path: opts.init };
   } catch (e) {
     if (e instanceof ConfigError) return reportConfigError(e);
     process.stderr.write(`${(e as Error).message}\n`);

@@ -70,7 +70,7 @@ describe('projects and API keys', () => {
     expect(up.status).toBe(201);
     const job = await api.request('POST', '/v1/jobs', {
       token: a.token,
-      json: { kind: 'popo', model: { builtin: 'tiny-1m' }, dataset_id: up.body.id },
+      json: { algorithm: 'popo', model: { builtin: 'tiny-1m' }, data: { dataset_id: up.body.id } },
     });
     expect(job.status).toBe(201);
 

@@ -35,7 +35,7 @@ beforeAll(async () => {
   jobB = (
     await api.request('POST', '/v1/jobs', {
       token: b.token,
-      json: { kind: 'popo', model: { builtin: 'tiny-1m' }, dataset_id: datasetB },
+      json: { algorithm: 'popo', model: { builtin: 'tiny-1m' }, data: { dataset_id: datasetB } },
     })
   ).body.id;
   modelRoot = api.config.modelRoots[0];
@@ -63,7 +63,7 @@ interface Case {
 // Bodies are built when a case runs (not when the table is built), since the ids come from beforeAll.
 const job = (body: () => Record<string, unknown>, headers?: Record<string, string>) => () =>
   api.request('POST', '/v1/jobs', { token: a.token, json: body(), headers });
-const validJob = () => ({ kind: 'popo', model: { builtin: 'tiny-1m' }, dataset_id: datasetA });
+const validJob = () => ({ algorithm: 'popo', model: { builtin: 'tiny-1m' }, data: { dataset_id: datasetA } });
 const withJob = (patch: Record<string, unknown>) => job(() => ({ ...validJob(), ...patch }));
 const dataset =
   (body: string, query = '?name=x', headers = ndjson) =>
@@ -155,20 +155,28 @@ const CASES: Case[] = [
   },
   // job body: fields
   {
-    name: 'missing kind',
-    send: job(() => ({ model: { builtin: 'tiny-1m' }, dataset_id: UUID0 })),
+    name: 'checkpoint without its job id',
+    send: withJob({ from_checkpoint: { step: 3 } }),
     status: 400,
     code: 'validation_failed',
-    field: 'kind',
+    field: 'from_checkpoint.job_id',
     reason: /^is required$/,
   },
   {
-    name: 'unknown kind',
-    send: withJob({ kind: 'ppo' }),
+    name: 'unknown algorithm',
+    send: withJob({ algorithm: 'ppo' }),
     status: 400,
     code: 'validation_failed',
-    field: 'kind',
+    field: 'algorithm',
     reason: /one of/,
+  },
+  {
+    name: 'unknown mode',
+    send: withJob({ mode: 'train-and-eval' }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'mode',
+    reason: /one of: train, eval/,
   },
   {
     name: 'tau = 1',
@@ -292,7 +300,7 @@ const CASES: Case[] = [
   },
   {
     name: 'grpo.epsilon_high below epsilon (the trainer`s own rule)',
-    send: withJob({ kind: 'grpo', grpo: { epsilon: 0.3, epsilon_high: 0.2 } }),
+    send: withJob({ algorithm: 'grpo', grpo: { epsilon: 0.3, epsilon_high: 0.2 } }),
     status: 400,
     code: 'validation_failed',
     field: 'grpo.epsilon_high',
@@ -301,13 +309,13 @@ const CASES: Case[] = [
   {
     name: 'task difficulty out of range',
     send: job(() => ({
-      kind: 'popo',
+      algorithm: 'popo',
       model: { builtin: 'tiny-1m' },
-      task: { name: 'add', difficulty: 11, n_train: 5, n_test: 1 },
+      data: { task: { name: 'add', difficulty: 11, n_train: 5, n_test: 1 } },
     })),
     status: 400,
     code: 'validation_failed',
-    field: 'task.difficulty',
+    field: 'data.task.difficulty',
     reason: /integer >= 1 and <= 10/,
   },
   // job body: references
@@ -338,57 +346,105 @@ const CASES: Case[] = [
   {
     name: 'unknown built-in task',
     send: withJob({
-      dataset_id: undefined,
-      task: { name: 'calculus', difficulty: 1, n_train: 10, n_test: 2 },
+      data: { task: { name: 'calculus', difficulty: 1, n_train: 10, n_test: 2 } },
     }),
     status: 400,
     code: 'validation_failed',
-    field: 'task.name',
+    field: 'data.task.name',
     reason: /unknown task "calculus" \(built-in: add, mul, linear, count/,
   },
   {
     name: 'task difficulty above the task maximum',
-    send: withJob({ dataset_id: undefined, task: { name: 'add', difficulty: 7, n_train: 10, n_test: 2 } }),
+    send: withJob({ data: { task: { name: 'add', difficulty: 7, n_train: 10, n_test: 2 } } }),
     status: 400,
     code: 'validation_failed',
-    field: 'task.difficulty',
+    field: 'data.task.difficulty',
     reason: /must be <= 4/,
   },
   {
     name: 'unknown dataset',
-    send: withJob({ dataset_id: UUID0 }),
+    send: withJob({ data: { dataset_id: UUID0 } }),
     status: 400,
     code: 'validation_failed',
-    field: 'dataset_id',
+    field: 'data.dataset_id',
     reason: /no such dataset in this project/,
   },
   {
     name: 'another project`s dataset',
-    send: () => withJob({ dataset_id: datasetB })(),
+    send: () => withJob({ data: { dataset_id: datasetB } })(),
     status: 400,
     code: 'validation_failed',
-    field: 'dataset_id',
+    field: 'data.dataset_id',
     reason: /no such dataset in this project/,
   },
   {
     name: 'dataset id not a UUID',
-    send: withJob({ dataset_id: '42' }),
+    send: withJob({ data: { dataset_id: '42' } }),
     status: 400,
     code: 'validation_failed',
-    field: 'dataset_id',
+    field: 'data.dataset_id',
     reason: /UUID/,
   },
   {
     name: 'neither dataset nor task',
-    send: job(() => ({ kind: 'popo', model: { builtin: 'tiny-1m' } })),
+    send: job(() => ({ algorithm: 'popo', model: { builtin: 'tiny-1m' }, data: { reward: 'math' } })),
     status: 400,
     code: 'validation_failed',
-    field: 'dataset_id',
-    reason: /required/,
+    field: 'data',
+    reason: /must name a data source: task or dataset_id/,
+  },
+  {
+    name: 'both a dataset and a task',
+    send: withJob({ data: { dataset_id: UUID0, task: { name: 'add' } } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'data',
+    reason: /one data source/,
+  },
+  {
+    name: 'a local data file (the service takes a dataset id)',
+    send: withJob({ data: { train_file: 'train.jsonl' } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'data.train_file',
+    reason: /not a known field/,
+  },
+  {
+    name: 'a local model path (the service takes a model id)',
+    send: withJob({ model: { path: '/models/x' } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'model.path',
+    reason: /not a known field/,
+  },
+  // job body: checks that used to pass creation and fail on the worker
+  {
+    name: 'more training problems than the task has (add:1 has 80)',
+    send: withJob({ data: { task: { name: 'add', difficulty: 1, n_train: 500, n_test: 10 } } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'data.task.n_train',
+    reason: /must be <= 80: task add at difficulty 1 has only 80 distinct train problems/,
+  },
+  {
+    name: 'more held-out problems than the task has',
+    send: withJob({ data: { task: { name: 'add', difficulty: 1, n_train: 10, n_test: 50 } } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'data.task.n_test',
+    reason: /has only 20 distinct test problems/,
+  },
+  {
+    name: 'completions that cannot fit the built-in model`s context',
+    send: withJob({ sampling: { max_new_tokens: 1024 } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'sampling.max_new_tokens',
+    reason: /exceeds the model's max_position_embeddings \(1024\)/,
   },
   {
     name: 'checkpoint of another project`s job',
-    send: job(() => ({ kind: 'eval', from_checkpoint: { job_id: jobB } })),
+    send: job(() => ({ mode: 'eval', from_checkpoint: { job_id: jobB } })),
     status: 400,
     code: 'validation_failed',
     field: 'from_checkpoint.job_id',
@@ -604,19 +660,34 @@ const CASES: Case[] = [
     reason: /non-empty array/,
   },
   {
-    name: 'grid point that breaks a trainer rule',
+    name: 'grid value that breaks a trainer rule',
     send: () =>
       api.request('POST', '/v1/sweeps', {
         token: a.token,
         json: {
-          base: { ...validJob(), kind: 'grpo', grpo: { epsilon: 0.1 } },
+          base: { ...validJob(), algorithm: 'grpo', grpo: { epsilon: 0.1 } },
           grid: { 'grpo.epsilon_high': [0.2, 0.05] },
         },
       }),
     status: 400,
     code: 'validation_failed',
-    field: 'grpo.epsilon_high',
-    reason: /must be >= grpo.epsilon \(0.1\) \(grid point grpo.epsilon_high=0.05\)/,
+    field: 'grid.grpo.epsilon_high[1]',
+    reason: /^0.05 must be >= grpo.epsilon \(0.1\)$/,
+  },
+  {
+    name: 'grid point (a combination of valid values) that breaks a trainer rule',
+    send: () =>
+      api.request('POST', '/v1/sweeps', {
+        token: a.token,
+        json: {
+          base: { ...validJob(), eval: { n: 4, k: 1 } },
+          grid: { 'eval.n': [4, 1], 'eval.k': [4] },
+        },
+      }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'eval.k',
+    reason: /must be <= eval.n \(1\) \(grid point eval.n=1 eval.k=4\)/,
   },
 ];
 

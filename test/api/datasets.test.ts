@@ -137,7 +137,7 @@ describe('datasets', () => {
     const ds = await upload('in-use', '{"problem":"1+1","answer":"2"}');
     const job = await api.request('POST', '/v1/jobs', {
       token,
-      json: { kind: 'grpo', model: { builtin: 'tiny-1m' }, dataset_id: ds.body.id },
+      json: { algorithm: 'grpo', model: { builtin: 'tiny-1m' }, data: { dataset_id: ds.body.id } },
     });
     expect(job.status).toBe(201);
     const refused = await api.request('DELETE', `/v1/datasets/${ds.body.id}`, { token });

@@ -12,9 +12,9 @@ let token: string;
 let datasetId: string;
 
 const popo = (extra: Record<string, unknown> = {}) => ({
-  kind: 'popo',
+  algorithm: 'popo',
   model: { builtin: 'tiny-1m' },
-  dataset_id: datasetId,
+  data: { dataset_id: datasetId },
   steps: 20,
   popo: { alpha: 0.1, tau: 0.99 },
   ...extra,
@@ -57,8 +57,17 @@ describe('jobs', () => {
       dataset_id: datasetId,
       priority: 5,
       total_steps: 20,
-      config: { steps: 20, popo: { alpha: 0.1, tau: 0.99 } },
+      // The run document as accepted, every default filled in; service-only fields sit beside it.
+      config: {
+        algorithm: 'popo',
+        steps: 20,
+        popo: { alpha: 0.1, tau: 0.99, beta: 0.01, positive_threshold: 0.5 },
+        model: { builtin: 'tiny-1m' },
+        data: { dataset_id: datasetId, overlong: 'error' },
+      },
     });
+    expect(res.body.config).not.toHaveProperty('priority');
+    expect(res.body.config).not.toHaveProperty('name');
     const entry = await inQueue(res.body.id);
     expect(entry?.data).toEqual({ jobId: res.body.id });
     expect(entry?.opts.priority).toBe(6); // BullMQ priorities start at 1
@@ -70,9 +79,9 @@ describe('jobs', () => {
     const res = await api.request('POST', '/v1/jobs', {
       token,
       json: {
-        kind: 'sft',
+        algorithm: 'sft',
         model: { builtin: 'tiny-1m' },
-        task: { name: 'add', difficulty: 1, n_train: 50, n_test: 10 },
+        data: { task: { name: 'add', difficulty: 1, n_train: 50, n_test: 10 } },
       },
     });
     expect(res.status).toBe(201);
@@ -144,7 +153,7 @@ describe('jobs', () => {
     for (const kind of ['popo', 'grpo', 'popo', 'sft', 'popo']) {
       const r = await api.request('POST', '/v1/jobs', {
         token: t,
-        json: { kind, model: { builtin: 'tiny-1m' }, dataset_id: ds.body.id },
+        json: { algorithm: kind, model: { builtin: 'tiny-1m' }, data: { dataset_id: ds.body.id } },
       });
       made.push({ id: r.body.id, kind });
     }
@@ -249,7 +258,7 @@ describe('jobs from a checkpoint', () => {
     }
     const latest = await api.request('POST', '/v1/jobs', {
       token,
-      json: { kind: 'grpo', from_checkpoint: { job_id: parent.id } },
+      json: { algorithm: 'grpo', from_checkpoint: { job_id: parent.id } },
     });
     expect(latest.status).toBe(201);
     const cps = await db.query<{ id: string; step: number }>(
@@ -261,16 +270,18 @@ describe('jobs from a checkpoint', () => {
       from_checkpoint_id: cps[1].id,
       model_builtin: 'tiny-1m',
       dataset_id: datasetId,
+      kind: 'grpo',
+      config: { algorithm: 'grpo', model: { builtin: 'tiny-1m' }, data: { dataset_id: datasetId } },
     });
     const named = await api.request('POST', '/v1/jobs', {
       token,
-      json: { kind: 'eval', from_checkpoint: { job_id: parent.id, step: 5 } },
+      json: { mode: 'eval', from_checkpoint: { job_id: parent.id, step: 5 } },
     });
     expect(named.body.from_checkpoint_id).toBe(cps[0].id);
 
     const missing = await api.request('POST', '/v1/jobs', {
       token,
-      json: { kind: 'eval', from_checkpoint: { job_id: parent.id, step: 7 } },
+      json: { mode: 'eval', from_checkpoint: { job_id: parent.id, step: 7 } },
     });
     expect(missing.status).toBe(400);
     expect(missing.body.error.details).toEqual([

@@ -52,9 +52,9 @@ beforeAll(async () => {
   const job = await api.request('POST', '/v1/jobs', {
     token,
     json: {
-      kind: 'popo',
+      algorithm: 'popo',
       model: { builtin: 'tiny-1m' },
-      task: { name: 'add', difficulty: 1, n_train: 10, n_test: 2 },
+      data: { task: { name: 'add', difficulty: 1, n_train: 10, n_test: 2 } },
     },
   });
   jobId = job.body.id;
@@ -102,9 +102,9 @@ describe('metrics', () => {
     const j = await api.request('POST', '/v1/jobs', {
       token: t,
       json: {
-        kind: 'grpo',
+        algorithm: 'grpo',
         model: { builtin: 'tiny-1m' },
-        task: { name: 'add', difficulty: 1, n_train: 10, n_test: 2 },
+        data: { task: { name: 'add', difficulty: 1, n_train: 10, n_test: 2 } },
       },
     });
     const first = await claimFor(j.body.id, 'w1');

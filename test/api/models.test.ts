@@ -83,9 +83,9 @@ describe('models', () => {
     const job = await api.request('POST', '/v1/jobs', {
       token,
       json: {
-        kind: 'popo',
+        algorithm: 'popo',
         model: { id: res.body.id },
-        task: { name: 'add', difficulty: 1, n_train: 4, n_test: 1 },
+        data: { task: { name: 'add', difficulty: 1, n_train: 4, n_test: 1 } },
       },
     });
     expect(job.status).toBe(201);

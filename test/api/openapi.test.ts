@@ -14,9 +14,9 @@ describe('openapi.json', () => {
     const doc = await generateOpenApi(loadConfig({}));
     const schemas = doc.components?.schemas as Record<
       string,
-      { properties: Record<string, Record<string, unknown>> }
+      { properties: Record<string, { properties: Record<string, unknown> }> }
     >;
-    expect(schemas.PopoParamsDto.properties.tau).toMatchObject({
+    expect(schemas.JobRequest.properties.popo.properties.tau).toMatchObject({
       minimum: 0,
       exclusiveMinimum: true,
       maximum: 1,
@@ -25,5 +25,8 @@ describe('openapi.json', () => {
     expect(schemas.ErrorResponseDto.properties.error).toBeDefined();
     const createJob = doc.paths['/v1/jobs'].post!;
     expect(Object.keys(createJob.responses)).toEqual(expect.arrayContaining(['201', '200', 'default']));
+    expect(createJob.requestBody).toMatchObject({
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/JobRequest' } } },
+    });
   });
 });

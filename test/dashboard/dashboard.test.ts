@@ -35,7 +35,7 @@ if (unavailable) {
 
 const TINY = {
   model: { builtin: 'tiny-1m' },
-  task: { name: 'add', difficulty: 2, n_train: 200, n_test: 20 },
+  data: { task: { name: 'add', difficulty: 2, n_train: 200, n_test: 20 } },
   seed: 1,
   sampling: { group_size: 4, prompts_per_step: 2, max_new_tokens: 4 },
   optimizer: { lr: 0.001 },
@@ -138,12 +138,12 @@ describe.skipIf(!!unavailable)('dashboard in headless chromium', () => {
 
   it('submits a job from the generated form, showing the API field errors beside the fields', async () => {
     // The baseline (GRPO) to start the form from and to compare with later.
-    baseline = await createJob({ ...TINY, kind: 'grpo', name: 'grpo-baseline', steps: 12, eval_every: 4 });
+    baseline = await createJob({ ...TINY, algorithm: 'grpo', name: 'grpo-baseline', steps: 12, eval_every: 4 });
     await page.goto(`${api.baseUrl}/#/new`);
-    await page.waitForSelector('[data-test="submit-form"] [data-field="kind"]');
+    await page.waitForSelector('[data-test="submit-form"] [data-field="algorithm"]');
     await page.selectOption('select[name="start-from"]', baseline);
     await expect.poll(() => page.inputValue('input[name="steps"]')).toBe('12');
-    await page.selectOption('select[name="kind"]', JSON.stringify('popo'));
+    await page.selectOption('select[name="algorithm"]', JSON.stringify('popo'));
     await page.fill('input[name="name"]', 'popo-live');
     await page.fill('input[name="steps"]', '400');
     await page.fill('input[name="eval_every"]', '25');

@@ -90,12 +90,17 @@ describe('embedded mode (npm start with no DATABASE_URL / REDIS_URL)', () => {
 
     const small = {
       model: { builtin: 'tiny-1m' },
-      task: { name: 'add', difficulty: 1, n_train: 20, n_test: 2 },
+      data: { task: { name: 'add', difficulty: 1, n_train: 20, n_test: 2 } },
       sampling: { group_size: 4, prompts_per_step: 2, max_new_tokens: 4 },
       optimizer: { lr: 0.001 },
       eval: { n: 1, k: 1, temperature: 0, max_examples: 2 },
     };
-    const quick = await call('POST', '/v1/jobs', { kind: 'popo', steps: 2, checkpoint_every: 0, ...small });
+    const quick = await call('POST', '/v1/jobs', {
+      algorithm: 'popo',
+      steps: 2,
+      checkpoint_every: 0,
+      ...small,
+    });
     expect(quick.status).toBe(201);
     await waitFor(
       async () => (await call('GET', `/v1/jobs/${quick.body.id}`)).body.status === 'succeeded',
@@ -106,7 +111,12 @@ describe('embedded mode (npm start with no DATABASE_URL / REDIS_URL)', () => {
     expect(m.body.items.map((i: { step: number }) => i.step)).toEqual([1, 2]);
 
     // A longer job, killed mid-run together with its process (no graceful shutdown at all).
-    const long = await call('POST', '/v1/jobs', { kind: 'grpo', steps: 6, checkpoint_every: 2, ...small });
+    const long = await call('POST', '/v1/jobs', {
+      algorithm: 'grpo',
+      steps: 6,
+      checkpoint_every: 2,
+      ...small,
+    });
     await waitFor(
       async () => (await call('GET', `/v1/jobs/${long.body.id}`)).body.progress_step >= 3,
       'long job past its first checkpoint',

@@ -50,7 +50,7 @@ beforeAll(async () => {
   const create = async (token: string) => {
     const res = await apiA.request('POST', '/v1/jobs', {
       token,
-      json: { kind: 'popo', model: { builtin: 'tiny-1m' }, task: TASK },
+      json: { algorithm: 'popo', model: { builtin: 'tiny-1m' }, data: { task: TASK } },
     });
     if (res.status !== 201) throw new Error(JSON.stringify(res.body));
     return res.body.id as string;

@@ -193,13 +193,12 @@ describe('training end to end (API + worker process + socket)', () => {
   it('POPO on an uploaded dataset: metrics, checkpoints, socket updates, signed webhook', async () => {
     const datasetId = await uploadDataset('sums', jsonl(false));
     const jobId = await createJob({
-      kind: 'popo',
+      algorithm: 'popo',
       model: { builtin: 'tiny-1m' },
-      dataset_id: datasetId,
+      data: { dataset_id: datasetId, reward: 'exact' },
       steps: 3,
       checkpoint_every: 2,
       webhook_url: hookUrl,
-      reward: 'exact',
     });
     await expectCompletedRun(jobId, 3, [2, 3]);
     await expectServedMetrics(jobId, 'popo', ['reward_mean', 'l_sim', 'drift', 'drift_bound'], ['kl']);
@@ -224,9 +223,9 @@ describe('training end to end (API + worker process + socket)', () => {
 
   it('GRPO on a built-in task', async () => {
     const jobId = await createJob({
-      kind: 'grpo',
+      algorithm: 'grpo',
       model: { builtin: 'tiny-1m' },
-      task: { name: 'add', difficulty: 1, n_train: 20, n_test: 4 },
+      data: { task: { name: 'add', difficulty: 1, n_train: 20, n_test: 4 } },
       steps: 2,
       checkpoint_every: 1,
     });
@@ -237,9 +236,9 @@ describe('training end to end (API + worker process + socket)', () => {
   it('SFT on a dataset with completions', async () => {
     const datasetId = await uploadDataset('sums-sft', jsonl(true));
     const jobId = await createJob({
-      kind: 'sft',
+      algorithm: 'sft',
       model: { builtin: 'tiny-1m' },
-      dataset_id: datasetId,
+      data: { dataset_id: datasetId },
       steps: 3,
       checkpoint_every: 0,
     });
@@ -249,9 +248,9 @@ describe('training end to end (API + worker process + socket)', () => {
 
   it('cancel reaches a running learner within a step', async () => {
     const jobId = await createJob({
-      kind: 'grpo',
+      algorithm: 'grpo',
       model: { builtin: 'tiny-1m' },
-      task: { name: 'add', difficulty: 1, n_train: 20, n_test: 2 },
+      data: { task: { name: 'add', difficulty: 1, n_train: 20, n_test: 2 } },
       steps: 200,
       checkpoint_every: 0,
     });
@@ -274,9 +273,9 @@ describe('training end to end (API + worker process + socket)', () => {
 
   it('pause checkpoints and frees the worker; resume continues from that checkpoint to the end', async () => {
     const jobId = await createJob({
-      kind: 'popo',
+      algorithm: 'popo',
       model: { builtin: 'tiny-1m' },
-      task: { name: 'add', difficulty: 1, n_train: 20, n_test: 2 },
+      data: { task: { name: 'add', difficulty: 1, n_train: 20, n_test: 2 } },
       steps: 5,
       checkpoint_every: 0,
     });

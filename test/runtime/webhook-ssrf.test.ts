@@ -42,9 +42,9 @@ const createJob = (webhook_url: string) =>
   api.request('POST', '/v1/jobs', {
     token: project.token,
     json: {
-      kind: 'popo',
+      algorithm: 'popo',
       model: { builtin: 'tiny-1m' },
-      task: { name: 'add', difficulty: 1, n_train: 10, n_test: 2 },
+      data: { task: { name: 'add', difficulty: 1, n_train: 10, n_test: 2 } },
       webhook_url,
     },
   });

@@ -64,9 +64,9 @@ async function cancelledJobWithHook(url: string): Promise<string> {
   const created = await api.request('POST', '/v1/jobs', {
     token: project.token,
     json: {
-      kind: 'popo',
+      algorithm: 'popo',
       model: { builtin: 'tiny-1m' },
-      task: { name: 'add', difficulty: 1, n_train: 10, n_test: 2 },
+      data: { task: { name: 'add', difficulty: 1, n_train: 10, n_test: 2 } },
       webhook_url: url,
     },
   });
@@ -175,9 +175,9 @@ describe('webhooks', () => {
     const created = await api.request('POST', '/v1/jobs', {
       token: project.token,
       json: {
-        kind: 'grpo',
+        algorithm: 'grpo',
         model: { builtin: 'tiny-1m' },
-        task: { name: 'add', difficulty: 1, n_train: 10, n_test: 2 },
+        data: { task: { name: 'add', difficulty: 1, n_train: 10, n_test: 2 } },
       },
     });
     await api.request('POST', `/v1/jobs/${created.body.id}/cancel`, { token: project.token });

@@ -57,9 +57,9 @@ describe('a worker killed mid-job', () => {
     const created = await api.request('POST', '/v1/jobs', {
       token: project.token,
       json: {
-        kind: 'popo',
+        algorithm: 'popo',
         model: { builtin: 'tiny-1m' },
-        task: { name: 'add', difficulty: 1, n_train: 20, n_test: 2 },
+        data: { task: { name: 'add', difficulty: 1, n_train: 20, n_test: 2 } },
         steps: 8,
         checkpoint_every: 2,
         seed: 5,

@@ -19,7 +19,7 @@ describe('SDK errors', () => {
       token: 't',
       fetch: answer(400, JSON.stringify(body)),
     });
-    const err = await client.jobs.create({ kind: 'popo' }).catch((e: unknown) => e);
+    const err = await client.jobs.create({ algorithm: 'popo' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PopoApiError);
     expect(err).toMatchObject({ status: 400, code: 'validation_failed', field: 'popo.tau', method: 'POST' });
     expect((err as PopoApiError).details).toEqual(body.error.details);

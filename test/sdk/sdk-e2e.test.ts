@@ -100,12 +100,11 @@ describe('SDK against the real service', () => {
 
     const body: CreateJobRequest = {
       ...SMALL,
-      kind: 'popo',
+      algorithm: 'popo',
       model: { builtin: 'tiny-1m' },
-      dataset_id: dataset.id,
+      data: { dataset_id: dataset.id, reward: 'exact' },
       steps: 3,
       checkpoint_every: 2,
-      reward: 'exact',
     };
     const job = await client.jobs.create(body, { idempotencyKey: 'sdk-first' });
     expect(job.status).toBe('queued');
@@ -151,7 +150,7 @@ describe('SDK against the real service', () => {
 
   it('bad requests surface as PopoApiError naming the field', async () => {
     const err = await client.jobs
-      .create({ kind: 'popo', model: { builtin: 'tiny-1m' }, task: TASK, popo: { tau: 1.5 } })
+      .create({ algorithm: 'popo', model: { builtin: 'tiny-1m' }, data: { task: TASK }, popo: { tau: 1.5 } })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PopoApiError);
     expect(err).toMatchObject({ status: 400, code: 'validation_failed', field: 'popo.tau' });
@@ -175,9 +174,9 @@ describe('popo jobs CLI', () => {
     await writeFile(
       config,
       [
-        'kind: grpo',
+        'algorithm: grpo',
         'model: { builtin: tiny-1m }',
-        'task: { name: add, difficulty: 1, n_train: 20, n_test: 2 }',
+        'data: { task: { name: add, difficulty: 1, n_train: 20, n_test: 2 } }',
         'steps: 2',
         'checkpoint_every: 0',
         `sampling: ${JSON.stringify(SMALL.sampling)}`,
@@ -219,7 +218,10 @@ describe('popo jobs CLI', () => {
 
   it('a refused submit exits 2 and names the field and the reason', async () => {
     const config = join(dir, 'bad.json');
-    await writeFile(config, JSON.stringify({ kind: 'popo', model: { builtin: 'tiny-1m' }, task: TASK }));
+    await writeFile(
+      config,
+      JSON.stringify({ algorithm: 'popo', model: { builtin: 'tiny-1m' }, data: { task: TASK } }),
+    );
     const run = await cli(['jobs', 'submit', '--config', config, '--set', 'popo.tau=2']);
     expect(run.code).toBe(2);
     expect(run.stdout).toBe('');

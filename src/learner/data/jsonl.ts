@@ -1,46 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Example } from '../trainer/types.js';
+import { JsonlError, parseExamplesJsonl } from './examples.js';
 
-export class JsonlError extends Error {
-  constructor(
-    readonly line: number,
-    readonly reason: string,
-  ) {
-    super(`line ${line}: ${reason}`);
-  }
-}
-
-/** Parses JSONL rows with non-empty string `problem` and `answer`; ids default to the line number. */
-export function parseExamplesJsonl(text: string): Example[] {
-  const out: Example[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let row: unknown;
-    try {
-      row = JSON.parse(line);
-    } catch {
-      throw new JsonlError(i + 1, 'is not valid JSON');
-    }
-    if (typeof row !== 'object' || row === null || Array.isArray(row))
-      throw new JsonlError(i + 1, 'must be a JSON object');
-    const r = row as Record<string, unknown>;
-    for (const f of ['problem', 'answer'] as const) {
-      if (typeof r[f] !== 'string' || !(r[f] as string).trim())
-        throw new JsonlError(i + 1, `field "${f}" must be a non-empty string`);
-    }
-    const id = typeof r.id === 'string' || typeof r.id === 'number' ? String(r.id) : String(i + 1);
-    const completion = typeof r.completion === 'string' ? r.completion : undefined;
-    out.push({
-      id,
-      problem: r.problem as string,
-      answer: r.answer as string,
-      ...(completion ? { completion } : {}),
-    });
-  });
-  return out;
-}
-
-export function readExamplesJsonl(path: string): Example[] {
+/** A JSONL file → examples by split (src/learner/data/examples.ts holds the row rules); errors name the file. */
+export function readExamplesJsonl(path: string): { train: Example[]; test: Example[] } {
   try {
     return parseExamplesJsonl(readFileSync(path, 'utf8'));
   } catch (e) {

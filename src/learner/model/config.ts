@@ -69,6 +69,14 @@ export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'Qwen2ForCausalLM'] 
  * tasks; special ids follow its convention (pad 0, bos 1, eos 2).
  */
 export const BUILTIN_MODELS: Record<string, ModelConfig> = {
+  // The demo's model: small enough that SFT + POPO take about a minute on 2 cores.
+  'tiny-86k': builtin({
+    hidden_size: 64,
+    intermediate_size: 128,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 4,
+  }),
   'tiny-1m': builtin({
     hidden_size: 128,
     intermediate_size: 352,

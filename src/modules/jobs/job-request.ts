@@ -1,17 +1,21 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { instanceToPlain } from 'class-transformer';
 import type { DataSource } from 'typeorm';
 import { checkOutboundUrl } from '../../common/ssrf-guard.js';
 import { AppConfig } from '../../config/index.js';
 import { validationFailed, type ErrorDetail } from '../../common/api-error.js';
-import { Dataset, Model, type Job } from '../../database/entities/index.js';
+import { Dataset, DatasetRow, Model, type Job, type JsonObject } from '../../database/entities/index.js';
 import { CheckpointRepository } from '../../repositories/checkpoint.repository.js';
 import { JobRepository } from '../../repositories/job.repository.js';
-import { BUILTIN_MODELS } from '../../learner/model/config.js';
-import { ConfigError, resolveConfig } from '../../learner/trainer/config.js';
-import type { CreateJobDto } from './dto/create-job.dto.js';
-import { HYPERPARAMETER_SCALARS, HYPERPARAMETER_SECTIONS } from './dto/hyperparameters.dto.js';
+import { getTask } from '../../learner/tasks/index.js';
+import { contextIssues, modelContext } from '../../learner/trainer/context-check.js';
+import {
+  jobRequestSchema,
+  parseJobRequest,
+  SERVICE_ONLY_FIELDS,
+  type JobRequest,
+} from './job-request-schema.js';
+import { parseRun, ConfigError } from '../../learner/trainer/config.js';
 
 /** The columns of a new jobs row that follow from a validated request (everything but ids and bookkeeping). */
 export type JobRowInput = Pick<
@@ -30,16 +34,14 @@ export type JobRowInput = Pick<
   | 'webhook_url'
 >;
 
-/** The hyperparameter fields of a request as a plain object: what jobs.config stores. */
-export function hyperparametersOf(dto: CreateJobDto): Record<string, unknown> {
-  const plain = instanceToPlain(dto) as Record<string, unknown>;
-  const keys: readonly string[] = [...HYPERPARAMETER_SCALARS, ...HYPERPARAMETER_SECTIONS];
-  return Object.fromEntries(Object.entries(plain).filter(([k, v]) => keys.includes(k) && v !== undefined));
-}
+type Run = Omit<JobRequest, (typeof SERVICE_ONLY_FIELDS)[number]>;
+type Task = NonNullable<Run['data']['task']>;
 
 /**
- * Turns a DTO-valid job request into row columns: checks the rules that span fields and that the model,
- * dataset and checkpoint it names exist in the caller's project. All problems come back in one 400.
+ * Turns a job request (the run document with ids for the model and the data) into row columns: the schema's
+ * checks, then everything that needs the database or the model's files: the model, dataset and checkpoint exist
+ * in the caller's project, and the prompts fit the model's context. All problems come back in one 400, before
+ * anything is written: a job that is certain to fail is never created.
  */
 @Injectable()
 export class JobRequestResolver {
@@ -50,53 +52,26 @@ export class JobRequestResolver {
     private readonly checkpoints: CheckpointRepository,
   ) {}
 
-  async resolve(projectId: string, dto: CreateJobDto): Promise<JobRowInput> {
+  async resolve(projectId: string, body: unknown): Promise<JobRowInput> {
+    const req = parseJobRequest(body);
+    const given = body as Record<string, unknown>;
     const errors: ErrorDetail[] = [];
     const fail = (field: string, reason: string) => errors.push({ field, reason });
-
-    if (dto.model && (dto.model.builtin === undefined) === (dto.model.id === undefined))
-      fail('model', 'give exactly one of model.builtin or model.id');
-    if (!dto.model && !dto.from_checkpoint)
-      fail('model', 'is required (model.builtin or model.id), unless from_checkpoint is given');
-    if (dto.dataset_id && dto.task) fail('dataset_id', 'give either dataset_id or task, not both');
-    if (!dto.dataset_id && !dto.task && !dto.from_checkpoint)
-      fail('dataset_id', 'is required (or give task)');
-    if (dto.eval?.k !== undefined && dto.eval.n !== undefined && dto.eval.k > dto.eval.n)
-      fail('eval.k', `must be <= eval.n (${dto.eval.n})`);
-    if (errors.length) throw validationFailed(errors);
-
-    let modelBuiltin: string | null = null;
-    let modelId: string | null = null;
-    let datasetId: string | null = dto.dataset_id ?? null;
-    let task = dto.task ? (instanceToPlain(dto.task) as Record<string, unknown>) : null;
+    const { name, mode, priority, webhook_url, from_checkpoint, ...parsed } = req;
+    let run: Run = parsed;
     let parentJobId: string | null = null;
     let fromCheckpointId: string | null = null;
 
-    if (dto.model?.builtin !== undefined) {
-      if (!(dto.model.builtin in BUILTIN_MODELS))
-        fail('model.builtin', `unknown built-in model; one of: ${Object.keys(BUILTIN_MODELS).join(', ')}`);
-      modelBuiltin = dto.model.builtin;
-    }
-    if (dto.model?.id !== undefined) {
-      if (!(await this.db.getRepository(Model).existsBy({ id: dto.model.id, project_id: projectId })))
-        fail('model.id', 'no such model in this project');
-      modelId = dto.model.id;
-    }
-    if (
-      dto.dataset_id &&
-      !(await this.db.getRepository(Dataset).existsBy({ id: dto.dataset_id, project_id: projectId }))
-    )
-      fail('dataset_id', 'no such dataset in this project');
-    if (dto.webhook_url) {
-      const refused = await checkOutboundUrl(dto.webhook_url, this.appConfig.outbound);
+    if (webhook_url) {
+      const refused = await checkOutboundUrl(webhook_url, this.appConfig.outbound);
       if (refused) fail('webhook_url', refused);
     }
 
-    if (dto.from_checkpoint) {
-      const parent = await this.jobs.findInProject(projectId, dto.from_checkpoint.job_id);
+    if (from_checkpoint) {
+      const parent = await this.jobs.findInProject(projectId, from_checkpoint.job_id);
       if (!parent) fail('from_checkpoint.job_id', 'no such job in this project');
       else {
-        const step = dto.from_checkpoint.step;
+        const step = from_checkpoint.step;
         const checkpoint = await this.checkpoints.find(parent.id, step ?? 'latest');
         if (!checkpoint)
           fail(
@@ -107,77 +82,118 @@ export class JobRequestResolver {
           );
         else fromCheckpointId = checkpoint.id;
         parentJobId = parent.id;
-        // The checkpoint's weights belong to the parent's base model; a different base cannot load them.
-        if (!dto.model) {
-          modelBuiltin = parent.model_builtin;
-          modelId = parent.model_id;
-        } else if (modelBuiltin !== parent.model_builtin || modelId !== parent.model_id)
-          fail('model', 'must match the base model of the checkpoint`s job (or be omitted)');
-        if (!dto.dataset_id && !dto.task) {
-          datasetId = parent.dataset_id;
-          task = parent.task;
-          if (!datasetId && !task)
-            fail('dataset_id', 'is required: the parent job`s dataset no longer exists');
-        }
+        run = this.inherit(run, parent, given, fail);
       }
     }
     if (errors.length) throw validationFailed(errors);
 
-    const config = hyperparametersOf(dto);
-    const row: JobRowInput = {
-      kind: dto.kind,
-      name: dto.name ?? null,
-      config,
-      model_builtin: modelBuiltin,
-      model_id: modelId,
-      dataset_id: datasetId,
-      task,
-      priority: dto.priority ?? 0,
-      total_steps: typeof config.steps === 'number' ? config.steps : null,
+    let modelPath: string | undefined;
+    if (run.model.id !== undefined) {
+      const model = await this.db
+        .getRepository(Model)
+        .findOne({ where: { id: run.model.id, project_id: projectId }, select: { id: true, path: true } });
+      if (!model) fail('model.id', 'no such model in this project');
+      modelPath = model?.path;
+    }
+    let longestProblem = 0;
+    if (run.data.dataset_id !== undefined) {
+      if (
+        !(await this.db.getRepository(Dataset).existsBy({ id: run.data.dataset_id, project_id: projectId }))
+      )
+        fail('data.dataset_id', 'no such dataset in this project');
+      else longestProblem = await this.longestDatasetProblem(run.data.dataset_id);
+    } else if (run.data.task) longestProblem = longestTaskProblem(run.data.task, run.seed);
+
+    const context = modelContext(run.model.builtin ? { builtin: run.model.builtin } : { path: modelPath });
+    if (context) errors.push(...contextIssues(run, context, longestProblem));
+    if (errors.length) throw validationFailed(errors);
+
+    return {
+      kind: mode === 'eval' ? 'eval' : run.algorithm,
+      name: name ?? null,
+      config: JSON.parse(JSON.stringify(run)) as JsonObject,
+      model_builtin: run.model.builtin ?? null,
+      model_id: run.model.id ?? null,
+      dataset_id: run.data.dataset_id ?? null,
+      task: run.data.task ? { ...run.data.task } : null,
+      priority,
+      total_steps: run.steps,
       parent_job_id: parentJobId,
       from_checkpoint_id: fromCheckpointId,
-      webhook_url: dto.webhook_url ?? null,
+      webhook_url: webhook_url ?? null,
     };
-    const issues = await this.trainConfigIssues(row);
-    if (issues.length) throw validationFailed(issues);
-    return row;
   }
 
   /**
-   * Runs the trainer's own resolveConfig on what the worker will build from this row, so anything the
-   * trainer would reject (cross-field rules such as grpo.epsilon_high >= grpo.epsilon) is a 400 now rather
-   * than a failed job later. Field names are mapped back to the request's.
+   * A job started from a checkpoint runs on its parent's model (the checkpoint's weights cannot load into another)
+   * and, unless it names its own, on its parent's data. The inherited run is checked again (a task's size
+   * depends on the seed).
    */
-  async trainConfigIssues(row: JobRowInput): Promise<ErrorDetail[]> {
-    const { reward, ...hyper } = row.config as Record<string, unknown> & { reward?: unknown };
-    let model: { builtin?: string; path?: string } = { builtin: row.model_builtin ?? undefined };
-    if (row.model_id) {
-      const m = await this.db
-        .getRepository(Model)
-        .findOne({ where: { id: row.model_id }, select: { path: true } });
-      model = { path: m?.path ?? '/missing' };
+  private inherit(
+    run: Run,
+    parent: Job,
+    given: Record<string, unknown>,
+    fail: (field: string, reason: string) => void,
+  ): Run {
+    const parentModel = parent.model_builtin ? { builtin: parent.model_builtin } : { id: parent.model_id! };
+    let model = run.model;
+    if (!('model' in given)) model = parentModel;
+    else if (
+      (run.model.builtin ?? null) !== parent.model_builtin ||
+      (run.model.id ?? null) !== parent.model_id
+    )
+      fail('model', 'must match the base model of the checkpoint`s job (or be omitted)');
+    let data = run.data;
+    if (!('data' in given)) {
+      const parentData = (parent.config.data ?? {}) as Record<string, unknown>;
+      const reward = (parentData.reward ?? parent.config.reward) as Run['data']['reward'];
+      if (!parent.task && !parent.dataset_id)
+        fail('data.dataset_id', 'is required: the parent job`s dataset no longer exists');
+      data = {
+        overlong: run.data.overlong,
+        ...(parentData.overlong ? { overlong: parentData.overlong as Run['data']['overlong'] } : {}),
+        ...(reward ? { reward } : {}),
+        ...(parent.task ? { task: parent.task as Task } : { dataset_id: parent.dataset_id ?? undefined }),
+      };
     }
-    // The dataset's rows are not needed to check the hyperparameters: one stand-in example fills `train`.
-    const data: Record<string, unknown> = row.task ? { task: row.task } : { train: [STAND_IN_EXAMPLE] };
-    if (reward !== undefined) data.reward = reward;
+    if (model === run.model && data === run.data) return run;
     try {
-      resolveConfig({ ...hyper, algorithm: row.kind === 'eval' ? 'popo' : row.kind, model, data });
-      return [];
+      const {
+        name: _n,
+        mode: _m,
+        priority: _p,
+        webhook_url: _w,
+        from_checkpoint: _f,
+        ...checked
+      } = parseRun(jobRequestSchema, { ...run, model, data });
+      return checked;
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      return e.issues.map((i) => ({ field: requestField(i.field), reason: i.reason }));
+      for (const i of e.issues) fail(i.field, `${i.reason} (inherited from job ${parent.id})`);
+      return { ...run, model, data };
     }
+  }
+
+  private async longestDatasetProblem(datasetId: string): Promise<number> {
+    const [row] = await this.db
+      .getRepository(DatasetRow)
+      .createQueryBuilder('r')
+      .select('COALESCE(MAX(char_length(r.problem)), 0)', 'longest')
+      .where('r.dataset_id = :datasetId', { datasetId })
+      .getRawMany<{ longest: number | string }>();
+    return Number(row?.longest ?? 0);
   }
 }
 
-const STAND_IN_EXAMPLE = { id: 'stand-in', problem: '1', answer: '1' };
-
-/** TrainConfig paths → the job request's field names. */
-function requestField(field: string): string {
-  if (field === 'algorithm') return 'kind';
-  if (field === 'data.reward') return 'reward';
-  if (field.startsWith('data.task')) return field.slice('data.'.length);
-  if (field === 'data' || field.startsWith('data.')) return 'dataset_id';
-  if (field.startsWith('model')) return 'model';
-  return field;
+/** The longest problem text the task will generate for this run (both splits). */
+function longestTaskProblem(task: Task, seed: number): number {
+  const t = getTask(task.name);
+  let longest = 0;
+  for (const [split, n] of [
+    ['train', task.n_train],
+    ['test', task.n_test],
+  ] as const)
+    for (const e of t.generate({ split, n, seed, difficulty: task.difficulty, upTo: true }))
+      longest = Math.max(longest, e.problem.length);
+  return longest;
 }

@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import {
   ApiBearerAuth,
+  ApiBody,
   ApiCreatedResponse,
   ApiHeader,
   ApiOkResponse,
@@ -10,7 +11,6 @@ import {
 import type { Response } from 'express';
 import { ParseUuidPipe } from '../../common/uuid.pipe.js';
 import { ProjectId } from '../auth/auth.decorators.js';
-import { CreateJobDto } from './dto/create-job.dto.js';
 import { JobEventDto, ListEventsQuery } from './dto/job-events.dto.js';
 import { JobDto, JobPageDto, ListJobsQuery } from './dto/job.dto.js';
 import { IdempotencyKey } from './idempotency-key.decorator.js';
@@ -36,13 +36,17 @@ export class JobsController {
   ) {}
 
   @Post()
-  @ApiOperation({ summary: 'Create a training (popo | grpo | sft) or eval job.' })
+  @ApiOperation({
+    summary:
+      'Create a job from a run document (the `popo train` file, with model and data referenced by id).',
+  })
   @ApiHeader(IDEMPOTENCY_HEADER_DOC)
+  @ApiBody({ schema: { $ref: '#/components/schemas/JobRequest' } })
   @ApiCreatedResponse({ type: JobDto })
   @ApiOkResponse({ type: JobDto, description: 'Replay of an earlier request with the same Idempotency-Key.' })
   async create(
     @ProjectId() projectId: string,
-    @Body() body: CreateJobDto,
+    @Body() body: Record<string, unknown>,
     @IdempotencyKey() key: string | undefined,
     @Res({ passthrough: true }) res: Response,
   ): Promise<JobDto> {

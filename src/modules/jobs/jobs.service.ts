@@ -8,7 +8,6 @@ import { stableStringify } from '../../common/stable-json.js';
 import type { Job } from '../../database/entities/index.js';
 import { JOB_QUEUE, type JobQueue } from '../../queue/job-queue.js';
 import { JobRepository, type JobFilter } from '../../repositories/job.repository.js';
-import type { CreateJobDto } from './dto/create-job.dto.js';
 import { DomainEvents } from './domain-events.js';
 import { JobEventsService } from './job-events.service.js';
 import { JobRequestResolver, type JobRowInput } from './job-request.js';
@@ -47,11 +46,11 @@ export class JobsService {
    */
   async create(
     projectId: string,
-    dto: CreateJobDto,
+    body: unknown,
     idempotencyKey?: string,
   ): Promise<{ job: Job; created: boolean }> {
-    const row = await this.resolver.resolve(projectId, dto);
-    const hash = idempotencyKey ? requestHash(dto) : null;
+    const row = await this.resolver.resolve(projectId, body);
+    const hash = idempotencyKey ? requestHash(body) : null;
     const inserted = await this.jobs.transaction(async (m) => {
       const job = await this.insertJob(m, projectId, row, { idempotencyKey, requestHash: hash });
       if (job)

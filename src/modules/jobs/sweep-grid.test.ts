@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { expandGrid } from './sweep-grid.js';
 
 const base = {
-  kind: 'popo',
+  algorithm: 'popo',
   model: { builtin: 'tiny-1m' },
-  task: { name: 't', difficulty: 1, n_train: 1, n_test: 1 },
+  data: { task: { name: 'add', difficulty: 1, n_train: 10, n_test: 2 } },
   popo: { tau: 0.99 },
 };
 
@@ -20,14 +20,19 @@ describe('expandGrid', () => {
       { 'popo.alpha': 0.5, seed: 2 },
       { 'popo.alpha': 0.5, seed: 3 },
     ]);
-    expect(points[4].dto.popo).toMatchObject({ tau: 0.99, alpha: 0.5 });
-    expect(points[4].dto.seed).toBe(2);
+    expect(points[4].body.popo).toMatchObject({ tau: 0.99, alpha: 0.5 });
+    expect(points[4].body.seed).toBe(2);
     // The base object is never mutated.
     expect(base.popo).toEqual({ tau: 0.99 });
   });
 
   it('rejects paths outside the hyperparameters, empty lists and oversized grids', () => {
-    expect(expandGrid(base, { kind: ['grpo'] }, 10).errors[0]).toMatchObject({ field: 'grid.kind' });
+    expect(expandGrid(base, { 'model.builtin': ['tiny-10m'] }, 10).errors[0]).toMatchObject({
+      field: 'grid.model.builtin',
+    });
+    expect(expandGrid(base, { 'data.dataset_id': ['x'] }, 10).errors[0]).toMatchObject({
+      field: 'grid.data.dataset_id',
+    });
     expect(expandGrid(base, { 'popo.alpha.x': [1] }, 10).errors[0]).toMatchObject({
       field: 'grid.popo.alpha.x',
     });
@@ -39,6 +44,20 @@ describe('expandGrid', () => {
     expect(expandGrid(base, { seed: [1, 2, 3], 'popo.alpha': [0, 1] }, 5).errors).toEqual([
       { field: 'grid', reason: 'expands to 6 jobs; the limit is 5' },
     ]);
+  });
+
+  it('addresses the same field paths as the run document, data.task and algorithm included', () => {
+    const { points, errors } = expandGrid(
+      base,
+      { 'data.task.n_train': [5, 10], algorithm: ['popo', 'grpo'] },
+      10,
+    );
+    expect(errors).toEqual([]);
+    expect(points[3].body).toMatchObject({ algorithm: 'grpo', data: { task: { name: 'add', n_train: 10 } } });
+    expect(expandGrid(base, { 'data.task.n_train': [500] }, 10).errors[0]).toMatchObject({
+      field: 'grid.data.task.n_train[0]',
+      reason: expect.stringMatching(/^500 must be <= 80/),
+    });
   });
 
   it('validates each value in its own position', () => {

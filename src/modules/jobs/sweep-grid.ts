@@ -1,39 +1,41 @@
-import { plainToInstance } from 'class-transformer';
-import { validateSync } from 'class-validator';
 import type { ErrorDetail } from '../../common/api-error.js';
-import { validationDetails } from '../../common/validation.js';
-import { CreateJobDto } from './dto/create-job.dto.js';
-import { HYPERPARAMETER_SCALARS, HYPERPARAMETER_SECTIONS } from './dto/hyperparameters.dto.js';
+import { ConfigError, parseRun } from '../../learner/trainer/config.js';
+import { RUN_FIELD_PATHS } from '../../learner/trainer/run-spec.js';
+import { jobRequestSchema } from './job-request-schema.js';
 
 export interface GridPoint {
   /** path → value for this point, e.g. {"popo.alpha": 0.1, "optimizer.lr": 0.0003}. */
   values: Record<string, unknown>;
-  dto: CreateJobDto;
+  /** The job request of this point: the base with the values set. */
+  body: Record<string, unknown>;
 }
 
-/** Grid keys address hyperparameters only ("seed", "popo.alpha"): what a run varies, not what it runs on. */
+/** Grid keys address the run's own fields ("seed", "popo.alpha", "data.task.n_train"), never the model or dataset. */
 function checkPath(path: string): string | undefined {
-  const parts = path.split('.');
-  if (parts.length === 1 && (HYPERPARAMETER_SCALARS as readonly string[]).includes(parts[0]))
-    return undefined;
-  if (parts.length === 2 && (HYPERPARAMETER_SECTIONS as readonly string[]).includes(parts[0]))
-    return undefined;
-  return `is not a hyperparameter path (use a top-level field such as "seed" or "<section>.<field>" with section one of ${HYPERPARAMETER_SECTIONS.join(', ')})`;
+  if (RUN_FIELD_PATHS.includes(path)) return undefined;
+  return 'is not a hyperparameter path (a run field such as "seed", "popo.alpha" or "data.task.n_train"; the model and the dataset are the same for every point)';
 }
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
-  const [head, leaf] = path.split('.');
-  if (leaf === undefined) {
-    target[head] = value;
-    return;
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    node[key] = next && typeof next === 'object' && !Array.isArray(next) ? { ...(next as object) } : {};
+    node = node[key] as Record<string, unknown>;
   }
-  const section = target[head];
-  target[head] = { ...(section && typeof section === 'object' ? (section as object) : {}), [leaf]: value };
+  node[keys.at(-1)!] = value;
 }
 
+const withValues = (base: Record<string, unknown>, values: Record<string, unknown>) => {
+  const body = structuredClone(base);
+  for (const [k, v] of Object.entries(values)) setPath(body, k, v);
+  return body;
+};
+
 /**
- * Expands `grid` over `base` into its cartesian product, each point validated as a full job request. Errors
- * name the grid entry and the offending value: `grid.popo.tau[1]`.
+ * Expands `grid` over `base` into its cartesian product. Each value is first checked alone, in its own position,
+ * against the run spec, so one bad value gives one error naming the grid entry and the value: `grid.popo.tau[1]`.
  */
 export function expandGrid(
   base: Record<string, unknown>,
@@ -59,15 +61,15 @@ export function expandGrid(
       errors: [{ field: 'grid', reason: `expands to ${total} jobs; the limit is ${maxJobs}` }],
     };
 
-  // Each value is validated once, in its own position, so one bad value gives one error, not one per combination.
   for (const key of keys) {
     (grid[key] as unknown[]).forEach((value, i) => {
-      const plain = structuredClone(base);
-      setPath(plain, key, value);
-      const dto = plainToInstance(CreateJobDto, plain);
-      const details = validationDetails(validateSync(dto, { whitelist: true, forbidNonWhitelisted: true }));
-      for (const d of details.filter((d) => d.field === key))
-        errors.push({ field: `grid.${key}[${i}]`, reason: `${JSON.stringify(value)} ${d.reason}` });
+      try {
+        parseRun(jobRequestSchema, withValues(base, { [key]: value }));
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        for (const d of e.issues.filter((d) => d.field === key))
+          errors.push({ field: `grid.${key}[${i}]`, reason: `${JSON.stringify(value)} ${d.reason}` });
+      }
     });
   }
   if (errors.length) return { points: [], errors };
@@ -75,10 +77,5 @@ export function expandGrid(
   let combos: Record<string, unknown>[] = [{}];
   for (const key of keys)
     combos = combos.flatMap((c) => (grid[key] as unknown[]).map((v) => ({ ...c, [key]: v })));
-  const points = combos.map((values) => {
-    const plain = structuredClone(base);
-    for (const [k, v] of Object.entries(values)) setPath(plain, k, v);
-    return { values, dto: plainToInstance(CreateJobDto, plain) };
-  });
-  return { points, errors };
+  return { points: combos.map((values) => ({ values, body: withValues(base, values) })), errors };
 }

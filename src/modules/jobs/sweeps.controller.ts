@@ -1,6 +1,7 @@
 import { Body, Controller, Get, Param, Post, Res } from '@nestjs/common';
 import {
   ApiBearerAuth,
+  ApiBody,
   ApiCreatedResponse,
   ApiHeader,
   ApiOkResponse,
@@ -10,7 +11,7 @@ import {
 import type { Response } from 'express';
 import { ParseUuidPipe } from '../../common/uuid.pipe.js';
 import { ProjectId } from '../auth/auth.decorators.js';
-import { CreateSweepDto, SweepDto } from './dto/sweep.dto.js';
+import { SweepDto } from './dto/sweep.dto.js';
 import { IdempotencyKey } from './idempotency-key.decorator.js';
 import { IDEMPOTENCY_HEADER_DOC } from './jobs.controller.js';
 import { SweepsService } from './sweeps.service.js';
@@ -26,10 +27,11 @@ export class SweepsController {
   @Post()
   @ApiOperation({ summary: 'Expand a hyperparameter grid into a group of jobs.' })
   @ApiHeader(IDEMPOTENCY_HEADER_DOC)
+  @ApiBody({ schema: { $ref: '#/components/schemas/SweepRequest' } })
   @ApiCreatedResponse({ type: SweepDto })
   async create(
     @ProjectId() projectId: string,
-    @Body() body: CreateSweepDto,
+    @Body() body: Record<string, unknown>,
     @IdempotencyKey() key: string | undefined,
     @Res({ passthrough: true }) res: Response,
   ): Promise<SweepDto> {

@@ -1,13 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { instanceToPlain } from 'class-transformer';
 import type { DataSource } from 'typeorm';
-import { conflict, notFound, validationFailed, type ErrorDetail } from '../../common/api-error.js';
+import { ApiError, conflict, notFound, validationFailed, type ErrorDetail } from '../../common/api-error.js';
 import { AppConfig } from '../../config/index.js';
 import { type Job, Sweep, type JsonObject } from '../../database/entities/index.js';
-import type { CreateSweepDto } from './dto/sweep.dto.js';
+import { parseSweepRequest } from './job-request-schema.js';
 import { JobEventsService } from './job-events.service.js';
-import { hyperparametersOf, JobRequestResolver } from './job-request.js';
+import { JobRequestResolver, type JobRowInput } from './job-request.js';
 import { JobsService, requestHash } from './jobs.service.js';
 import { expandGrid } from './sweep-grid.js';
 import { JobRepository } from '../../repositories/job.repository.js';
@@ -26,26 +25,30 @@ export class SweepsService {
   /** Creates the sweep and all its jobs in one transaction (all or nothing), then enqueues them. */
   async create(
     projectId: string,
-    dto: CreateSweepDto,
+    body: unknown,
     idempotencyKey?: string,
   ): Promise<{ sweep: Sweep; jobs: Job[]; created: boolean }> {
-    const base = instanceToPlain(dto.base) as Record<string, unknown>;
-    const { points, errors } = expandGrid(base, dto.grid, this.config.limits.sweepJobs);
+    const dto = parseSweepRequest(body);
+    const { points, errors } = expandGrid(dto.base, dto.grid, this.config.limits.sweepJobs);
     if (errors.length) throw validationFailed(errors);
-    // Grid keys only touch hyperparameters, so model, data and checkpoint resolve the same for every point.
-    const shared = await this.resolver.resolve(projectId, dto.base);
-    const hash = idempotencyKey ? requestHash(dto) : null;
-    // The trainer's cross-field rules, per point (the grid can break them where the base did not).
+    // The base must stand as a job itself; then every point is resolved as the job it will be (cross-field rules
+    // and task sizes can break at a point where the base did not).
+    await this.resolver.resolve(projectId, dto.base);
+    const hash = idempotencyKey ? requestHash(body) : null;
     const pointIssues: ErrorDetail[] = [];
+    const rows: JobRowInput[] = [];
     for (const point of points) {
       const label = pointLabel(point.values);
-      for (const issue of await this.resolver.trainConfigIssues({
-        ...shared,
-        config: hyperparametersOf(point.dto),
-      }))
-        pointIssues.push({ field: issue.field, reason: `${issue.reason} (grid point ${label})` });
+      try {
+        rows.push(await this.resolver.resolve(projectId, point.body));
+      } catch (e) {
+        if (!(e instanceof ApiError) || !e.details) throw e;
+        for (const issue of e.details)
+          pointIssues.push({ field: issue.field, reason: `${issue.reason} (grid point ${label})` });
+      }
     }
     if (pointIssues.length) throw validationFailed(pointIssues);
+    const base = dto.base as JsonObject;
 
     const result = await this.db.transaction(async (m) => {
       const res = await m
@@ -55,7 +58,7 @@ export class SweepsService {
         .values({
           project_id: projectId,
           name: dto.name ?? null,
-          base: base as JsonObject,
+          base,
           grid: dto.grid as JsonObject,
           job_count: points.length,
           idempotency_key: idempotencyKey ?? null,
@@ -68,16 +71,16 @@ export class SweepsService {
       if (!sweepId) return undefined;
       const jobs: Job[] = [];
       for (const [i, point] of points.entries()) {
-        const config = hyperparametersOf(point.dto);
         const label = pointLabel(point.values);
         const job = await this.jobs.insertJob(
           m,
           projectId,
           {
-            ...shared,
-            config,
-            total_steps: typeof config.steps === 'number' ? config.steps : null,
-            name: `${dto.name ?? dto.base.name ?? 'sweep'} #${i + 1} ${label}`.slice(0, 200),
+            ...rows[i],
+            name: `${dto.name ?? (dto.base.name as string | undefined) ?? 'sweep'} #${i + 1} ${label}`.slice(
+              0,
+              200,
+            ),
           },
           { sweepId, sweepIndex: i },
         );

@@ -21,6 +21,25 @@ describe('trainConfigFor', () => {
     expect(c.popo).toMatchObject({ alpha: 0.5, beta: 0.01, tau: 0.995 });
   });
 
+  it('reads the run document as stored (model and data by reference), swapping the references', () => {
+    const examples = { train: [{ id: '1', problem: '1+1=', answer: '2' }], test: [] };
+    const config = {
+      algorithm: 'popo',
+      steps: 3,
+      model: { id: 'm' },
+      data: { dataset_id: 'd', reward: 'exact', overlong: 'skip' },
+      popo: { positive_threshold: 0.9 },
+    };
+    const c = trainConfigFor(
+      { ...base, model_builtin: null, model_id: 'm', task: null, config },
+      { modelPath: '/models/x', examples },
+    );
+    expect(c.model).toEqual({ path: '/models/x' });
+    expect(c.data).toMatchObject({ train: examples.train, reward: 'exact', overlong: 'skip' });
+    expect(c.data).not.toHaveProperty('dataset_id');
+    expect(c.popo.positive_threshold).toBe(0.9);
+  });
+
   it('uses a registered model’s directory and a dataset’s examples', () => {
     const examples = { train: [{ id: '1', problem: '1+1=', answer: '2' }], test: [] };
     const c = trainConfigFor(
@@ -47,16 +66,18 @@ describe('trainConfigFor', () => {
 });
 
 describe('examplesFromRows', () => {
-  it('splits on extra.split = "test", keeps ids and completions', () => {
+  it('splits on extra.split = "test", keeps ids (numbers too) and completions; ids default to the 1-based row', () => {
     const rows = [
       { idx: 0, problem: 'a', answer: '1', extra: null },
       { idx: 1, problem: 'b', answer: '2', extra: { id: 'x7', completion: 'so 2' } },
       { idx: 2, problem: 'c', answer: '3', extra: { split: 'test' } },
+      { idx: 3, problem: 'd', answer: '4', extra: { id: 12 } },
     ];
     expect(examplesFromRows(rows)).toEqual({
       train: [
         { id: '1', problem: 'a', answer: '1' },
         { id: 'x7', problem: 'b', answer: '2', completion: 'so 2' },
+        { id: '12', problem: 'd', answer: '4' },
       ],
       test: [{ id: '3', problem: 'c', answer: '3' }],
     });

@@ -8,18 +8,19 @@ import { ErrorBox, jobTitle } from './common.js';
 
 /**
  * A job's request body rebuilt from what the API returns for it: the stored config plus the columns the
- * request had (kind, model, data, …), kept to what the current schema accepts.
+ * request had (model, data, mode, …), kept to what the current schema accepts. Jobs stored before the one run
+ * document kept model and data in columns only; the columns fill whatever the stored config lacks.
  */
 export function bodyFromJob(doc: OpenApiDoc, schema: Schema, job: Job): Value {
   const cols: Value = {
-    kind: job.kind,
+    algorithm: job.kind === 'eval' ? undefined : job.kind,
+    mode: job.kind === 'eval' ? 'eval' : undefined,
     model: job.model_builtin
       ? { builtin: job.model_builtin }
       : job.model_id
         ? { id: job.model_id }
         : undefined,
-    dataset_id: job.dataset_id ?? undefined,
-    task: job.task ?? undefined,
+    data: job.dataset_id ? { dataset_id: job.dataset_id } : job.task ? { task: job.task } : undefined,
     priority: job.priority || undefined,
     webhook_url: job.webhook_url ?? undefined,
   };
