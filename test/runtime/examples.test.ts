@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DIST_CLI } from '../helpers/dist.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import {
   dropRedisPrefix,
@@ -47,7 +48,7 @@ let dir: string;
 const prefix = `popo-test-examples-${randomBytes(4).toString('hex')}`;
 
 function popo(args: string[]) {
-  const child = spawn(process.execPath, ['--import', './bench/register.mjs', 'src/cli/main.ts', ...args], {
+  const child = spawn(process.execPath, [DIST_CLI, ...args], {
     cwd: root,
     env: { ...process.env, POPO_URL: api.baseUrl, POPO_API_KEY: token, POPO_BACKEND: 'cpu', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
