@@ -81,11 +81,11 @@ function hostileValue(r: Rng): unknown {
 }
 
 const JOB_FIELDS = [
-  'kind',
+  'algorithm',
+  'mode',
+  'data',
   'name',
   'model',
-  'dataset_id',
-  'task',
   'steps',
   'popo',
   'grpo',
@@ -95,7 +95,6 @@ const JOB_FIELDS = [
   'priority',
   'from_checkpoint',
   'webhook_url',
-  'reward',
   'seed',
   'checkpoint_every',
   'unknown_field',
@@ -116,25 +115,28 @@ function mutate(obj: Record<string, unknown>, r: Rng, depth = 0): Record<string,
           ? mutate(v as Record<string, unknown>, r, depth + 1)
           : hostileValue(r);
     } else
-      out[depth === 0 ? r.pick(JOB_FIELDS) : r.pick(['k', 'n', 'tau', 'alpha', 'name', 'builtin'])] =
-        hostileValue(r);
+      out[
+        depth === 0
+          ? r.pick(JOB_FIELDS)
+          : r.pick(['k', 'n', 'tau', 'alpha', 'name', 'builtin', 'task', 'dataset_id', 'n_train'])
+      ] = hostileValue(r);
   }
   return out;
 }
 
 function validJob(r: Rng): Record<string, unknown> {
   return r.pick([
-    () => ({ kind: 'popo', model: { builtin: 'tiny-1m' }, dataset_id: datasetId, steps: 5 }),
+    () => ({ algorithm: 'popo', model: { builtin: 'tiny-1m' }, data: { dataset_id: datasetId }, steps: 5 }),
     () => ({
-      kind: 'grpo',
+      algorithm: 'grpo',
       model: { builtin: 'tiny-1m' },
-      task: { name: 'add', difficulty: 1 },
+      data: { task: { name: 'add', difficulty: 1 }, reward: 'exact' },
       grpo: { group_size: 4 },
     }),
     () => ({
-      kind: 'popo',
+      algorithm: 'popo',
       model: { builtin: 'tiny-1m' },
-      task: { name: 'reverse' },
+      data: { task: { name: 'reverse' } },
       popo: { alpha: 0.1 },
       eval: { n: 4, k: 2 },
     }),
