@@ -31,7 +31,7 @@ beforeAll(async () => {
   jobA = (
     await api.request('POST', '/v1/jobs', {
       token: a.token,
-      json: { kind: 'popo', model: { builtin: 'tiny-1m' }, dataset_id: datasetA },
+      json: { algorithm: 'popo', model: { builtin: 'tiny-1m' }, data: { dataset_id: datasetA } },
     })
   ).body.id;
 });
@@ -50,7 +50,7 @@ interface Case {
   reason?: RegExp;
 }
 
-const validJob = () => ({ kind: 'popo', model: { builtin: 'tiny-1m' }, dataset_id: datasetA });
+const validJob = () => ({ algorithm: 'popo', model: { builtin: 'tiny-1m' }, data: { dataset_id: datasetA } });
 const rawJson = (path: string, body: string, token: () => string) => () =>
   api.request('POST', path, { token: token(), body, headers: { 'content-type': 'application/json' } });
 const job = (patch: Record<string, unknown>) => () =>
@@ -136,7 +136,7 @@ const CASES: Case[] = [
   },
   { name: 'NUL in a nested job field', send: job({ reward: NUL }), reason: TEXT_REASON },
   // Sections sent as null are not "absent".
-  ...['eval', 'grpo', 'popo', 'task', 'model', 'from_checkpoint', 'sampling', 'optimizer'].map(
+  ...['eval', 'grpo', 'popo', 'data', 'model', 'from_checkpoint', 'sampling', 'optimizer'].map(
     (section): Case => ({ name: `"${section}": null`, send: job({ [section]: null }), field: section }),
   ),
   // Cursors decode to something Postgres must be able to compare; anything else is the client's mistake.

@@ -35,6 +35,7 @@ const SHORT = [
   'eval.max_examples=2',
   'sampling.group_size=2',
   'sampling.prompts_per_step=2',
+  'sampling.max_new_tokens=8',
   'sft.batch_size=4',
   'backend=cpu',
 ];
@@ -99,23 +100,27 @@ describe('examples/ run both ways', () => {
     expect(EXAMPLES).toEqual(expect.arrayContaining(['demo-sft.yaml', 'demo-popo.yaml', 'math-popo.yaml']));
   });
 
-  it.each(EXAMPLES)('%s: popo train, then popo jobs submit to the service', async (file) => {
-    const out = join(dir, file);
-    const local = await popo(['train', '-c', join('examples', file), ...sets(), '-o', out, '--quiet']);
-    expect(local.code, `${file}: ${local.stderr}`).toBe(0);
-    expect(local.stdout).toMatch(/completed after 2 steps/);
-    expect(existsSync(join(out, 'final', 'config.json'))).toBe(true);
+  it.each(EXAMPLES)(
+    '%s: popo train, then popo jobs submit to the service',
+    async (file) => {
+      const out = join(dir, file);
+      const local = await popo(['train', '-c', join('examples', file), ...sets(), '-o', out, '--quiet']);
+      expect(local.code, `${file}: ${local.stderr}`).toBe(0);
+      expect(local.stdout).toMatch(/completed after 2 steps/);
+      expect(existsSync(join(out, 'final', 'config.json'))).toBe(true);
 
-    const id = await submit(file);
-    const [row] = await db.query<{
-      kind: string;
-      config: Record<string, unknown>;
-      dataset_id: string | null;
-    }>('SELECT kind, config, dataset_id FROM jobs WHERE id = $1', [id]);
-    expect(row.config).toMatchObject({ steps: 2 });
-    // A local data file went up as a dataset; the job references it.
-    if (file === 'math-popo.yaml') expect(row.dataset_id).not.toBeNull();
-  });
+      const id = await submit(file);
+      const [row] = await db.query<{
+        kind: string;
+        config: Record<string, unknown>;
+        dataset_id: string | null;
+      }>('SELECT kind, config, dataset_id FROM jobs WHERE id = $1', [id]);
+      expect(row.config).toMatchObject({ steps: 2 });
+      // A local data file went up as a dataset; the job references it.
+      if (file === 'math-popo.yaml') expect(row.dataset_id).not.toBeNull();
+    },
+    600_000,
+  );
 
   it('the demo chain through the service: the POPO stage starts from the SFT job`s checkpoint', async () => {
     const sft = await submit('demo-sft.yaml');
@@ -125,5 +130,5 @@ describe('examples/ run both ways', () => {
       [popoJob],
     );
     expect(row).toEqual({ parent_job_id: sft, model_builtin: 'tiny-86k' });
-  });
+  }, 600_000);
 });
