@@ -117,7 +117,7 @@ describe('prompt templates on the real Qwen3 tokenizer files', () => {
 });
 
 describe('generation stops at the end-of-turn token', () => {
-  const math = () => readExamplesJsonl('../shared/datasets/math500.jsonl').slice(0, 3);
+  const math = () => readExamplesJsonl('../shared/datasets/math500.jsonl').train.slice(0, 3);
   const sampling = (max: number) => ({
     ...resolveConfig({}).sampling,
     group_size: 2,

@@ -9,6 +9,7 @@ import { CheckpointRepository } from '../../repositories/checkpoint.repository.j
 import { JobRepository } from '../../repositories/job.repository.js';
 import { getTask } from '../../learner/tasks/index.js';
 import { contextIssues, modelContext } from '../../learner/trainer/context-check.js';
+import { DATA_SOURCE_KEYS } from '../../learner/trainer/run-spec.js';
 import {
   jobRequestSchema,
   parseJobRequest,
@@ -149,12 +150,15 @@ export class JobRequestResolver {
       const reward = (parentData.reward ?? parent.config.reward) as Run['data']['reward'];
       if (!parent.task && !parent.dataset_id)
         fail('data.dataset_id', 'is required: the parent job`s dataset no longer exists');
+      // The parent's data settings (reward, overlong, prompt template, ...) over the defaults, then its source.
+      const settings = (d: Record<string, unknown>) =>
+        Object.fromEntries(Object.entries(d).filter(([k]) => !DATA_SOURCE_KEYS.includes(k)));
       data = {
-        overlong: run.data.overlong,
-        ...(parentData.overlong ? { overlong: parentData.overlong as Run['data']['overlong'] } : {}),
+        ...settings(run.data),
+        ...settings(parentData),
         ...(reward ? { reward } : {}),
         ...(parent.task ? { task: parent.task as Task } : { dataset_id: parent.dataset_id ?? undefined }),
-      };
+      } as Run['data'];
     }
     if (model === run.model && data === run.data) return run;
     try {
