@@ -224,7 +224,7 @@ export interface paths {
     /** List jobs, newest first, with filters and cursor pagination. */
     get: operations['JobsController_list'];
     put?: never;
-    /** Create a training (popo | grpo | sft) or eval job. */
+    /** Create a job from a run document (the `popo train` file, with model and data referenced by id). */
     post: operations['JobsController_create'];
     delete?: never;
     options?: never;
@@ -676,178 +676,6 @@ export interface components {
       /** @description Absolute path of an HF-format directory (config.json + *.safetensors) on the workers` disk, inside one of POPO_MODEL_ROOTS. */
       path: string;
     };
-    SamplingParamsDto: {
-      /**
-       * @description Completions per prompt (G).
-       * @default 8
-       */
-      group_size?: number;
-      /** @description Prompts per step (B). */
-      prompts_per_step?: number;
-      max_new_tokens?: number;
-      temperature?: number;
-      top_p?: number;
-      /** @description 0 disables top-k. */
-      top_k?: number;
-    };
-    OptimizerParamsDto: {
-      /** @description Learning rate. */
-      lr?: number;
-      weight_decay?: number;
-      beta1?: number;
-      beta2?: number;
-      eps?: number;
-      /**
-       * @description Global gradient-norm clip; 0 disables clipping.
-       * @default 1
-       */
-      clip_grad_norm?: number;
-      warmup_steps?: number;
-      /** @enum {string} */
-      schedule?: 'constant' | 'cosine';
-    };
-    PopoParamsDto: {
-      /**
-       * @description Weight of the similarity term L_sim.
-       * @default 0.1
-       */
-      alpha?: number;
-      /**
-       * @description Weight of the entropy term L_ent.
-       * @default 0.01
-       */
-      beta?: number;
-      /**
-       * @description EMA rate of the siamese policy.
-       * @default 0.995
-       */
-      tau?: number;
-      /**
-       * @description Std of the noise on the stop-gradient target.
-       * @default 0.02
-       */
-      sigma?: number;
-      /**
-       * @default softmax
-       * @enum {string}
-       */
-      weight_mode?: 'softmax' | 'uniform';
-      /**
-       * @description Ablation: KL(pi_theta || pi_xi) instead of L_sim.
-       * @default sim
-       * @enum {string}
-       */
-      anchor?: 'sim' | 'kl';
-      /**
-       * @description Ablation: false freezes xi at the initial policy.
-       * @default true
-       */
-      ema?: boolean;
-      /**
-       * @description Normalise the weighted NLL by positive tokens, or average per-sequence means.
-       * @default tokens
-       * @enum {string}
-       */
-      nll_norm?: 'tokens' | 'sequence';
-      predictor_dim?: number;
-    };
-    GrpoParamsDto: {
-      /** @description Lower clip range. */
-      epsilon?: number;
-      /** @description Upper clip range (clip-higher); at least epsilon. */
-      epsilon_high?: number;
-      /** @description k3 KL to a frozen reference; 0 disables it. */
-      kl_beta?: number;
-      /** @enum {string} */
-      scale_rewards?: 'group' | 'batch' | 'none';
-      /** @enum {string} */
-      loss_agg?: 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum-norm';
-      /** @description Optimisation epochs per rollout batch. */
-      mu?: number;
-    };
-    SftParamsDto: {
-      batch_size?: number;
-      epochs?: number;
-    };
-    EvalParamsDto: {
-      /** @description Samples per problem. */
-      n?: number;
-      /** @description k of pass@k; at most n. */
-      k?: number;
-      /** @description 0 is greedy. */
-      temperature?: number;
-      max_examples?: number;
-    };
-    ModelRefDto: {
-      /**
-       * @description A built-in model name (GET /v1/models).
-       * @example tiny-1m
-       */
-      builtin?: string;
-      /**
-       * Format: uuid
-       * @description A registered model of this project.
-       */
-      id?: string;
-    };
-    TaskSpecDto: {
-      /** @example add */
-      name: string;
-      difficulty: number;
-      n_train: number;
-      n_test: number;
-    };
-    FromCheckpointDto: {
-      /**
-       * Format: uuid
-       * @description The job whose checkpoint to start from.
-       */
-      job_id: string;
-      /** @description Checkpoint step; the latest when omitted. */
-      step?: number;
-    };
-    CreateJobDto: {
-      seed?: number;
-      /** @description Optimizer steps. */
-      steps?: number;
-      /** @description Steps between checkpoints; 0 = only at the end. */
-      checkpoint_every?: number;
-      /** @description Steps between evals; 0 = only before and after. */
-      eval_every?: number;
-      /** @enum {string} */
-      backend?: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-      /**
-       * @description Verifier for the answers.
-       * @enum {string}
-       */
-      reward?: 'math' | 'exact';
-      sampling?: components['schemas']['SamplingParamsDto'];
-      optimizer?: components['schemas']['OptimizerParamsDto'];
-      popo?: components['schemas']['PopoParamsDto'];
-      grpo?: components['schemas']['GrpoParamsDto'];
-      sft?: components['schemas']['SftParamsDto'];
-      eval?: components['schemas']['EvalParamsDto'];
-      /** @enum {string} */
-      kind: 'popo' | 'grpo' | 'sft' | 'eval';
-      name?: string;
-      /** @description Exactly one of builtin or id. May be omitted with from_checkpoint (the parent`s model is used). */
-      model?: components['schemas']['ModelRefDto'];
-      /**
-       * Format: uuid
-       * @description A dataset of this project (or give `task`).
-       */
-      dataset_id?: string;
-      /** @description A built-in task instead of a dataset. */
-      task?: components['schemas']['TaskSpecDto'];
-      /**
-       * @description Lower runs first.
-       * @default 0
-       */
-      priority?: number;
-      from_checkpoint?: components['schemas']['FromCheckpointDto'];
-      /** @description Receives an HMAC-signed POST when the job reaches a terminal state. */
-      webhook_url?: string;
-    };
     JobDto: {
       /** Format: uuid */
       id: string;
@@ -923,27 +751,6 @@ export interface components {
       } | null;
       /** Format: date-time */
       created_at: string;
-    };
-    CreateSweepDto: {
-      name?: string;
-      /** @description The job every grid point starts from. */
-      base: components['schemas']['CreateJobDto'];
-      /**
-       * @description Hyperparameter path → list of values; the sweep is the cartesian product.
-       * @example {
-       *       "popo.alpha": [
-       *         0,
-       *         0.1
-       *       ],
-       *       "optimizer.lr": [
-       *         0.0001,
-       *         0.0003
-       *       ]
-       *     }
-       */
-      grid: {
-        [key: string]: unknown[];
-      };
     };
     SweepDto: {
       /** Format: uuid */
@@ -1082,6 +889,383 @@ export interface components {
       /** @description Steps that have stored completions, ascending (the last 2000). */
       steps: number[];
       items: components['schemas']['CompletionDto'][];
+    };
+    JobRequest: {
+      /**
+       * @description Training objective: POPO (positive-only), GRPO (baseline) or SFT.
+       * @default popo
+       * @enum {string}
+       */
+      algorithm?: 'popo' | 'grpo' | 'sft';
+      /**
+       * @description Seed of everything random (data, init, sampling).
+       * @default 0
+       */
+      seed?: number;
+      /**
+       * @description Optimizer steps.
+       * @default 100
+       */
+      steps?: number;
+      /**
+       * @description Steps between checkpoints; 0 = only at the end.
+       * @default 50
+       */
+      checkpoint_every?: number;
+      /**
+       * @description Steps between evals; 0 = only before and after.
+       * @default 0
+       */
+      eval_every?: number;
+      /**
+       * @description TensorFlow.js backend; unset: the POPO_BACKEND environment variable (default auto).
+       * @enum {string}
+       */
+      backend?: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+      /**
+       * @description Rollouts: how many completions per step and how they are sampled.
+       * @default {}
+       */
+      sampling?: {
+        /**
+         * @description Completions per prompt (G).
+         * @default 8
+         */
+        group_size?: number;
+        /**
+         * @description Prompts per step (B).
+         * @default 8
+         */
+        prompts_per_step?: number;
+        /**
+         * @description Completion length limit in tokens.
+         * @default 16
+         */
+        max_new_tokens?: number;
+        /**
+         * @description Sampling temperature of the rollouts.
+         * @default 1
+         */
+        temperature?: number;
+        /**
+         * @description Nucleus sampling mass; 1 disables it.
+         * @default 1
+         */
+        top_p?: number;
+        /**
+         * @description Keep the k most likely tokens; 0 disables top-k.
+         * @default 0
+         */
+        top_k?: number;
+      };
+      /**
+       * @description AdamW and the learning-rate schedule.
+       * @default {}
+       */
+      optimizer?: {
+        /**
+         * @description AdamW learning rate (billion-parameter default; tiny models want ~1e-3).
+         * @default 0.000001
+         */
+        lr?: number;
+        /**
+         * @description AdamW decoupled weight decay.
+         * @default 0.01
+         */
+        weight_decay?: number;
+        /**
+         * @description AdamW first-moment decay.
+         * @default 0.9
+         */
+        beta1?: number;
+        /**
+         * @description AdamW second-moment decay.
+         * @default 0.999
+         */
+        beta2?: number;
+        /**
+         * @description AdamW denominator epsilon.
+         * @default 1e-8
+         */
+        eps?: number;
+        /**
+         * @description Global gradient-norm clip; 0 disables clipping.
+         * @default 1
+         */
+        clip_grad_norm?: number;
+        /**
+         * @description Linear warm-up steps.
+         * @default 0
+         */
+        warmup_steps?: number;
+        /**
+         * @description Learning-rate schedule after warm-up.
+         * @default constant
+         * @enum {string}
+         */
+        schedule?: 'constant' | 'cosine';
+      };
+      /**
+       * @description POPO: the loss weights and the siamese policy.
+       * @default {}
+       */
+      popo?: {
+        /**
+         * @description Weight of the similarity term L_sim.
+         * @default 0.1
+         */
+        alpha?: number;
+        /**
+         * @description Weight of the entropy term L_ent.
+         * @default 0.01
+         */
+        beta?: number;
+        /**
+         * @description EMA rate of the siamese policy ξ.
+         * @default 0.995
+         */
+        tau?: number;
+        /**
+         * @description Std of the noise on the stop-gradient target.
+         * @default 0.02
+         */
+        sigma?: number;
+        /**
+         * @description Weights over the positive set.
+         * @default softmax
+         * @enum {string}
+         */
+        weight_mode?: 'softmax' | 'uniform';
+        /**
+         * @description Ablation: KL(π_θ‖π_ξ) instead of L_sim.
+         * @default sim
+         * @enum {string}
+         */
+        anchor?: 'sim' | 'kl';
+        /**
+         * @description Ablation: false freezes ξ at the initial policy.
+         * @default true
+         */
+        ema?: boolean;
+        /**
+         * @description Normalise the weighted NLL by positive tokens, or average per-sequence means.
+         * @default tokens
+         * @enum {string}
+         */
+        nll_norm?: 'tokens' | 'sequence';
+        /** @description Hidden size of the predictor head; default the model width. */
+        predictor_dim?: number;
+        /**
+         * @description A completion is positive (in S+) when its reward is at or above this value.
+         * @default 0.5
+         */
+        positive_threshold?: number;
+      };
+      /**
+       * @description GRPO baseline (with Dr. GRPO / DAPO options).
+       * @default {}
+       */
+      grpo?: {
+        /**
+         * @description Lower clip range: the ratio is clipped below at 1 − epsilon.
+         * @default 0.2
+         */
+        epsilon?: number;
+        /**
+         * @description Upper clip range (clip-higher); at least epsilon.
+         * @default 0.2
+         */
+        epsilon_high?: number;
+        /**
+         * @description k3 KL to a frozen reference; 0 disables it.
+         * @default 0
+         */
+        kl_beta?: number;
+        /**
+         * @description Advantage scaling (none = Dr. GRPO).
+         * @default group
+         * @enum {string}
+         */
+        scale_rewards?: 'group' | 'batch' | 'none';
+        /**
+         * @description Loss aggregation over tokens and sequences.
+         * @default token-mean
+         * @enum {string}
+         */
+        loss_agg?: 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum-norm';
+        /**
+         * @description Optimisation epochs per rollout batch.
+         * @default 1
+         */
+        mu?: number;
+      };
+      /**
+       * @description Supervised fine-tuning.
+       * @default {}
+       */
+      sft?: {
+        /**
+         * @description Examples per SFT step.
+         * @default 32
+         */
+        batch_size?: number;
+        /**
+         * @description Passes over the training set (steps caps them).
+         * @default 1
+         */
+        epochs?: number;
+      };
+      /**
+       * @description Held-out evaluation protocol.
+       * @default {}
+       */
+      eval?: {
+        /**
+         * @description Samples per held-out problem.
+         * @default 1
+         */
+        n?: number;
+        /**
+         * @description k of pass@k and avg@k; at most n.
+         * @default 1
+         */
+        k?: number;
+        /**
+         * @description Eval sampling temperature; 0 is greedy.
+         * @default 0
+         */
+        temperature?: number;
+        /**
+         * @description At most this many held-out problems.
+         * @default 200
+         */
+        max_examples?: number;
+        /** @description Stop early (as completed) at the first periodic eval whose avg@k reaches this: a base of known strength. */
+        stop_at?: number;
+      };
+      /**
+       * @description The policy to train: exactly one of builtin | id.
+       * @default {
+       *       "builtin": "tiny-1m"
+       *     }
+       */
+      model?: {
+        /**
+         * @description A built-in model (random init from the seed): tiny-86k, tiny-1m, tiny-10m
+         * @enum {string}
+         */
+        builtin?: 'tiny-86k' | 'tiny-1m' | 'tiny-10m';
+        /**
+         * Format: uuid
+         * @description A registered model of the project.
+         */
+        id?: string;
+      };
+      /**
+       * @description Where the problems come from and how they are scored.
+       * @default {
+       *       "task": {
+       *         "name": "add",
+       *         "difficulty": 2
+       *       }
+       *     }
+       */
+      data?: {
+        /** @description A built-in task generator. */
+        task?: {
+          /** @description Built-in task: add, mul, linear, count, reverse (GET /v1/tasks lists them). */
+          name: string;
+          /**
+           * @description Task difficulty, 1 (easiest) .. the task maximum.
+           * @default 1
+           */
+          difficulty?: number;
+          /**
+           * @description Distinct training problems.
+           * @default 2000
+           */
+          n_train?: number;
+          /**
+           * @description Distinct held-out problems (disjoint from train).
+           * @default 200
+           */
+          n_test?: number;
+        };
+        /**
+         * Format: uuid
+         * @description An uploaded dataset of the project.
+         */
+        dataset_id?: string;
+        /**
+         * @description Verifier: `exact` (trimmed match, numbers by value) or `math` (boxed/final answer, symbolic equality). Default: exact for a built-in task, math for examples.
+         * @enum {string}
+         */
+        reward?: 'math' | 'exact';
+        /**
+         * @description A prompt that leaves no room for max_new_tokens in the model context: refuse the run, skip the example, or keep its last tokens.
+         * @default error
+         * @enum {string}
+         */
+        overlong?: 'error' | 'skip' | 'truncate_left';
+        /**
+         * @description How a problem becomes the prompt: `none` (the problem as is), `chat` (the model's own chat_template), `qwen_math` (step-by-step \boxed{} system prompt in the model's chat template, else ChatML), `r1` (<think>/<answer> preamble), `simple` (Problem:/Solution:). Generation also stops at the template's end-of-turn token. See docs/prompts.md.
+         * @default none
+         * @enum {string}
+         */
+        prompt_template?: 'none' | 'chat' | 'qwen_math' | 'r1' | 'simple';
+      };
+      /** @description A label for the job. */
+      name?: string;
+      /**
+       * @description `train` runs the algorithm; `eval` only measures the model (or the checkpoint) on the data.
+       * @default train
+       * @enum {string}
+       */
+      mode?: 'train' | 'eval';
+      /**
+       * @description Lower runs first.
+       * @default 0
+       */
+      priority?: number;
+      /**
+       * Format: uri
+       * @description Receives an HMAC-signed POST when the job reaches a terminal state.
+       */
+      webhook_url?: string;
+      /** @description Start from another job`s checkpoint; model and data default to that job`s. */
+      from_checkpoint?: {
+        /**
+         * Format: uuid
+         * @description The job whose checkpoint to start from.
+         */
+        job_id: string;
+        /** @description Checkpoint step; the latest when omitted. */
+        step?: number;
+      };
+    };
+    SweepRequest: {
+      /** @description A label for the sweep. */
+      name?: string;
+      /** @description The job every grid point starts from (a JobRequest). */
+      base: {
+        [key: string]: unknown;
+      } & components['schemas']['JobRequest'];
+      /**
+       * @description Run field path → list of values; the sweep is the cartesian product.
+       * @example {
+       *       "popo.alpha": [
+       *         0,
+       *         0.1
+       *       ],
+       *       "optimizer.lr": [
+       *         0.0001,
+       *         0.0003
+       *       ]
+       *     }
+       */
+      grid: {
+        [key: string]: unknown;
+      };
     };
   };
   responses: never;
@@ -1703,7 +1887,7 @@ export interface operations {
     };
     requestBody: {
       content: {
-        'application/json': components['schemas']['CreateJobDto'];
+        'application/json': components['schemas']['JobRequest'];
       };
     };
     responses: {
@@ -1931,7 +2115,7 @@ export interface operations {
     };
     requestBody: {
       content: {
-        'application/json': components['schemas']['CreateSweepDto'];
+        'application/json': components['schemas']['SweepRequest'];
       };
     };
     responses: {
