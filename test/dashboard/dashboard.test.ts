@@ -138,7 +138,13 @@ describe.skipIf(!!unavailable)('dashboard in headless chromium', () => {
 
   it('submits a job from the generated form, showing the API field errors beside the fields', async () => {
     // The baseline (GRPO) to start the form from and to compare with later.
-    baseline = await createJob({ ...TINY, algorithm: 'grpo', name: 'grpo-baseline', steps: 12, eval_every: 4 });
+    baseline = await createJob({
+      ...TINY,
+      algorithm: 'grpo',
+      name: 'grpo-baseline',
+      steps: 12,
+      eval_every: 4,
+    });
     await page.goto(`${api.baseUrl}/#/new`);
     await page.waitForSelector('[data-test="submit-form"] [data-field="algorithm"]');
     await page.selectOption('select[name="start-from"]', baseline);
