@@ -94,7 +94,7 @@ export interface Base {
   seconds: number;
 }
 
-async function passRate(
+export async function passRate(
   checkpoint: CheckpointBlob,
   config: TrainConfig,
   examples: Example[],

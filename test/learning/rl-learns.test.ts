@@ -6,14 +6,25 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/learner/backend.js';
-import { buildWeakBase, greedyPassRate, rlConfig, runRl, type Base } from '../../bench/experiment-regime.js';
+import {
+  buildWeakBase,
+  greedyPassRate,
+  passRate,
+  rlConfig,
+  runRl,
+  type Base,
+} from '../../bench/experiment-regime.js';
+import { loadTrainingData } from '../../src/learner/trainer/data-source.js';
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 let base: Base;
 
 beforeAll(async () => {
+  // The protocol was calibrated on stock wasm. This small model's SFT is chaotic: wasm+blas rounding (gradients
+  // equal to 8e-7) alone lands the 300-step base elsewhere (docs/experiments). The demo covers wasm+blas learning.
+  process.env.POPO_BLAS = '0';
   await initBackend('wasm');
-  base = await buildWeakBase({ seed: 0, sftSteps: 500, targetPassRate: 0.25 });
+  base = await buildWeakBase({ seed: 0 });
 }, 240_000);
 
 describe('RL learns from a weak SFT base', () => {
@@ -41,8 +52,17 @@ describe('RL learns from a weak SFT base', () => {
 
   it('control: the same protocol with a learning rate of 1e-9 shows no such gain', async () => {
     // Proves the measurement above can fail: same base, same sampling, same evaluation, a policy that cannot move.
-    const run = await runRl(base, rlConfig(base.modelDir, 'popo', { steps: 80, seed: 0, lr: 1e-9 }));
+    const config = rlConfig(base.modelDir, 'popo', { steps: 80, seed: 0, lr: 1e-9 });
+    const run = await runRl(base, config);
     console.log(`POPO lr 1e-9: held-out avg@4 ${pct(run.before.avg_at_k)} → ${pct(run.after.avg_at_k)}`);
-    expect(Math.abs(run.after.avg_at_k - run.before.avg_at_k)).toBeLessThan(0.06);
+    // The trainer's before/after evals draw different samples (their seeds differ by step), so their difference
+    // holds ±2.3 points of sampling noise per eval pair; scoring both policies on the same draws leaves only
+    // what the weights did, and that must be (almost) nothing.
+    const heldOut = loadTrainingData(config).test;
+    const protocol = { n: 4, temperature: 1 };
+    const before = await passRate(base.checkpoint, config, heldOut, protocol);
+    const after = await passRate(run.final, config, heldOut, protocol);
+    console.log(`same draws: ${pct(before)} → ${pct(after)}`);
+    expect(Math.abs(after - before)).toBeLessThan(0.02);
   }, 240_000);
 });
