@@ -1004,6 +1004,8 @@ export interface components {
          * @enum {string}
          */
         schedule?: 'constant' | 'cosine';
+        /** @description Sequences per backward pass: gradients accumulate over micro-batches into one update, the same as the whole batch at once but with the activations of only this many sequences alive. Unset: the whole batch. */
+        micro_batch_size?: number;
       };
       /**
        * @description POPO: the loss weights and the siamese policy.

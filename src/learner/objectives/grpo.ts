@@ -12,6 +12,8 @@ import {
   maskedRowSum,
   safeLengths,
   stopGradient,
+  checkPart,
+  type BatchPart,
   tidyObject,
   tokenEntropy,
   tokenLogProbs,
@@ -53,6 +55,8 @@ export interface GrpoInputs extends ObjectiveBatch {
   refLogProbs?: tf.Tensor2D;
   /** Precomputed advantages [N]; by default they come from rewards via grpoAdvantages. */
   advantages?: ArrayLike<number>;
+  /** The tensors hold a micro-batch of the step's batch; rewards and advantages then describe the whole batch. */
+  part?: BatchPart;
 }
 
 export interface GrpoStatTensors {
@@ -168,13 +172,22 @@ export function grpoAdvantages(
 export function grpoLoss(inputs: GrpoInputs, options: Partial<GrpoLossOptions> = {}): GrpoResult {
   const opts = resolveGrpoOptions(options);
   const { n, t } = checkObjectiveBatch(inputs);
-  const rewards = checkRewards(inputs.rewards, n, inputs.groupSize);
+  const part = inputs.part;
+  const batchRows = part ? part.completionLengths.length : n;
+  if (part) checkPart(part, n);
+  const rewards = checkRewards(inputs.rewards, batchRows, inputs.groupSize);
   let advantages: number[];
   if (inputs.advantages !== undefined) {
-    advantages = checkRewards(inputs.advantages, n, inputs.groupSize);
+    advantages = checkRewards(inputs.advantages, batchRows, inputs.groupSize);
   } else {
     advantages = grpoAdvantages(rewards, inputs.groupSize, opts.scale_rewards, opts.std_eps);
   }
+  const start = part?.start ?? 0;
+  const rowAdvantages = advantages.slice(start, start + n);
+  // Whole-batch normalisers of a micro-batch (host numbers); the batch's own tensors otherwise.
+  const norm = part
+    ? { tokens: Array.from(part.completionLengths).reduce((a, b) => a + b, 0), sequences: batchRows }
+    : undefined;
   if (inputs.oldLogProbs !== undefined) checkShape('oldLogProbs', inputs.oldLogProbs, [n, t]);
   if (opts.kl_beta > 0) checkShape('refLogProbs', inputs.refLogProbs, [n, t]);
   else if (inputs.refLogProbs !== undefined) checkShape('refLogProbs', inputs.refLogProbs, [n, t]);
@@ -183,11 +196,13 @@ export function grpoLoss(inputs: GrpoInputs, options: Partial<GrpoLossOptions> =
 
   const { loss, stats } = tidyObject(() => {
     const mask: tf.Tensor2D = tf.cast(inputs.completionMask, 'float32');
+    const tokenMean = (x: tf.Tensor, m: tf.Tensor): tf.Scalar =>
+      norm ? tf.div(tf.sum(tf.mul(x, m)), Math.max(norm.tokens, 1)) : maskedMean(x, m);
     const logp = tf.logSoftmax(inputs.logits);
     const lp = tokenLogProbs(logp, inputs.targetIds);
     const old = inputs.oldLogProbs ?? stopGradient(lp);
     const ratio = tf.exp(tf.sub(lp, old));
-    const adv = tf.tensor2d(advantages, [n, 1]);
+    const adv = tf.tensor2d(rowAdvantages, [n, 1]);
     const unclipped = tf.mul(ratio, adv);
     const clipped = tf.mul(tf.clipByValue(ratio, 1 - opts.epsilon, 1 + opts.epsilon_high), adv);
     const pgTok: tf.Tensor2D = tf.neg(tf.minimum(unclipped, clipped));
@@ -197,23 +212,23 @@ export function grpoLoss(inputs: GrpoInputs, options: Partial<GrpoLossOptions> =
       // k3 = exp(ref − lp) − (ref − lp) − 1: unbiased for KL(π‖π_ref) under samples from π, and ≥ 0.
       const d = tf.sub(inputs.refLogProbs, lp);
       const k3: tf.Tensor2D = tf.sub(tf.sub(tf.exp(d), d), 1);
-      kl = maskedMean(k3, mask);
+      kl = tokenMean(k3, mask);
       if (opts.kl_beta > 0) perTok = tf.add(pgTok, tf.mul(k3, opts.kl_beta));
     }
     const low = tf.logicalAnd(tf.less(ratio, 1 - opts.epsilon), tf.less(adv, 0));
     const high = tf.logicalAnd(tf.greater(ratio, 1 + opts.epsilon_high), tf.greater(adv, 0));
-    const lowFrac = maskedMean(tf.cast(low, 'float32'), mask);
-    const highFrac = maskedMean(tf.cast(high, 'float32'), mask);
-    const total = aggregate(perTok, mask, opts.loss_agg, lMax);
+    const lowFrac = tokenMean(tf.cast(low, 'float32'), mask);
+    const highFrac = tokenMean(tf.cast(high, 'float32'), mask);
+    const total = aggregate(perTok, mask, opts.loss_agg, lMax, norm);
     const statTensors: GrpoStatTensors = {
       loss: total,
-      pgLoss: opts.kl_beta > 0 ? aggregate(pgTok, mask, opts.loss_agg, lMax) : total,
+      pgLoss: opts.kl_beta > 0 ? aggregate(pgTok, mask, opts.loss_agg, lMax, norm) : total,
       kl,
       clipFraction: tf.add(lowFrac, highFrac),
       lowClipFraction: lowFrac,
       highClipFraction: highFrac,
-      ratioMean: maskedMean(ratio, mask),
-      entropy: maskedMean(tokenEntropy(logp), mask),
+      ratioMean: tokenMean(ratio, mask),
+      entropy: tokenMean(tokenEntropy(logp), mask),
     };
     // Distinct from every stat: minimize() disposes the tensor it is handed.
     return { loss: tf.clone(total), stats: statTensors };
@@ -221,14 +236,28 @@ export function grpoLoss(inputs: GrpoInputs, options: Partial<GrpoLossOptions> =
   return { loss, stats: keepStats(stats), advantages, summary };
 }
 
-/** Reduces per-token losses [N,T] to the scalar loss. */
+/**
+ * Reduces per-token losses [N,T] to the scalar loss. With `norm` (a micro-batch) the batch's token and sequence
+ * counts divide instead of the micro-batch's own, so the micro-batches' losses sum to the batch's.
+ */
 export function aggregate(
   perToken: tf.Tensor2D,
   mask: tf.Tensor2D,
   mode: GrpoLossOptions['loss_agg'],
   maxCompletionLength: number,
+  norm?: { tokens: number; sequences: number },
 ): tf.Scalar {
   return tf.tidy(() => {
+    if (norm) {
+      switch (mode) {
+        case 'token-mean':
+          return tf.div(tf.sum(tf.mul(perToken, mask)), Math.max(norm.tokens, 1));
+        case 'seq-mean-token-mean':
+          return tf.div(tf.sum(tf.div(maskedRowSum(perToken, mask), safeLengths(mask))), norm.sequences);
+        case 'seq-mean-token-sum-norm':
+          return tf.div(tf.sum(maskedRowSum(perToken, mask)), norm.sequences * maxCompletionLength);
+      }
+    }
     switch (mode) {
       case 'token-mean':
         return maskedMean(perToken, mask);
@@ -256,3 +285,21 @@ function summarise(rewards: number[], advantages: number[], g: number): Advantag
 export async function readGrpoStats(result: GrpoResult): Promise<GrpoStats> {
   return { ...(await readStats(result.stats)), ...result.summary };
 }
+
+/** The batch's statistics from its micro-batches' (each normalised by whole-batch counts, so they add up). */
+export function combineGrpoStats(parts: GrpoStats[]): GrpoStats {
+  const out = { ...parts[0] };
+  for (const key of STAT_KEYS) out[key] = parts.reduce((a, p) => a + p[key], 0);
+  return out;
+}
+
+const STAT_KEYS = [
+  'loss',
+  'pgLoss',
+  'kl',
+  'clipFraction',
+  'lowClipFraction',
+  'highClipFraction',
+  'ratioMean',
+  'entropy',
+] as const satisfies readonly (keyof GrpoStatTensors)[];

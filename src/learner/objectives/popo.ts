@@ -9,6 +9,7 @@ import { keepStats, readStats, type ReadStats } from './stats.js';
 import {
   checkRewards,
   checkObjectiveBatch,
+  checkPart,
   checkShape,
   maskedMean,
   maskedRowSum,
@@ -17,6 +18,7 @@ import {
   tidyObject,
   tokenEntropy,
   tokenLogProbs,
+  type BatchPart,
   type ObjectiveBatch,
 } from './tensor-ops.js';
 
@@ -71,6 +73,20 @@ export interface PopoInputs extends ObjectiveBatch {
   noise?: tf.Tensor2D;
   /** Seed for ε ~ N(0, σ²) when no pre-drawn noise is given; vary it per step. */
   noiseSeed?: number;
+  /**
+   * The tensors hold a micro-batch of the step's batch: rewards then describe the whole batch, and every
+   * whole-batch quantity (the weights over each group's S+, Σw, the token counts) is the batch's, so the
+   * micro-batches' losses and gradients add up to the batch's.
+   */
+  part?: PopoBatchPart;
+}
+
+export interface PopoBatchPart extends BatchPart {
+  /**
+   * [N] θ's length-normalised sequence log-probs of the whole batch (no gradient), from which the softmax weights
+   * are taken. Needed when the micro-batch splits a group; otherwise the weights are computed in the graph.
+   */
+  scores?: ArrayLike<number>;
 }
 
 export interface PopoStatTensors {
@@ -144,14 +160,42 @@ export function positiveMask(rewards: ArrayLike<number>, threshold: number): num
 export function popoLoss(inputs: PopoInputs, options: Partial<PopoLossOptions> = {}): PopoResult {
   const opts = resolvePopoOptions(options);
   const { n, t, v } = checkObjectiveBatch(inputs);
-  const rewards = checkRewards(inputs.rewards, n, inputs.groupSize);
+  const part = inputs.part;
+  if (part) checkPart(part, n);
+  const batchRows = part ? part.completionLengths.length : n;
+  const start = part?.start ?? 0;
+  const rewards = checkRewards(inputs.rewards, batchRows, inputs.groupSize);
   const g = inputs.groupSize;
   const positive = positiveMask(rewards, opts.positive_threshold);
   const counts = groupCounts(positive, g);
+  const rowPositive = positive.slice(start, start + n);
   const useSim = opts.alpha > 0 && opts.anchor === 'sim';
   const useKl = opts.alpha > 0 && opts.anchor === 'kl';
   if (useSim) checkSimInputs(inputs, n, t, opts.sigma);
   if (useKl) checkShape('siameseLogits', inputs.siameseLogits, [n, t, v]);
+  const wholeGroups = start % g === 0 && n % g === 0;
+  // The weights as host numbers over the whole batch, when they do not need this pass's log-probs.
+  const hostWeights =
+    opts.weight_mode === 'uniform'
+      ? positive.map((p, i) => p / Math.max(counts.positivesPerGroup[Math.floor(i / g)], 1))
+      : part?.scores
+        ? softmaxWeightsHost(checkScores(part.scores, batchRows), positive, g)
+        : undefined;
+  if (!hostWeights && !wholeGroups) {
+    throw new ObjectiveInputError(
+      'part.scores',
+      `softmax weights of a micro-batch that splits a group (rows ${start}..${start + n}, groups of ${g}) need the whole batch's scores`,
+    );
+  }
+  // A micro-batch divides by the whole batch's quantities (host numbers), the whole batch by its own tensors.
+  // Σw is the number of groups with positives (each group's weights sum to 1).
+  const batch = part
+    ? {
+        weightSum: hostWeights ? hostWeights.reduce((a, w) => a + w, 0) : counts.groupsWithPositives,
+        positiveTokens: positive.reduce((a, p, i) => a + p * part.completionLengths[i], 0),
+        completionTokens: Array.from(part.completionLengths).reduce((a, b) => a + b, 0),
+      }
+    : undefined;
 
   const { loss, stats } = tidyObject(() => {
     const mask: tf.Tensor2D = tf.cast(inputs.completionMask, 'float32');
@@ -161,28 +205,29 @@ export function popoLoss(inputs: PopoInputs, options: Partial<PopoLossOptions> =
     const safeLen = safeLengths(mask);
     const seqSumLp = maskedRowSum(tokLp, mask);
     const seqMeanLp: tf.Tensor1D = tf.div(seqSumLp, safeLen);
-    const pos = tf.tensor1d(positive, 'float32');
+    const pos = tf.tensor1d(rowPositive, 'float32');
 
-    const w: tf.Tensor1D =
-      opts.weight_mode === 'softmax'
-        ? softmaxWeights(stopGradient(seqMeanLp), pos, g)
-        : tf.tensor1d(positive.map((p, i) => p / Math.max(counts.positivesPerGroup[Math.floor(i / g)], 1)));
-    // Σw is the number of groups with positives (each group's weights sum to 1); floored so an all-negative
-    // batch gives exactly 0 rather than 0/0.
-    const wSum: tf.Scalar = tf.maximum(tf.sum(w), 1e-12);
+    const w: tf.Tensor1D = hostWeights
+      ? tf.tensor1d(hostWeights.slice(start, start + n), 'float32')
+      : softmaxWeights(stopGradient(seqMeanLp), pos, g);
+    // Σw is floored so an all-negative batch gives exactly 0 rather than 0/0.
+    const wSum: tf.Scalar | number = batch ? Math.max(batch.weightSum, 1e-12) : tf.maximum(tf.sum(w), 1e-12);
 
     const positiveTokens: tf.Scalar = tf.sum(tf.mul(pos, lengths));
+    const nllTokens = batch ? Math.max(batch.positiveTokens, 1) : tf.maximum(positiveTokens, 1);
     const nll: tf.Scalar =
       opts.nll_norm === 'tokens'
-        ? tf.div(tf.neg(tf.sum(tf.mul(w, seqSumLp))), tf.maximum(positiveTokens, 1))
+        ? tf.div(tf.neg(tf.sum(tf.mul(w, seqSumLp))), nllTokens)
         : tf.div(tf.neg(tf.sum(tf.mul(w, seqMeanLp))), Math.max(counts.groupsWithPositives, 1));
 
-    const entropy = maskedMean(tokenEntropy(logp), mask);
+    const entropy: tf.Scalar = batch
+      ? tf.div(tf.sum(tf.mul(tokenEntropy(logp), mask)), Math.max(batch.completionTokens, 1))
+      : maskedMean(tokenEntropy(logp), mask);
     const lEnt: tf.Scalar = tf.neg(entropy);
 
     let lSim: tf.Scalar = tf.scalar(0);
     let klAnchor: tf.Scalar = tf.scalar(0);
-    if (useSim) lSim = similarityLoss(inputs, mask, safeLen, w, wSum, opts.sigma);
+    if (useSim) lSim = similarityLoss(inputs, mask, safeLen, w, wSum, opts.sigma, start, batchRows);
     if (useKl) {
       const logq = stopGradient(tf.logSoftmax(inputs.siameseLogits as tf.Tensor3D));
       const klTok = tf.sum(tf.mul(tf.exp(logp), tf.sub(logp, logq)), -1) as tf.Tensor2D;
@@ -218,6 +263,62 @@ export function popoLoss(inputs: PopoInputs, options: Partial<PopoLossOptions> =
 /** Reads and frees the stat tensors of a POPO step; call after the optimizer step. */
 export async function readPopoStats(result: PopoResult): Promise<PopoStats> {
   return { ...(await readStats(result.stats)), ...result.counts };
+}
+
+/** The batch's statistics from its micro-batches' (normalised by whole-batch counts, so the scalars add up). */
+export function combinePopoStats(parts: PopoStats[]): PopoStats {
+  const out = { ...parts[0] };
+  for (const key of ADDITIVE) out[key] = parts.reduce((a, p) => a + p[key], 0);
+  out.weights = parts.flatMap((p) => p.weights);
+  out.seqLogProb = parts.flatMap((p) => p.seqLogProb);
+  return out;
+}
+
+const ADDITIVE = [
+  'loss',
+  'nll',
+  'lSim',
+  'klAnchor',
+  'lEnt',
+  'entropy',
+  'positiveTokens',
+  'completionTokens',
+] as const satisfies readonly (keyof PopoStatTensors)[];
+
+/**
+ * [N] length-normalised log-probs of each sequence's completion (no gradient): the scores POPO's softmax weights
+ * come from, computed as popoLoss computes them.
+ */
+export function sequenceScores(batch: ObjectiveBatch): tf.Tensor1D {
+  return tf.tidy(() => {
+    const mask = tf.cast(batch.completionMask, 'float32');
+    const tokLp = tokenLogProbs(tf.logSoftmax(batch.logits), batch.targetIds);
+    return tf.div(maskedRowSum(tokLp, mask), safeLengths(mask));
+  });
+}
+
+function checkScores(scores: ArrayLike<number>, n: number): number[] {
+  const out = Array.from(scores);
+  if (out.length !== n || out.some((x) => !Number.isFinite(x)))
+    throw new ObjectiveInputError(
+      'part.scores',
+      `must hold one finite score per sequence of the batch (N=${n})`,
+    );
+  return out;
+}
+
+/** softmaxWeights on the host (float64), from the whole batch's scores. */
+function softmaxWeightsHost(scores: number[], positive: number[], g: number): number[] {
+  const w = new Array<number>(scores.length).fill(0);
+  for (let s = 0; s < scores.length; s += g) {
+    let max = -Infinity;
+    for (let i = s; i < s + g; i++) if (positive[i]) max = Math.max(max, scores[i]);
+    if (max === -Infinity) continue;
+    let z = 0;
+    for (let i = s; i < s + g; i++) if (positive[i]) z += Math.exp(scores[i] - max);
+    for (let i = s; i < s + g; i++) if (positive[i]) w[i] = Math.exp(scores[i] - max) / z;
+  }
+  return w;
 }
 
 /** w_i = softmax over the positives of group g of the (stop-gradient) scores; 0 on negatives and empty groups. */
@@ -260,8 +361,10 @@ function similarityLoss(
   mask: tf.Tensor2D,
   safeLen: tf.Tensor1D,
   w: tf.Tensor1D,
-  wSum: tf.Scalar,
+  wSum: tf.Scalar | number,
   sigma: number,
+  start: number,
+  batchRows: number,
 ): tf.Scalar {
   const hidden = inputs.hidden as tf.Tensor3D;
   const [n, , h] = hidden.shape;
@@ -275,7 +378,9 @@ function similarityLoss(
   if (inputs.noise !== undefined) target = tf.add(fXi, inputs.noise);
   else if (sigma > 0) {
     // Drawn in JS like every other random number of a run, so cpu, wasm and native backends see the same ε.
-    target = tf.add(fXi, tf.tensor2d(new Rng(inputs.noiseSeed as number).normalArray(n * h, sigma), [n, h]));
+    // A micro-batch takes its rows of the whole batch's draw.
+    const eps = new Rng(inputs.noiseSeed as number).normalArray(batchRows * h, sigma);
+    target = tf.add(fXi, tf.tensor2d(eps.slice(start * h, (start + n) * h), [n, h]));
   }
   const pred = (inputs.predictor as FeatureHead).apply(fTheta);
   // The 1e-12 inside the sqrt keeps the gradient finite for an all-zero feature vector.

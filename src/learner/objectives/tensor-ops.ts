@@ -114,3 +114,24 @@ export function safeLengths(mask: tf.Tensor2D): tf.Tensor1D {
 export function tidyObject<T extends object>(fn: () => T): T {
   return tf.tidy(() => fn() as unknown as tf.TensorContainer) as unknown as T;
 }
+
+/**
+ * Where a micro-batch's rows sit in the step's batch, and the batch's per-row completion lengths: the losses and
+ * statistics of the micro-batches are normalised by whole-batch counts, so they add up to the batch's exactly.
+ */
+export interface BatchPart {
+  /** Row of the batch the micro-batch's first row is. */
+  start: number;
+  /** [N] completion tokens of every row of the batch. */
+  completionLengths: ArrayLike<number>;
+}
+
+export function checkPart(part: BatchPart, n: number): void {
+  const total = part.completionLengths?.length ?? 0;
+  if (!Number.isInteger(part.start) || part.start < 0 || part.start + n > total) {
+    throw new ObjectiveInputError(
+      'part',
+      `rows ${part.start}..${part.start + n} do not lie in a batch of ${total} sequences`,
+    );
+  }
+}

@@ -84,3 +84,31 @@ export function batchTensors(b: SequenceBatch): BatchTensors {
 export function disposeBatch(t: BatchTensors): void {
   tf.dispose([t.inputIds, t.targetIds, t.attentionMask, t.completionMask]);
 }
+
+/** Rows [start, end) of a batch, at the batch's own width (every micro-batch sees the same positions). */
+export function sliceBatch(b: SequenceBatch, start: number, end: number): SequenceBatch {
+  const w = b.length;
+  return {
+    n: end - start,
+    length: w,
+    promptWidth: b.promptWidth,
+    inputIds: b.inputIds.slice(start * w, end * w),
+    targetIds: b.targetIds.slice(start * w, end * w),
+    attentionMask: b.attentionMask.slice(start * w, end * w),
+    completionMask: b.completionMask.slice(start * w, end * w),
+    completionTokens: b.completionTokens.slice(start, end),
+  };
+}
+
+/**
+ * Row ranges [start, end) of the micro-batches one backward pass at a time goes through: at most `size` rows
+ * each (the whole batch when unset). With a group size, a range holds whole groups whenever `size` allows it, so
+ * what is computed per group (POPO's softmax weights) needs nothing from another micro-batch.
+ */
+export function microBatchRanges(n: number, size: number | undefined, groupSize = 1): [number, number][] {
+  if (size === undefined || size >= n) return [[0, n]];
+  const step = groupSize > 1 && size >= groupSize ? Math.floor(size / groupSize) * groupSize : size;
+  const out: [number, number][] = [];
+  for (let s = 0; s < n; s += step) out.push([s, Math.min(n, s + step)]);
+  return out;
+}

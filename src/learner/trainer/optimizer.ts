@@ -12,7 +12,14 @@ export function learningRate(p: OptimizerParams, step: number, totalSteps: numbe
 
 /** sqrt(Σ g²) over every gradient, read back as a number. */
 export function globalNorm(grads: tf.Tensor[]): number {
-  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))).dataSync()[0]);
+  // Summed on the host one gradient at a time, so only one gradient's square is alive at once.
+  let sq = 0;
+  for (const g of grads) {
+    const s = tf.tidy(() => tf.sum(tf.square(g)));
+    sq += s.dataSync()[0];
+    s.dispose();
+  }
+  return Math.sqrt(sq);
 }
 
 /**
@@ -55,26 +62,28 @@ export class AdamW {
     const { beta1: b1, beta2: b2, eps, weight_decay: wd } = this.opts;
     const bc1 = 1 - b1 ** this.t;
     const bc2 = 1 - b2 ** this.t;
-    const updateSq = tf.tidy(() => {
-      const squares: tf.Scalar[] = [];
-      for (const [name, g0] of grads) {
-        const p = this.params.get(name);
-        if (!p) throw new Error(`AdamW: gradient for unknown parameter ${name}`);
-        const m = this.m.get(name)!;
-        const v = this.v.get(name)!;
+    // One tidy per parameter: a tidy around the whole loop would keep every parameter's temporaries (about ten
+    // parameter-sized tensors each) alive until the end, i.e. several copies of the model at the peak.
+    let updateSq = 0;
+    for (const [name, g0] of grads) {
+      const p = this.params.get(name);
+      if (!p) throw new Error(`AdamW: gradient for unknown parameter ${name}`);
+      const m = this.m.get(name)!;
+      const v = this.v.get(name)!;
+      const sq = tf.tidy(() => {
         const g = scale === 1 ? g0 : tf.mul(g0, scale);
         m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
         v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
         const update = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), eps));
         const decay = wd > 0 && p.rank > 1 ? tf.mul(p, wd) : null;
         const delta = tf.mul(decay ? tf.add(update, decay) : update, lr);
-        squares.push(tf.sum(tf.square(delta)));
         p.assign(tf.sub(p, delta));
-      }
-      return squares.length ? tf.addN(squares) : tf.scalar(0);
-    });
-    const updateNorm = Math.sqrt(updateSq.dataSync()[0]);
-    updateSq.dispose();
+        return tf.sum(tf.square(delta));
+      });
+      updateSq += sq.dataSync()[0];
+      sq.dispose();
+    }
+    const updateNorm = Math.sqrt(updateSq);
     return { gradNorm: norm, updateNorm };
   }
 

@@ -158,6 +158,11 @@ const runFields = {
       clip_grad_norm: num({ gte: 0, lte: 1e6 }, 'Global gradient-norm clip; 0 disables clipping.').default(1),
       warmup_steps: num({ int: true, gte: 0, lte: 10_000_000 }, 'Linear warm-up steps.').default(0),
       schedule: oneOf(['constant', 'cosine'], 'Learning-rate schedule after warm-up.').default('constant'),
+      micro_batch_size: num(
+        { int: true, gte: 1, lte: 65536 },
+        'Sequences per backward pass: gradients accumulate over micro-batches into one update, the same as the ' +
+          'whole batch at once but with the activations of only this many sequences alive. Unset: the whole batch.',
+      ).optional(),
     },
     'AdamW and the learning-rate schedule.',
   ).prefault({}),

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CausalLM } from '../../model/causal-lm.js';
-import { grpoLoss, readGrpoStats, type GrpoStats } from '../../objectives/grpo.js';
+import { combineGrpoStats, grpoLoss, readGrpoStats, type GrpoStats } from '../../objectives/grpo.js';
 import { tokenLogProbs } from '../../objectives/tensor-ops.js';
-import { batchTensors, disposeBatch } from '../batch.js';
+import { batchTensors, disposeBatch, microBatchRanges, sliceBatch, type BatchTensors } from '../batch.js';
 import type { GrpoMetrics } from '../metrics.js';
 import type { TrainConfig } from '../types.js';
 import {
@@ -18,7 +18,7 @@ import {
 import { Updater } from './updater.js';
 
 /** Per-token log-probs of the targets under a model, without gradient ([N,T]). */
-function targetLogProbs(model: CausalLM, t: ReturnType<typeof batchTensors>): tf.Tensor2D {
+function targetLogProbs(model: CausalLM, t: BatchTensors): tf.Tensor2D {
   return tf.tidy(() => {
     const { logits } = model.forward(t.inputIds, { attentionMask: t.attentionMask });
     return tokenLogProbs(tf.logSoftmax(logits), t.targetIds);
@@ -66,18 +66,29 @@ export class GrpoAlgorithm implements RolloutAlgorithm<GrpoMetrics> {
     { rollout, batch }: RolloutExperience,
     { lr }: StepContext,
   ): Promise<AlgorithmStep<GrpoMetrics>> {
-    const { grpo, sampling } = this.config;
-    const t = batchTensors(batch);
-    const oldLogProbs = targetLogProbs(this.policy, t);
-    const refLogProbs = this.reference ? targetLogProbs(this.reference, t) : undefined;
+    const { grpo, sampling, optimizer } = this.config;
+    const policy = this.policy;
+    // Micro-batches need nothing from each other: advantages are host numbers from the whole batch's rewards,
+    // and the losses are normalised by whole-batch counts (BatchPart).
+    const ranges = microBatchRanges(batch.n, optimizer.micro_batch_size);
+    const split = ranges.length > 1;
+    const parts = ranges.map(([start, end]) => {
+      const t = batchTensors(split ? sliceBatch(batch, start, end) : batch);
+      return {
+        t,
+        part: split ? { start, completionLengths: batch.completionTokens } : undefined,
+        oldLogProbs: targetLogProbs(policy, t),
+        refLogProbs: this.reference ? targetLogProbs(this.reference, t) : undefined,
+      };
+    });
     const sums = Object.fromEntries(Object.values(FIELDS).map((k) => [k, 0])) as GrpoFields;
     let gradNorm = 0;
     try {
       for (let epoch = 0; epoch < grpo.mu; epoch++) {
-        let result: ReturnType<typeof grpoLoss> | undefined;
-        const update = this.updater.update(lr, () => {
-          const out = this.policy.forward(t.inputIds, { attentionMask: t.attentionMask });
-          result = grpoLoss(
+        const results: ReturnType<typeof grpoLoss>[] = [];
+        const losses = parts.map(({ t, part, oldLogProbs, refLogProbs }) => () => {
+          const out = policy.forward(t.inputIds, { attentionMask: t.attentionMask });
+          const result = grpoLoss(
             {
               logits: out.logits,
               targetIds: t.targetIds,
@@ -86,18 +97,23 @@ export class GrpoAlgorithm implements RolloutAlgorithm<GrpoMetrics> {
               groupSize: sampling.group_size,
               oldLogProbs,
               refLogProbs,
+              part,
             },
             { ...grpo, max_completion_length: sampling.max_new_tokens },
           );
+          results.push(result);
           return result.loss;
         });
+        const update = this.updater.update(lr, losses);
         gradNorm = Math.max(gradNorm, update.gradNorm);
-        const stats = await readGrpoStats(result!);
+        const stats = combineGrpoStats(await Promise.all(results.map((r) => readGrpoStats(r))));
         for (const [from, to] of Object.entries(FIELDS)) sums[to] += stats[from as keyof GrpoStats] / grpo.mu;
       }
     } finally {
-      tf.dispose([oldLogProbs, ...(refLogProbs ? [refLogProbs] : [])]);
-      disposeBatch(t);
+      for (const p of parts) {
+        tf.dispose([p.oldLogProbs, ...(p.refLogProbs ? [p.refLogProbs] : [])]);
+        disposeBatch(p.t);
+      }
     }
     return { metrics: { algorithm: 'grpo', grad_norm: gradNorm, ...sums }, events: [] };
   }

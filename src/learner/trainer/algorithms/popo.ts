@@ -1,7 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CausalLM } from '../../model/causal-lm.js';
-import { popoLoss, popoWarnings, positiveMask, readPopoStats } from '../../objectives/popo.js';
-import { batchTensors, disposeBatch } from '../batch.js';
+import {
+  combinePopoStats,
+  popoLoss,
+  popoWarnings,
+  positiveMask,
+  readPopoStats,
+  sequenceScores,
+  type PopoResult,
+} from '../../objectives/popo.js';
+import { batchTensors, disposeBatch, microBatchRanges, sliceBatch, type SequenceBatch } from '../batch.js';
 import { assignRecords, variableRecords } from '../checkpoint.js';
 import { DriftBoundTracker, emaUpdate, paramDistance } from '../ema.js';
 import type { PopoMetrics } from '../metrics.js';
@@ -55,50 +63,29 @@ export class PopoAlgorithm implements RolloutAlgorithm<PopoMetrics> {
   ): Promise<AlgorithmStep<PopoMetrics>> {
     const noiseSeed = rng.int(2 ** 31);
     const p = this.config.popo;
-    const rewards = rollout.rewards;
-    const t = batchTensors(batch);
-    // ξ never receives gradient: its pass runs outside the gradient function.
-    const xi =
-      p.alpha > 0
-        ? tf.tidy(() => {
-            const { logits, hidden } = this.siamese.forward(t.inputIds, { attentionMask: t.attentionMask });
-            return { logits, hidden };
-          })
-        : undefined;
-    let result: ReturnType<typeof popoLoss> | undefined;
+    const g = this.config.sampling.group_size;
+    const ranges = microBatchRanges(batch.n, this.config.optimizer.micro_batch_size, g);
     // Positive-only learning has nothing to learn from a batch without a single positive. Stepping anyway would
     // let the entropy bonus alone drive the policy toward uniform (Adam rescales its small gradient to a full
     // step), so such a step is measured but not taken: θ, φ, the optimizer moments and ξ stay as they are.
-    const skipped = !positiveMask(rewards, p.positive_threshold).some(Boolean);
-    const loss = () => {
-      const out = this.policy.forward(t.inputIds, { attentionMask: t.attentionMask });
-      result = popoLoss(
-        {
-          logits: out.logits,
-          targetIds: t.targetIds,
-          completionMask: t.completionMask,
-          rewards,
-          groupSize: this.config.sampling.group_size,
-          hidden: out.hidden,
-          siameseHidden: xi?.hidden,
-          siameseLogits: p.anchor === 'kl' ? xi?.logits : undefined,
-          predictor: this.predictor,
-          noiseSeed,
-        },
-        p,
-      );
-      return result.loss;
-    };
+    const skipped = !positiveMask(rollout.rewards, p.positive_threshold).some(Boolean);
+    // The softmax over a group's positives needs the whole group's scores: micro-batches smaller than a group
+    // get them from a pass of θ without gradient first (the weights are stop-gradient, so this is exact).
+    const splitsGroups = ranges.some(([s, e]) => s % g !== 0 || (e - s) % g !== 0);
+    const scores = splitsGroups && p.weight_mode === 'softmax' ? await this.scores(batch, ranges) : undefined;
+    const results: PopoResult[] = [];
+    const parts = this.lossParts(rollout.rewards, batch, ranges, scores, noiseSeed, results);
     let update: Update;
     try {
       update = skipped
-        ? { gradNorm: 0, updateNorm: 0, loss: evaluateLoss(loss) }
-        : this.updater.update(lr, loss);
-    } finally {
-      if (xi) tf.dispose([xi.logits, xi.hidden]);
-      disposeBatch(t);
+        ? { gradNorm: 0, updateNorm: 0, loss: evaluateLoss(parts) }
+        : this.updater.update(lr, parts);
+    } catch (e) {
+      for (const r of results) tf.dispose(Object.values(r.stats));
+      throw e;
     }
-    const stats = await readPopoStats(result!);
+    const parsed = await Promise.all(results.map((r) => readPopoStats(r)));
+    const stats = parsed.length === 1 ? parsed[0] : combinePopoStats(parsed);
     if (!skipped && p.ema) this.emaUpdate();
     const driftBound = this.drift.observe(update.updateNorm);
 
@@ -131,6 +118,77 @@ export class PopoAlgorithm implements RolloutAlgorithm<PopoMetrics> {
       events,
       sampleWeights: stats.weights,
     };
+  }
+
+  /**
+   * The loss of each micro-batch (one, the whole batch, unless optimizer.micro_batch_size splits it). ξ's pass
+   * runs before each gradient function, outside it (ξ never receives gradient), and lives for one micro-batch.
+   */
+  private *lossParts(
+    rewards: number[],
+    batch: SequenceBatch,
+    ranges: [number, number][],
+    scores: number[] | undefined,
+    noiseSeed: number,
+    results: PopoResult[],
+  ): Generator<() => tf.Scalar> {
+    const p = this.config.popo;
+    const split = ranges.length > 1;
+    for (const [start, end] of ranges) {
+      const t = batchTensors(split ? sliceBatch(batch, start, end) : batch);
+      const xi =
+        p.alpha > 0
+          ? tf.tidy(() => {
+              const { logits, hidden } = this.siamese.forward(t.inputIds, { attentionMask: t.attentionMask });
+              return { logits, hidden };
+            })
+          : undefined;
+      try {
+        yield () => {
+          const out = this.policy.forward(t.inputIds, { attentionMask: t.attentionMask });
+          const result = popoLoss(
+            {
+              logits: out.logits,
+              targetIds: t.targetIds,
+              completionMask: t.completionMask,
+              rewards,
+              groupSize: this.config.sampling.group_size,
+              hidden: out.hidden,
+              siameseHidden: xi?.hidden,
+              siameseLogits: p.anchor === 'kl' ? xi?.logits : undefined,
+              predictor: this.predictor,
+              noiseSeed,
+              part: split ? { start, completionLengths: batch.completionTokens, scores } : undefined,
+            },
+            p,
+          );
+          results.push(result);
+          return result.loss;
+        };
+      } finally {
+        if (xi) tf.dispose([xi.logits, xi.hidden]);
+        disposeBatch(t);
+      }
+    }
+  }
+
+  /** θ's sequence scores for the whole batch, a micro-batch at a time, without gradient. */
+  private async scores(batch: SequenceBatch, ranges: [number, number][]): Promise<number[]> {
+    const out: number[] = [];
+    for (const [start, end] of ranges) {
+      const t = batchTensors(sliceBatch(batch, start, end));
+      const s = tf.tidy(() =>
+        sequenceScores({
+          logits: this.policy.forward(t.inputIds, { attentionMask: t.attentionMask }).logits,
+          targetIds: t.targetIds,
+          completionMask: t.completionMask,
+        }),
+      );
+      disposeBatch(t);
+      out.push(...(await s.data()));
+      s.dispose();
+    }
+    return out;
   }
 
   /** ξ ← τξ + (1−τ)θ over the trainable selection. */

@@ -1,6 +1,6 @@
 import type { CausalLM } from '../../model/causal-lm.js';
 import { sftLoss } from '../../objectives/sft.js';
-import { batchTensors, disposeBatch } from '../batch.js';
+import { batchTensors, disposeBatch, microBatchRanges, sliceBatch } from '../batch.js';
 import type { SftMetrics } from '../metrics.js';
 import type { TrainConfig } from '../types.js';
 import {
@@ -21,7 +21,7 @@ export class SftAlgorithm implements SupervisedAlgorithm {
   private readonly updater: Updater;
 
   constructor(
-    config: TrainConfig,
+    private readonly config: TrainConfig,
     private readonly policy: CausalLM,
     trainable: TrainableSelector = allWeights,
   ) {
@@ -29,19 +29,30 @@ export class SftAlgorithm implements SupervisedAlgorithm {
   }
 
   step({ batch }: SupervisedExperience, { lr }: StepContext): Promise<AlgorithmStep<SftMetrics>> {
-    const t = batchTensors(batch);
-    try {
-      const update = this.updater.update(lr, () => {
-        const out = this.policy.forward(t.inputIds, { attentionMask: t.attentionMask });
-        return sftLoss({ logits: out.logits, targetIds: t.targetIds, completionMask: t.completionMask });
-      });
-      return Promise.resolve({
-        metrics: { algorithm: 'sft', loss: update.loss, grad_norm: update.gradNorm },
-        events: [],
-      });
-    } finally {
-      disposeBatch(t);
+    const ranges = microBatchRanges(batch.n, this.config.optimizer.micro_batch_size);
+    const tokens = ranges.length > 1 ? batch.completionTokens.reduce((a, b) => a + b, 0) : undefined;
+    const policy = this.policy;
+    function* parts() {
+      for (const [start, end] of ranges) {
+        const t = batchTensors(ranges.length > 1 ? sliceBatch(batch, start, end) : batch);
+        try {
+          yield () => {
+            const out = policy.forward(t.inputIds, { attentionMask: t.attentionMask });
+            return sftLoss(
+              { logits: out.logits, targetIds: t.targetIds, completionMask: t.completionMask },
+              tokens,
+            );
+          };
+        } finally {
+          disposeBatch(t);
+        }
+      }
     }
+    const update = this.updater.update(lr, parts());
+    return Promise.resolve({
+      metrics: { algorithm: 'sft', loss: update.loss, grad_norm: update.gradNorm },
+      events: [],
+    });
   }
 
   saveState(): Promise<AlgorithmState> {

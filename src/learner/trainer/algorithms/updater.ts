@@ -31,15 +31,27 @@ export class Updater {
     return this.optimizer.stepCount;
   }
 
-  /** One optimizer step down the gradient of `loss` with respect to the parameters. */
-  update(lr: number, loss: () => tf.Scalar): Update {
-    const { value, grads } = this.gradients(loss);
+  /**
+   * One optimizer step down the gradient of the loss with respect to the parameters. The loss may come in parts
+   * (micro-batches, each normalised by whole-batch quantities so that the parts sum to the batch's loss): their
+   * gradients are summed before clipping and the step, so the update is the whole batch's, while only one part's
+   * activations are alive at a time. Parts may be produced lazily (a generator that prepares each micro-batch's
+   * tensors and frees them when asked for the next).
+   */
+  update(lr: number, loss: LossParts): Update {
+    let sum: Map<string, tf.Tensor> | undefined;
+    let value = 0;
     try {
-      const { gradNorm, updateNorm } = this.optimizer.apply(grads, lr);
-      return { loss: value.dataSync()[0], gradNorm, updateNorm };
+      for (const part of lossParts(loss)) {
+        const g = this.gradients(part);
+        value += g.value.dataSync()[0];
+        g.value.dispose();
+        sum = sum ? accumulate(sum, g.grads) : g.grads;
+      }
+      const { gradNorm, updateNorm } = this.optimizer.apply(sum ?? new Map(), lr);
+      return { loss: value, gradNorm, updateNorm };
     } finally {
-      value.dispose();
-      tf.dispose([...grads.values()]);
+      if (sum) tf.dispose([...sum.values()]);
     }
   }
 
@@ -85,10 +97,35 @@ export class Updater {
   }
 }
 
-/** Evaluates a loss closure without taking gradients; for steps that measure but do not update. */
-export function evaluateLoss(loss: () => tf.Scalar): number {
-  const t = tf.tidy(loss);
-  const v = t.dataSync()[0];
-  t.dispose();
+/** A loss closure, or the closures of its parts (micro-batches) whose values and gradients add up to it. */
+export type LossParts = (() => tf.Scalar) | Iterable<() => tf.Scalar>;
+
+function lossParts(loss: LossParts): Iterable<() => tf.Scalar> {
+  return typeof loss === 'function' ? [loss] : loss;
+}
+
+/** sum + grads per name; both inputs are consumed (the sum's old tensors and the part's are freed). */
+function accumulate(sum: Map<string, tf.Tensor>, grads: Map<string, tf.Tensor>): Map<string, tf.Tensor> {
+  for (const [name, g] of grads) {
+    const prev = sum.get(name);
+    if (!prev) {
+      sum.set(name, g);
+      continue;
+    }
+    sum.set(name, tf.add(prev, g));
+    prev.dispose();
+    g.dispose();
+  }
+  return sum;
+}
+
+/** Evaluates a loss (or the sum of its parts) without taking gradients; for steps that measure but do not update. */
+export function evaluateLoss(loss: LossParts): number {
+  let v = 0;
+  for (const part of lossParts(loss)) {
+    const t = tf.tidy(part);
+    v += t.dataSync()[0];
+    t.dispose();
+  }
   return v;
 }
