@@ -14,6 +14,7 @@ import type {
   Dataset,
   EventsQuery,
   Job,
+  JobEvent,
   JobPage,
   ListJobsQuery,
   Metrics,
@@ -104,14 +105,14 @@ export function createPopoClient(options: PopoClientOptions) {
     pause: (id: string): Promise<Job> => ok(raw.POST('/v1/jobs/{id}/pause', { params: path(id) }), 'POST'),
     resume: (id: string): Promise<Job> => ok(raw.POST('/v1/jobs/{id}/resume', { params: path(id) }), 'POST'),
     retry: (id: string): Promise<Job> => ok(raw.POST('/v1/jobs/{id}/retry', { params: path(id) }), 'POST'),
-    events: (id: string, query: EventsQuery = {}) =>
+    events: (id: string, query: EventsQuery = {}): Promise<JobEvent[]> =>
       ok(raw.GET('/v1/jobs/{id}/events', { params: { path: { id }, query } }), 'GET'),
     /** Raw steps from `fromStep` (inclusive), or a thinned view with `every` / `points`. */
     metrics: (id: string, query: MetricsQuery = {}): Promise<Metrics> =>
       ok(raw.GET('/v1/jobs/{id}/metrics', { params: { path: { id }, query } }), 'GET'),
     /** Polls until the job reaches `until` (default: a terminal state); see `WaitOptions`. */
     waitFor: (id: string, opts: WaitOptions = {}): Promise<Job> =>
-      waitForJob({ get: jobs.get, metrics: jobs.metrics }, id, opts),
+      waitForJob({ get: jobs.get, metrics: jobs.metrics, events: jobs.events }, id, opts),
   };
 
   const datasets = {

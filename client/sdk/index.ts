@@ -11,3 +11,4 @@ export { PopoApiError, PopoConnectionError, PopoTimeoutError, type PopoErrorDeta
 export * from './types.js';
 export type { WaitOptions } from './wait.js';
 export type { components, operations, paths } from './generated/schema.js';
+export { checkGates, gateValue, parseGate, type GateResult, type QualityGate } from './gate.js';

@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PopoApiError, PopoConnectionError, PopoTimeoutError } from './errors.js';
 import {
+  type EventsQuery,
   isTerminal,
   type Job,
+  type JobEvent,
   type JobStatus,
   type MetricPoint,
   type Metrics,
@@ -16,6 +18,11 @@ export interface WaitOptions {
   onMetrics?: (points: MetricPoint[], job: Job) => void | Promise<void>;
   /** Every status change seen, starting with the status at the first poll. */
   onStatus?: (job: Job) => void | Promise<void>;
+  /**
+   * New job events (state changes, warnings such as `zero_positive_dominates`, evals), oldest first, each once;
+   * read when the status or the step moved, and once more at the end.
+   */
+  onEvents?: (events: JobEvent[], job: Job) => void | Promise<void>;
   /** Poll period (default 1000 ms). */
   intervalMs?: number;
   /** Give up after this long with a PopoTimeoutError naming the job and its last status (default: forever). */
@@ -34,7 +41,10 @@ const isTransient = (e: unknown) =>
 interface JobReader {
   get(id: string): Promise<Job>;
   metrics(id: string, query: MetricsQuery): Promise<Metrics>;
+  events?(id: string, query: EventsQuery): Promise<JobEvent[]>;
 }
+
+const EVENTS_PAGE = 1000; // the API's maximum page of events
 
 const PAGE = 10_000; // the API's maximum page of raw steps
 
@@ -69,6 +79,22 @@ export async function waitForJob(api: JobReader, id: string, opts: WaitOptions =
     }
   };
 
+  let lastEventId = 0;
+  let eventsAt: string | undefined;
+  const drainEvents = async (job: Job, final: boolean) => {
+    if (!opts.onEvents || !api.events) return;
+    const mark = `${job.status} ${job.progress_step}`;
+    if (!final && mark === eventsAt) return;
+    for (;;) {
+      const page = await api.events(id, { after: lastEventId, limit: EVENTS_PAGE });
+      if (page.length === 0) break;
+      lastEventId = page.at(-1)!.id;
+      await opts.onEvents(page, job);
+      if (page.length < EVENTS_PAGE) break;
+    }
+    eventsAt = mark;
+  };
+
   const retries = opts.retries ?? 5;
   let failures = 0;
   for (;;) {
@@ -81,6 +107,7 @@ export async function waitForJob(api: JobReader, id: string, opts: WaitOptions =
         await opts.onStatus?.(job);
       }
       await drainMetrics(job);
+      await drainEvents(job, done(job));
       failures = 0;
     } catch (e) {
       if (!isTransient(e) || ++failures > retries) throw e;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import {
+  checkGates,
   createPopoClient,
   type CreateJobRequest,
   isTerminal,
@@ -11,33 +12,27 @@ import {
   type PopoClient,
   PopoConnectionError,
   PopoTimeoutError,
+  parseGate,
+  type QualityGate,
 } from '../../client/sdk/index.js';
+import { DEFAULT_URL, resolveConnection, UsageError } from './connection.js';
 import { readRunDocument } from './load-config.js';
 import { StepProgress, type ProgressPoint } from './progress.js';
 
 /**
- * Exit codes, for CI: 0 done (a waited job succeeded), 1 the job ended failed or cancelled, 2 the request was
- * refused or the service could not be reached, or the command line / config is wrong, 3 `--timeout` passed
- * (the job goes on).
+ * Exit codes, for CI: 0 done (a waited job succeeded and passed its gates), 1 the job ended failed or cancelled,
+ * 2 the request was refused or the service could not be reached, or the command line / config is wrong,
+ * 3 `--timeout` passed (the job goes on), 4 the job succeeded but a `--fail-below` gate did not hold.
  */
-export const EXIT = { ok: 0, jobFailed: 1, error: 2, timeout: 3 } as const;
+export const EXIT = { ok: 0, jobFailed: 1, error: 2, timeout: 3, gateFailed: 4 } as const;
 
 interface ConnectionOptions {
   url?: string;
   key?: string;
 }
 
-const DEFAULT_URL = 'http://localhost:3000';
-
-class UsageError extends Error {}
-
-function connect(opts: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): PopoClient {
-  const baseUrl = opts.url ?? env.POPO_URL ?? DEFAULT_URL;
-  const token = opts.key ?? env.POPO_API_KEY;
-  if (!token) throw new UsageError('no API key: pass --key <key> or set POPO_API_KEY');
-  if (!/^https?:\/\//.test(baseUrl))
-    throw new UsageError(`--url / POPO_URL: "${baseUrl}" must start with http:// or https://`);
-  return createPopoClient({ baseUrl, token });
+function connect(opts: ConnectionOptions): PopoClient {
+  return createPopoClient(resolveConnection(opts));
 }
 
 /** Prints what went wrong the way a person fixes it (code, message, then one field per line) → exit code. */
@@ -132,13 +127,31 @@ function toProgressPoint(p: MetricPoint): ProgressPoint {
   return out;
 }
 
-/** Waits with a progress bar on stderr; prints the final status on stdout → exit code. */
-async function waitWithProgress(
-  client: PopoClient,
-  id: string,
-  opts: { quiet?: boolean; intervalMs?: number; timeoutMs?: number },
-): Promise<number> {
+interface WaitCliOptions {
+  quiet?: boolean;
+  json?: boolean;
+  intervalMs?: number;
+  timeoutMs?: number;
+  gates?: QualityGate[];
+}
+
+interface Warning {
+  code: string;
+  message: string;
+  first_step: number | null;
+  count: number;
+}
+
+/**
+ * Waits with a progress bar on stderr (live metrics), prints each kind of warning the first time it happens and a
+ * count of all at the end, checks the quality gates → exit code. stdout gets one line (`<id> <status> step n/N`)
+ * or, with --json, one JSON document.
+ */
+async function waitWithProgress(client: PopoClient, id: string, opts: WaitCliOptions): Promise<number> {
   let progress: StepProgress | undefined;
+  let lastPoint: MetricPoint | undefined;
+  const warnings = new Map<string, Warning>();
+  const say = (line: string) => (progress ? progress.log(line) : process.stderr.write(line + '\n'));
   const job = await client.jobs.waitFor(id, {
     intervalMs: opts.intervalMs,
     timeoutMs: opts.timeoutMs,
@@ -148,29 +161,69 @@ async function waitWithProgress(
         progress = new StepProgress(j.total_steps, `job ${id.slice(0, 8)} (${j.kind})`);
         progress.startAt(j.progress_step);
       }
-      if (progress) progress.log(`status: ${j.status}`);
-      else process.stderr.write(`status: ${j.status}\n`);
+      say(`status: ${j.status}`);
     },
     onMetrics: (points) => {
+      lastPoint = points.at(-1) ?? lastPoint;
       for (const p of points) progress?.update(toProgressPoint(p));
+    },
+    onEvents: (events) => {
+      for (const e of events) {
+        if (e.level === 'info') continue;
+        const seen = warnings.get(e.code);
+        if (seen) {
+          seen.count++;
+          continue;
+        }
+        warnings.set(e.code, { code: e.code, message: e.message, first_step: e.step, count: 1 });
+        // Warnings are not progress: shown even with --quiet, so a run that "succeeded" badly is visible.
+        say(`${e.level}: ${e.code}${e.step === null ? '' : ` at step ${e.step}`}: ${e.message}`);
+      }
     },
   });
   progress?.stop();
-  return printOutcome(job);
+  return printOutcome(job, { ...opts, lastPoint, warnings: [...warnings.values()] });
 }
 
-function printOutcome(job: Job): number {
-  process.stdout.write(`${job.id} ${job.status} step ${job.progress_step}/${job.total_steps ?? '?'}\n`);
+function printOutcome(
+  job: Job,
+  opts: WaitCliOptions & { lastPoint?: MetricPoint; warnings: Warning[] },
+): number {
+  const failed = job.status !== 'succeeded';
+  const gates = failed ? [] : checkGates(opts.gates ?? [], job, opts.lastPoint);
+  const code = failed ? EXIT.jobFailed : gates.every((g) => g.passed) ? EXIT.ok : EXIT.gateFailed;
   if (job.error) process.stderr.write(`job error: ${job.error}\n`);
-  return job.status === 'succeeded' ? EXIT.ok : EXIT.jobFailed;
+  for (const w of opts.warnings)
+    if (w.count > 1) process.stderr.write(`warning: ${w.code} ×${w.count} (first at step ${w.first_step})\n`);
+  for (const g of gates)
+    process.stderr.write(
+      `gate ${g.metric} >= ${g.min}: ${g.value === undefined ? 'not reported' : g.value} → ${g.passed ? 'pass' : 'FAIL'}\n`,
+    );
+  if (opts.json) {
+    const out = {
+      exit_code: code,
+      job,
+      warnings: opts.warnings,
+      gates,
+      last_metrics: opts.lastPoint ?? null,
+    };
+    process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+  } else {
+    process.stdout.write(`${job.id} ${job.status} step ${job.progress_step}/${job.total_steps ?? '?'}\n`);
+  }
+  return code;
 }
+
+/** A job's state after a request: `running (pause requested)` until the worker acts on it. */
+const stateLine = (job: Job) =>
+  `${job.status}${job.stop_requested ? ` (${job.stop_requested} requested)` : ''}`;
 
 function summary(job: Job): string {
   const lines = [
     `id        ${job.id}`,
     `name      ${job.name ?? '-'}`,
     `kind      ${job.kind}`,
-    `status    ${job.status}${job.stop_requested ? ` (${job.stop_requested} requested)` : ''}`,
+    `status    ${stateLine(job)}`,
     `progress  ${job.progress_step}/${job.total_steps ?? '?'} steps`,
     `model     ${job.model_builtin ?? job.model_id ?? '-'}`,
     `data      ${job.dataset_id ?? (job.task ? JSON.stringify(job.task) : '-')}`,
@@ -191,6 +244,38 @@ const int = (name: string) => (v: string) => {
 };
 
 const collect = (v: string, prev: string[]) => [...prev, v];
+
+const collectGate = (v: string, prev: QualityGate[]) => {
+  try {
+    return [...prev, parseGate(v)];
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+};
+
+/** The options `create --wait` and `wait` share. */
+function waitOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--fail-below <metric=min>',
+      "quality gate, repeatable: exit 4 when the finished job's metric is below min (a dotted path into the " +
+        "result, e.g. eval_after.avg_at_k, else the last step's value, e.g. pass_rate); implies --wait",
+      collectGate,
+      [],
+    )
+    .option('--json', 'print one JSON document on stdout: {exit_code, job, warnings, gates, last_metrics}')
+    .option('--interval <ms>', 'poll period while waiting', int('--interval'), 1000)
+    .option('--timeout <ms>', 'give up waiting after this long (exit 3; the job goes on)', int('--timeout'))
+    .option('--quiet', 'no progress output (warnings and gate results are still shown)');
+}
+
+const waitArgs = (opts: Record<string, unknown>): WaitCliOptions => ({
+  quiet: opts.quiet as boolean | undefined,
+  json: opts.json as boolean | undefined,
+  intervalMs: opts.interval as number,
+  timeoutMs: opts.timeout as number | undefined,
+  gates: opts.failBelow as QualityGate[],
+});
 
 /** Adds the connection options every remote command takes. */
 function remote(cmd: Command): Command {
@@ -214,35 +299,29 @@ function action<A extends unknown[]>(fn: (...args: A) => Promise<number>) {
 export function registerJobCommands(program: Command): void {
   const jobs = program.command('jobs').description('Submit and follow training jobs on a popo service');
 
-  remote(jobs.command('submit'))
+  waitOptions(remote(jobs.command('create')))
+    .alias('submit')
     .description(
       'Create a job from a run document (the `popo train` file; local data files are uploaded); prints the job id',
     )
-    .requiredOption(
-      '-c, --config <file>',
-      'run document (YAML or JSON), plus service fields such as from_checkpoint',
-    )
+    .option('-f, --file <file>', 'run document (YAML or JSON), plus service fields such as from_checkpoint')
+    .option('-c, --config <file>', 'the same as --file')
     .option('-s, --set <key=value>', 'override a field, e.g. --set popo.alpha=0', collect, [])
     .option('--idempotency-key <key>', 'repeat-safe submit: the same key returns the same job')
-    .option('-w, --wait', 'wait for the job to finish (exit 1 unless it succeeds)')
-    .option('--interval <ms>', 'poll period while waiting', int('--interval'), 1000)
-    .option('--timeout <ms>', 'give up waiting after this long', int('--timeout'))
-    .option('--quiet', 'no progress output')
+    .option('-w, --wait', 'wait for the job to finish with a progress bar (exit 1 unless it succeeds)')
     .action(
       action(async (opts) => {
+        const file = (opts.file ?? opts.config) as string | undefined;
+        if (!file) throw new UsageError('a run document is required: --file <run.yaml>');
         const client = connect(opts);
-        const doc = readJobConfig(opts.config, opts.set);
-        const body = await toJobRequest(client, doc, dirname(opts.config));
-        const job = await client.jobs.create(body, {
-          idempotencyKey: opts.idempotencyKey,
-        });
-        process.stdout.write(`${job.id}\n`);
-        if (!opts.wait) return EXIT.ok;
-        return waitWithProgress(client, job.id, {
-          ...opts,
-          intervalMs: opts.interval,
-          timeoutMs: opts.timeout,
-        });
+        const doc = readJobConfig(file, opts.set);
+        const body = await toJobRequest(client, doc, dirname(file));
+        const job = await client.jobs.create(body, { idempotencyKey: opts.idempotencyKey });
+        const wait = opts.wait || opts.failBelow.length > 0;
+        if (!opts.json) process.stdout.write(`${job.id}\n`);
+        else if (!wait) process.stdout.write(JSON.stringify({ exit_code: EXIT.ok, job }, null, 2) + '\n');
+        if (!wait) return EXIT.ok;
+        return waitWithProgress(client, job.id, waitArgs(opts));
       }),
     );
 
@@ -258,26 +337,25 @@ export function registerJobCommands(program: Command): void {
       }),
     );
 
-  remote(jobs.command('wait'))
-    .description('Wait for a job to finish (exit 0 succeeded, 1 failed or cancelled)')
+  waitOptions(remote(jobs.command('wait')))
+    .description('Wait for a job to finish (exit 0 succeeded, 1 failed or cancelled, 4 a gate failed)')
     .argument('<id>', 'job id')
-    .option('--interval <ms>', 'poll period', int('--interval'), 1000)
-    .option('--timeout <ms>', 'give up after this long', int('--timeout'))
-    .option('--quiet', 'no progress output')
-    .action(
-      action((id: string, opts) =>
-        waitWithProgress(connect(opts), id, { ...opts, intervalMs: opts.interval, timeoutMs: opts.timeout }),
-      ),
-    );
+    .action(action((id: string, opts) => waitWithProgress(connect(opts), id, waitArgs(opts))));
 
   for (const verb of ['cancel', 'pause', 'resume', 'retry'] as const) {
     remote(jobs.command(verb))
-      .description(`${verb[0].toUpperCase()}${verb.slice(1)} a job; prints its new status`)
+      .description(
+        `${verb[0].toUpperCase()}${verb.slice(1)} a job; prints the state it is in now (a running job stops ` +
+          'at its next step: "running (pause requested)")',
+      )
       .argument('<id>', 'job id')
+      .option('--json', 'the whole job as JSON')
       .action(
         action(async (id: string, opts) => {
           const job = await connect(opts).jobs[verb](id);
-          process.stdout.write(`${job.id} ${job.status}\n`);
+          process.stdout.write(
+            opts.json ? JSON.stringify(job, null, 2) + '\n' : `${job.id} ${stateLine(job)}\n`,
+          );
           return EXIT.ok;
         }),
       );
@@ -287,9 +365,14 @@ export function registerJobCommands(program: Command): void {
     .description('Jobs of the project, newest first')
     .option('--status <status>', 'only jobs in this state')
     .option('--limit <n>', 'at most this many', int('--limit'), 20)
+    .option('--json', 'one JSON line per job')
     .action(
       action(async (opts) => {
         const page = await connect(opts).jobs.list({ status: opts.status, limit: opts.limit });
+        if (opts.json) {
+          for (const j of page.items) process.stdout.write(JSON.stringify(j) + '\n');
+          return EXIT.ok;
+        }
         for (const j of page.items)
           process.stdout.write(
             `${j.id} ${j.kind.padEnd(4)} ${j.status.padEnd(10)} ${j.progress_step}/${j.total_steps ?? '?'} ${j.name ?? ''}\n`,

@@ -6,6 +6,14 @@ import { runEval } from './eval-command.js';
 import { registerJobCommands } from './jobs-command.js';
 import { runTrain } from './train-command.js';
 
+// `popo jobs list | head -1`: once the reader has gone, the rest of the output has nowhere to go; stop quietly
+// instead of dying on an unhandled EPIPE with a stack trace.
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+
 const program = new Command()
   .name('popo')
   .description(

@@ -21,10 +21,12 @@ export type { JobFilter };
 
 type Transition = { set: Partial<Job>; after?: 'enqueue' | 'remove'; note?: string } | 'unchanged';
 
-const invalidState = (job: Job, action: string, allowed: string) =>
+const PAST = { cancel: 'cancelled', pause: 'paused', resume: 'resumed', retry: 'retried' } as const;
+
+const invalidState = (job: Job, action: keyof typeof PAST, allowed: string) =>
   conflict(
     'invalid_state',
-    `cannot ${action} job ${job.id}: it is ${job.status}; only ${allowed} jobs can be ${action === 'retry' ? 'retried' : action + 'd'}`,
+    `cannot ${action} job ${job.id}: it is ${job.status}; only ${allowed} jobs can be ${PAST[action]}`,
   );
 
 @Injectable()

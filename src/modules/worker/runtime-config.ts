@@ -8,7 +8,7 @@ import { IsInt, IsOptional, Matches, Max, Min, validateSync } from 'class-valida
  * The runtime's own environment (workers, queue locks, webhooks), validated once at boot beside the core AppConfig.
  * Kept separate so the service runtime can change its knobs without touching the API's config schema.
  */
-class RuntimeEnv {
+export class RuntimeEnv {
   /** "cpu", a count ("2"), or a list ("cuda:0,cuda:1"); unset = detect GPUs, else one CPU slot. */
   @IsOptional()
   @Matches(/^(\d{1,3}|[a-z]+(:\d+)?(,[a-z]+(:\d+)?)*)$/, {
