@@ -240,7 +240,8 @@ describe.skipIf(!!unavailable)('dashboard in headless chromium', () => {
 
   it('cancels a running job from its page', async () => {
     await page.goto(`${api.baseUrl}/#/jobs/${liveJob}`);
-    await page.waitForSelector('[data-status="running"]');
+    // The toolbar's badge: the page before (compare) also shows statuses, and may still be on screen.
+    await page.waitForSelector('.toolbar [data-status="running"]');
     await page.click('button[data-action="cancel"]');
     await page.waitForSelector('.toolbar [data-status="cancelled"]', { timeout: 60_000 });
     expect(await page.isDisabled('button[data-action="cancel"]')).toBe(true);

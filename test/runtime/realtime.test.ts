@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MetricRepository } from '../../src/repositories/metric.repository.js';
 import { EmitterRealtimePublisher } from '../../src/modules/realtime/emitter-publisher.js';
+import { RealtimeGateway } from '../../src/modules/realtime/realtime.gateway.js';
 import type { StepMetrics } from '../../src/learner/trainer/types.js';
 import { zeroMetrics } from '../../src/learner/trainer/metrics.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -138,6 +139,23 @@ describe('realtime gateway: subscribe', () => {
     await waitFor(() => seen.length >= 2, 'snapshot events');
     expect(seen.map((e) => e.event)).toEqual(['job.status', 'job.metrics']);
     expect(seen[1].payload).toMatchObject({ step: 3, values: { reward_mean: 0.3 } });
+  });
+});
+
+describe('realtime gateway: membership order', () => {
+  it('applies leaves and joins in the order sent: the last join wins, whatever the lookups race', async () => {
+    // The dashboard moving between two views of one job sends `unsubscribe` then `subscribe` back to back; both
+    // await a database lookup, and without ordering a late leave silenced the job (a cancel never showed).
+    const s = await socketFor(apiA, p1.token);
+    expect(await s.emitWithAck('subscribe', { job_id: jobId })).toMatchObject({ ok: true });
+    for (let i = 0; i < 30; i++) {
+      s.emit('unsubscribe', { job_id: jobId });
+      s.emit('subscribe', { job_id: jobId });
+    }
+    s.emit('unsubscribe', { job_id: jobId });
+    expect(await s.emitWithAck('subscribe', { job_id: jobId })).toMatchObject({ ok: true });
+    const members = await apiA.app.get(RealtimeGateway).server.in(`job:${jobId}`).fetchSockets();
+    expect(members.map((m) => m.id)).toContain(s.id);
   });
 });
 

@@ -34,6 +34,8 @@ import { socketIoKey } from './realtime-publisher.js';
 
 interface SocketData {
   projectId: string;
+  /** The tail of this socket's subscribe/unsubscribe chain (see `inOrder`). */
+  membership?: Promise<unknown>;
 }
 export type RealtimeServer = Server<
   ClientToServerEvents,
@@ -109,6 +111,34 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationShutdown {
     @ConnectedSocket() socket: RealtimeSocket,
     @MessageBody() body: unknown,
   ): Promise<SubscribeAck> {
+    return this.inOrder(socket, () => this.join(socket, body));
+  }
+
+  @SubscribeMessage('unsubscribe')
+  async unsubscribe(
+    @ConnectedSocket() socket: RealtimeSocket,
+    @MessageBody() body: unknown,
+  ): Promise<SubscribeAck> {
+    return this.inOrder(socket, async () => {
+      const target = await this.resolve(socket, body);
+      if ('ok' in target) return target;
+      await socket.leave(target.room);
+      return { ok: true, room: target.room };
+    });
+  }
+
+  /**
+   * socket.io runs a socket's handlers concurrently, and each awaits a database lookup: a page that leaves a job's
+   * room and another that joins it again (the dashboard moving from one view of a job to another) could have the
+   * leave land after the join and silence the job. Membership changes apply in the order the client sent them.
+   */
+  private inOrder<T>(socket: RealtimeSocket, op: () => Promise<T>): Promise<T> {
+    const result = (socket.data.membership ?? Promise.resolve()).then(op);
+    socket.data.membership = result.catch(() => undefined);
+    return result;
+  }
+
+  private async join(socket: RealtimeSocket, body: unknown): Promise<SubscribeAck> {
     const target = await this.resolve(socket, body);
     if ('ok' in target) return target;
     await socket.join(target.room);
@@ -121,17 +151,6 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationShutdown {
     }
     const single = target.jobId ? snapshot[0] : undefined;
     return { ok: true, room: target.room, status: single?.status, latest_metrics: single?.metrics };
-  }
-
-  @SubscribeMessage('unsubscribe')
-  async unsubscribe(
-    @ConnectedSocket() socket: RealtimeSocket,
-    @MessageBody() body: unknown,
-  ): Promise<SubscribeAck> {
-    const target = await this.resolve(socket, body);
-    if ('ok' in target) return target;
-    await socket.leave(target.room);
-    return { ok: true, room: target.room };
   }
 
   private async resolve(

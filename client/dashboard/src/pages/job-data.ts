@@ -59,9 +59,20 @@ export interface JobLive {
   setJob: (j: Job) => void;
 }
 
+/**
+ * A POST's answer, a GET and the socket's pushes race: the answer to a cancel (`cancelling`) can land after the push
+ * of the `cancelled` that followed it. The row with the later `updated_at` wins; progress never goes back.
+ */
+export function newerJob(cur: Job | null, next: Job): Job {
+  if (!cur) return next;
+  if (Date.parse(next.updated_at) < Date.parse(cur.updated_at)) return cur;
+  return { ...next, progress_step: Math.max(cur.progress_step, next.progress_step) };
+}
+
 /** The job, its metrics, evals, events and checkpoints: loaded once, then kept current over the socket. */
 export function useJobLive(id: string): JobLive {
-  const [job, setJob] = useState<Job | null>(null);
+  const [job, setJobState] = useState<Job | null>(null);
+  const setJob = (next: Job) => setJobState((cur) => newerJob(cur, next));
   const [error, setError] = useState<unknown>(null);
   const metrics = useRef(new SeriesStore());
   const evals = useRef(new SeriesStore());
@@ -75,7 +86,7 @@ export function useJobLive(id: string): JobLive {
     metrics.current = new SeriesStore();
     evals.current = new SeriesStore();
     lastEventId.current = 0;
-    setJob(null);
+    setJobState(null);
     setEvents([]);
     setCheckpoints([]);
     let alive = true;
@@ -110,7 +121,7 @@ export function useJobLive(id: string): JobLive {
       { job_id: id },
       {
         'job.status': (m) => {
-          setJob((j) => (j ? { ...j, ...m, progress_step: Math.max(j.progress_step, m.progress_step) } : j));
+          setJobState((j) => (j ? newerJob(j, { ...j, ...m }) : j));
           void pollEvents();
           // Terminal: fetch the row for finished_at and result.
           if (['succeeded', 'failed', 'cancelled', 'paused'].includes(m.status))
@@ -121,7 +132,7 @@ export function useJobLive(id: string): JobLive {
         },
         'job.metrics': (m) => {
           metrics.current.add(m.step, m.values);
-          setJob((j) => (j && m.step > j.progress_step ? { ...j, progress_step: m.step } : j));
+          setJobState((j) => (j && m.step > j.progress_step ? { ...j, progress_step: m.step } : j));
           bump();
         },
         'job.event': (e) => addEvents([e as JobEvent]),
