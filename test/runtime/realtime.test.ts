@@ -149,10 +149,10 @@ describe('realtime gateway: membership order', () => {
     const s = await socketFor(apiA, p1.token);
     expect(await s.emitWithAck('subscribe', { job_id: jobId })).toMatchObject({ ok: true });
     for (let i = 0; i < 30; i++) {
-      s.emit('unsubscribe', { job_id: jobId });
-      s.emit('subscribe', { job_id: jobId });
+      s.emit('unsubscribe', { job_id: jobId }, () => undefined);
+      s.emit('subscribe', { job_id: jobId }, () => undefined);
     }
-    s.emit('unsubscribe', { job_id: jobId });
+    s.emit('unsubscribe', { job_id: jobId }, () => undefined);
     expect(await s.emitWithAck('subscribe', { job_id: jobId })).toMatchObject({ ok: true });
     const members = await apiA.app.get(RealtimeGateway).server.in(`job:${jobId}`).fetchSockets();
     expect(members.map((m) => m.id)).toContain(s.id);
