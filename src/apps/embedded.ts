@@ -5,11 +5,11 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Redis } from 'ioredis';
 import { JobRepository } from '../repositories/job.repository.js';
 import { loadConfig } from '../config/index.js';
-import { initBackend } from '../learner/backend.js';
 import { EmbeddedCredentialsModule } from '../modules/dashboard/embedded-credentials.js';
 import { ApiKeysService } from '../modules/auth/api-keys.service.js';
 import { RealtimeModule } from '../modules/realtime/realtime.module.js';
 import { resolveDevices } from '../modules/worker/devices.js';
+import { WorkerHeartbeat } from '../modules/worker/heartbeat.js';
 import { RuntimeConfigModule } from '../modules/worker/runtime-config.module.js';
 import { loadRuntimeConfig } from '../modules/worker/runtime-config.js';
 import {
@@ -56,7 +56,6 @@ export async function startAllInOne(
   const config = pg ? loadConfig({ ...env, DATABASE_URL: pg.url }) : base;
   try {
     const devices = await resolveDevices(runtime.workerDevices);
-    const backend = (await initBackend('auto')).name;
     let inProcess: InProcessJobQueue | undefined;
     let consumer: JobQueueConsumer;
     let registry: WorkerRegistry;
@@ -83,7 +82,7 @@ export async function startAllInOne(
       imports: [
         RuntimeConfigModule.forRoot(runtime),
         RealtimeModule.forApi(),
-        WorkerModule.forRoot({ consumer, devices, backend, registry }),
+        WorkerModule.forRoot({ consumer, devices, registry }),
         ...(pg
           ? [EmbeddedCredentialsModule.forRoot({ file: join(config.dataDir, 'credentials.json') })]
           : []),
@@ -102,7 +101,7 @@ export async function startAllInOne(
     const credentialsFile = pg ? await firstBootCredentials(app, config.dataDir, url, logger) : undefined;
     logger.log(
       `popo listening on ${url} — ${pg ? 'embedded Postgres' : 'Postgres'}, ${inProcess ? 'in-process queue' : 'BullMQ'}, ` +
-        `worker on ${devices.join(', ')} (${backend})`,
+        `worker on ${devices.join(', ')} (${app.get(WorkerHeartbeat).info().backend})`,
     );
     let closing: Promise<void> | undefined;
     const handle: AllInOneHandle = {

@@ -3,7 +3,6 @@ import { NestFactory } from '@nestjs/core';
 import type { Redis } from 'ioredis';
 import type { AppConfig } from '../config/index.js';
 import { runMigrations } from '../database/migrate.js';
-import { initBackend } from '../learner/backend.js';
 import { BullmqJobConsumer } from '../queue/bullmq-job-consumer.js';
 import { createRedisClient } from '../queue/redis-connection.js';
 import { RealtimeModule } from '../modules/realtime/realtime.module.js';
@@ -40,8 +39,6 @@ export async function startWorker(
     if (applied.length) logger.log(`applied ${applied.join(', ')}`);
   }
   const devices = await resolveDevices(runtime.workerDevices);
-  // Learn the default backend now so the heartbeat (and /v1/health) say what this worker will train on.
-  const backend = (await initBackend('auto')).name;
   const redisSettings = { url: config.redisUrl, prefix: config.redisPrefix };
   const registryRedis: Redis = createRedisClient(redisSettings, 'heartbeat');
   const consumer = new BullmqJobConsumer(redisSettings, {
@@ -58,7 +55,6 @@ export async function startWorker(
         WorkerModule.forRoot({
           consumer,
           devices,
-          backend,
           registry: new RedisWorkerRegistry(registryRedis, config.redisPrefix),
         }),
       ],

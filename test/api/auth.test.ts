@@ -131,10 +131,13 @@ describe('projects and API keys', () => {
         {
           id: 'w-test-1',
           host: 'gpu-box',
+          pid: null,
           device: 'cuda:0',
           backend: 'tensorflow-gpu',
           job: null,
           ttl_s: expect.any(Number),
+          // A heartbeat without per-slot data (an older worker) is listed without slots.
+          slots: [],
         },
       ]);
       expect(res.body.workers[0].ttl_s).toBeGreaterThan(0);

@@ -87,6 +87,21 @@ describe('embedded mode (npm start with no DATABASE_URL / REDIS_URL)', () => {
     };
     const health = await call('GET', '/v1/health');
     expect(health.body).toMatchObject({ status: 'ok', database: { ok: true }, redis: { configured: false } });
+    // No Redis: the worker in this process is read from its in-memory heartbeat, with its slot's learner process.
+    expect(health.body.workers).toEqual([
+      expect.objectContaining({
+        device: 'cpu',
+        job: null,
+        slots: [
+          expect.objectContaining({
+            index: 0,
+            device: 'cpu',
+            job: null,
+            learner: expect.objectContaining({ state: 'idle', pid: expect.any(Number) }),
+          }),
+        ],
+      }),
+    ]);
 
     const small = {
       model: { builtin: 'tiny-1m' },

@@ -50,6 +50,40 @@ describe.each([
     expect(await registry.list()).toEqual([]);
   });
 
+  it('carries each slot: its job, its learner process and its last crash', async () => {
+    const registry = make();
+    const hb = new WorkerHeartbeat(registry, {
+      id: `slots-${_name}`,
+      devices: ['cuda:0', 'cuda:1'],
+      backend: '',
+      ttlS: 5,
+    });
+    await hb.start();
+    expect((await registry.list())[0].slots.map((s) => [s.index, s.device, s.learner.state])).toEqual([
+      [0, 'cuda:0', 'starting'],
+      [1, 'cuda:1', 'starting'],
+    ]);
+    await hb.setLearner('cuda:1', { pid: 4242, state: 'idle', backend: 'wasm' });
+    await hb.setJob('cuda:1', 'job-c');
+    await hb.setCrash('cuda:1', 'LearnerCrashError: learner process 4242 was killed by SIGABRT');
+    await hb.setLearner('cuda:1', { pid: null, state: 'restarting' });
+    const [w] = await registry.list();
+    expect(w.backend).toBe('wasm');
+    expect(w.slots[1]).toMatchObject({
+      index: 1,
+      device: 'cuda:1',
+      backend: 'wasm',
+      job: 'job-c',
+      learner: { pid: null, state: 'restarting' },
+      last_crash: { job: 'job-c', error: expect.stringMatching(/SIGABRT/) },
+    });
+    expect(w.slots[0]).toMatchObject({ backend: null, job: null, last_crash: null });
+    await hb.stop();
+    // A change after stop (a learner exiting during shutdown) does not bring the entry back.
+    await hb.setLearner('cuda:0', { pid: null, state: 'down' });
+    expect(await registry.list()).toEqual([]);
+  });
+
   it('an entry that is not refreshed expires after its TTL (a dead worker disappears)', async () => {
     const registry = make();
     const hb = new WorkerHeartbeat(registry, {

@@ -28,7 +28,7 @@ import {
   MetricRepository,
 } from '../../src/repositories/index.js';
 import { loadRuntimeConfig } from '../../src/modules/worker/runtime-config.js';
-import type { TrainFn } from '../../src/modules/worker/train-fn.js';
+import { InProcessLearner, type TrainFn } from '../../src/modules/worker/job-learner.js';
 import { TrainingProcessor } from '../../src/modules/worker/training-processor.js';
 import { InMemoryWorkerRegistry } from '../../src/modules/worker/worker-registry.js';
 
@@ -102,7 +102,7 @@ function processorWith(train: TrainFn, env: Record<string, string> = {}) {
     domain,
     heartbeat,
     publisher,
-    train,
+    new InProcessLearner(train),
   );
 }
 

@@ -520,9 +520,40 @@ export interface components {
       latency_ms?: number;
       error?: string;
     };
+    LearnerHealthDto: {
+      /** @description The learner child process; null while none is up. */
+      pid: number | null;
+      /**
+       * @description starting (first boot), idle, running a job, restarting (a fresh process after a crash or a kill), down (could not start; retried with the next job).
+       * @enum {string}
+       */
+      state: 'starting' | 'idle' | 'running' | 'restarting' | 'down';
+      /** @description When it entered this state (ISO 8601). */
+      since: string;
+    };
+    LearnerCrashDto: {
+      at: string;
+      /** @description The job it was running. */
+      job: string | null;
+      /** @example LearnerCrashError: learner process 4121 was killed by SIGABRT; its last output: … */
+      error: string;
+    };
+    WorkerSlotHealthDto: {
+      index: number;
+      /** @example cuda:0 */
+      device: string;
+      /** @example wasm+blas */
+      backend: string | null;
+      job: string | null;
+      learner: components['schemas']['LearnerHealthDto'];
+      /** @description The slot's last learner crash since boot. */
+      last_crash: components['schemas']['LearnerCrashDto'] | null;
+    };
     WorkerHealthDto: {
       id: string;
       host: string | null;
+      /** @description The worker process. */
+      pid: number | null;
       /** @example cuda:0 */
       device: string | null;
       /** @example tensorflow-gpu */
@@ -531,6 +562,8 @@ export interface components {
       job: string | null;
       /** @description Seconds until the heartbeat expires. */
       ttl_s: number;
+      /** @description One per device slot, each with its learner process. */
+      slots: components['schemas']['WorkerSlotHealthDto'][];
     };
     HealthDto: {
       /** @enum {string} */

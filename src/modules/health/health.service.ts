@@ -1,9 +1,15 @@
-import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { AppConfig } from '../../config/index.js';
 import { createRedisClient, workerKey } from '../../queue/redis-connection.js';
+import {
+  WORKER_REGISTRY,
+  workerFromHash,
+  type WorkerInfo,
+  type WorkerRegistry,
+} from '../worker/worker-registry.js';
 import type { DependencyHealthDto, HealthDto, WorkerHealthDto } from './health.dto.js';
 
 const TIMEOUT_MS = 2_000;
@@ -22,8 +28,23 @@ function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
 
 /**
  * Database and Redis reachability plus the live workers. Workers heartbeat into Redis hashes
- * `<prefix>:worker:<id>` (fields id, host, device, backend, job) with a TTL; a worker is live while its key exists.
+ * `<prefix>:worker:<id>` (fields id, host, pid, device, backend, job, slots) with a TTL; a worker is live while
+ * its key exists. Without Redis (`all` mode), the worker of this very process heartbeats into memory: its
+ * registry is read instead.
  */
+function workerDto(w: Partial<WorkerInfo> & Pick<WorkerInfo, 'id' | 'slots'>, ttl: number): WorkerHealthDto {
+  return {
+    id: w.id,
+    host: w.host || null,
+    pid: Number.isInteger(w.pid) ? (w.pid as number) : null,
+    device: w.device || null,
+    backend: w.backend || null,
+    job: w.job || null,
+    ttl_s: ttl,
+    slots: w.slots,
+  };
+}
+
 @Injectable()
 export class HealthService implements OnModuleDestroy {
   private redis?: Redis;
@@ -31,6 +52,7 @@ export class HealthService implements OnModuleDestroy {
   constructor(
     private readonly config: AppConfig,
     @InjectDataSource() private readonly db: DataSource,
+    @Optional() @Inject(WORKER_REGISTRY) private readonly localWorkers?: WorkerRegistry,
   ) {}
 
   async check(): Promise<HealthDto> {
@@ -50,7 +72,10 @@ export class HealthService implements OnModuleDestroy {
   }
 
   private async redisAndWorkers(): Promise<{ redis: DependencyHealthDto; workers: WorkerHealthDto[] }> {
-    if (!this.config.redisUrl) return { redis: { ok: false, configured: false }, workers: [] };
+    if (!this.config.redisUrl) {
+      const local = (await this.localWorkers?.list()) ?? [];
+      return { redis: { ok: false, configured: false }, workers: local.map((w) => workerDto(w, w.ttl_s)) };
+    }
     if (!this.redis) {
       this.redis = createRedisClient(
         { url: this.config.redisUrl, prefix: this.config.redisPrefix },
@@ -86,14 +111,7 @@ export class HealthService implements OnModuleDestroy {
         const [fields, ttl] = await Promise.all([redis.hgetall(key), redis.ttl(key)]);
         if (Object.keys(fields).length === 0) return undefined; // expired between SCAN and HGETALL
         const prefixLen = workerKey(this.config.redisPrefix, '').length;
-        return {
-          id: fields.id || key.slice(prefixLen),
-          host: fields.host || null,
-          device: fields.device || null,
-          backend: fields.backend || null,
-          job: fields.job || null,
-          ttl_s: ttl,
-        } satisfies WorkerHealthDto;
+        return workerDto({ ...workerFromHash(fields), id: fields.id || key.slice(prefixLen) }, ttl);
       }),
     );
     return workers.filter((w): w is WorkerHealthDto => w !== undefined);

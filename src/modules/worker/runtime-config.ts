@@ -60,6 +60,16 @@ export class RuntimeEnv {
   @Max(120_000)
   POPO_WEBHOOK_TIMEOUT_MS = 10_000;
 
+  /**
+   * A cancelled run whose learner has not reached a step boundary (where it stops by itself) within this long is
+   * stopped where it is: its learner process is killed and the slot starts a fresh one.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(600_000)
+  POPO_LEARNER_KILL_GRACE_MS = 3_000;
+
   /** How often each process looks for due deliveries (the table is the retry queue). */
   @Type(() => Number)
   @IsInt()
@@ -76,6 +86,7 @@ export class RuntimeConfig {
   queueLockMs: number;
   projectMaxRunning: number;
   projectLimitRetryMs: number;
+  learnerKillGraceMs: number;
   webhook: { maxAttempts: number; backoffMs: number; timeoutMs: number; pollMs: number };
 }
 
@@ -107,6 +118,7 @@ export function loadRuntimeConfig(env: Record<string, string | undefined> = proc
     queueLockMs: vars.POPO_QUEUE_LOCK_MS,
     projectMaxRunning: vars.POPO_PROJECT_MAX_RUNNING,
     projectLimitRetryMs: vars.POPO_PROJECT_LIMIT_RETRY_MS,
+    learnerKillGraceMs: vars.POPO_LEARNER_KILL_GRACE_MS,
     webhook: {
       maxAttempts: vars.POPO_WEBHOOK_MAX_ATTEMPTS,
       backoffMs: vars.POPO_WEBHOOK_BACKOFF_MS,

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { DatasetRow, Model, type Job, type JobEvent, type JobStatus } from '../../database/entities/index.js';
 import { FieldError } from '../../learner/field-error.js';
+import { LearnerCrashError } from '../../learner/process/learner-process.js';
 import type { CheckpointBlob, StepMetrics, StopSignal, TrainHooks } from '../../learner/trainer/types.js';
 import type { JobContext, JobOutcome } from '../../queue/job-consumer.js';
 import { CheckpointStore } from '../checkpoints/checkpoint-store.js';
@@ -11,15 +12,25 @@ import { DomainEvents } from '../jobs/domain-events.js';
 import { JobEventsService } from '../jobs/job-events.service.js';
 import { checkpointPayload, metricsPayload } from '../realtime/payloads.js';
 import { REALTIME_PUBLISHER, type RealtimePublisher } from '../realtime/realtime-publisher.js';
-import { runEvalJob } from './eval-job.js';
 import { WorkerHeartbeat } from './heartbeat.js';
 import { examplesFromRows, trainConfigFor, type JobInputs } from './job-config.js';
 import { JobStore, SupersededError, type NewEvent, type RunOwnership } from './job-store.js';
 import { RuntimeConfig } from './runtime-config.js';
-import { TRAIN_FN, type TrainFn } from './train-fn.js';
+import { JOB_LEARNER, type JobLearner } from './job-learner.js';
 
 /** The run ended without reaching a status of its own: the worker is shutting down and hands the job back. */
 const SHUTDOWN = 'shutdown' as const;
+
+/** How often a running job's row is checked for a cancel or a takeover while its learner computes. */
+const WATCH_MS = 1_000;
+
+/** The reason a cancelled run's learner is stopped mid-step: it did not reach a step boundary within the grace. */
+class CancelNow extends Error {
+  constructor() {
+    super('cancelled while the learner was inside a step');
+    this.name = 'CancelNow';
+  }
+}
 
 /**
  * Why a run failed: the user's input (a FieldError: bad settings, data, model, checkpoint; the job's `error` is
@@ -29,6 +40,14 @@ const SHUTDOWN = 'shutdown' as const;
 export type FailureKind = 'user_input' | 'internal';
 export const failureKind = (err: unknown): FailureKind =>
   err instanceof FieldError ? 'user_input' : 'internal';
+
+interface Outcome {
+  to: JobStatus | typeof SHUTDOWN;
+  message: string;
+  error?: string;
+  failure?: FailureKind;
+  result?: Record<string, unknown>;
+}
 
 /**
  * Runs one training job: claim → load model, data and checkpoints → train() with hooks that write metrics,
@@ -50,7 +69,7 @@ export class TrainingProcessor {
     private readonly domain: DomainEvents,
     private readonly heartbeat: WorkerHeartbeat,
     @Inject(REALTIME_PUBLISHER) private readonly publisher: RealtimePublisher,
-    @Inject(TRAIN_FN) private readonly train: TrainFn,
+    @Inject(JOB_LEARNER) private readonly learner: JobLearner,
   ) {}
 
   async handle(ctx: JobContext): Promise<JobOutcome> {
@@ -91,14 +110,11 @@ export class TrainingProcessor {
     const own: RunOwnership = { jobId: job.id, fence, workerId };
     // Written by shouldStop (a closure), read after train() returns.
     const stop: { asked: StopSignal } = { asked: false };
+    // What this run has recorded, for a run whose learner is stopped mid-step.
+    const progress = { step: job.progress_step ?? 0, checkpoint: null as number | null };
+    const watch = this.watch(own);
 
-    let outcome: {
-      to: JobStatus | typeof SHUTDOWN;
-      message: string;
-      error?: string;
-      failure?: FailureKind;
-      result?: Record<string, unknown>;
-    };
+    let outcome: Outcome;
     try {
       const config = trainConfigFor(job, await this.inputs(job));
       const resumeFrom = job.kind === 'eval' ? undefined : await this.checkpoints.loadLatest(job.id);
@@ -106,7 +122,7 @@ export class TrainingProcessor {
         !resumeFrom && job.from_checkpoint_id ? await this.loadBase(job.from_checkpoint_id) : undefined;
 
       if (job.kind === 'eval') {
-        const res = await runEvalJob(config, baseCheckpoint);
+        const res = await this.learner.evaluate(ctx.device, config, baseCheckpoint, watch.signal);
         await this.event(job, own, {
           level: 'info',
           code: 'eval',
@@ -122,12 +138,14 @@ export class TrainingProcessor {
         const hooks: TrainHooks = {
           onStep: async (m: StepMetrics) => {
             await this.metrics.recordStep(own, m);
+            progress.step = m.step;
             const { step, ...values } = m;
             this.publisher.emit('job.metrics', metricsPayload(job.id, { step, values }, job.project_id));
           },
           onCompletions: (step, samples) => this.metrics.recordCompletions(own, step, samples),
           onCheckpoint: async (blob: CheckpointBlob) => {
             const saved = await this.checkpoints.save(job.id, blob);
+            progress.checkpoint = blob.step;
             this.publisher.emit('job.checkpoint', checkpointPayload(saved, job.project_id));
           },
           onEval: (r) =>
@@ -152,13 +170,17 @@ export class TrainingProcessor {
             return stop.asked;
           },
         };
-        const res = await this.train(config, hooks, { resumeFrom, baseCheckpoint });
+        const res = await this.learner.train(ctx.device, config, hooks, {
+          resumeFrom,
+          baseCheckpoint,
+          stop: watch.signal,
+        });
         const result = {
           steps_done: res.steps_done,
           backend: res.backend,
           eval_before: res.eval_before ?? null,
           eval_after: res.eval_after ?? null,
-          final_checkpoint_step: res.final_checkpoint?.step ?? null,
+          final_checkpoint_step: res.final_checkpoint_step ?? null,
         };
         if (res.status === 'completed')
           outcome = { to: 'succeeded', message: `succeeded after ${res.steps_done} steps`, result };
@@ -173,12 +195,22 @@ export class TrainingProcessor {
       }
     } catch (err) {
       if (err instanceof SupersededError) throw err;
-      const e = err as Error;
-      const failure = failureKind(err);
-      const message = failure === 'user_input' ? e.message : `${e.name}: ${e.message}`;
-      if (failure === 'user_input') this.logger.warn(`job ${job.id} failed on its input: ${message}`);
-      else this.logger.error(`job ${job.id} failed: ${e.stack ?? e.message}`);
-      outcome = { to: 'failed', message: `failed: ${message}`, error: message, failure };
+      if (err instanceof CancelNow) {
+        outcome = {
+          to: 'cancelled',
+          message: `cancelled at step ${progress.step}; its learner was stopped inside the next step`,
+          result: { steps_done: progress.step, final_checkpoint_step: progress.checkpoint },
+        };
+      } else if (err instanceof LearnerCrashError && ctx.signal.aborted) {
+        // The learner went down with the worker (a signal to the whole process group): resume elsewhere.
+        this.logger.warn(`job ${job.id}: ${err.message}`);
+        outcome = {
+          to: SHUTDOWN,
+          message: `worker ${workerId} shut down and its learner ended; requeued to resume from its checkpoint`,
+        };
+      } else outcome = this.failed(job, err);
+    } finally {
+      watch.close();
     }
 
     const to: JobStatus = outcome.to === SHUTDOWN ? 'queued' : outcome.to;
@@ -196,6 +228,51 @@ export class TrainingProcessor {
     return outcome.to === SHUTDOWN
       ? { kind: 'requeue', delayMs: 0, reason: 'worker shutting down' }
       : { kind: 'done' };
+  }
+
+  private failed(job: Job, err: unknown): Outcome {
+    const e = err as Error;
+    const failure = failureKind(err);
+    const message = failure === 'user_input' ? e.message : `${e.name}: ${e.message}`;
+    if (failure === 'user_input') this.logger.warn(`job ${job.id} failed on its input: ${message}`);
+    else this.logger.error(`job ${job.id} failed: ${e.stack ?? e.message}`);
+    return { to: 'failed', message: `failed: ${message}`, error: message, failure };
+  }
+
+  /**
+   * While the learner computes, checks the job's row every WATCH_MS (the same fenced heartbeat as shouldStop), so a
+   * run does not depend on its learner reaching a step boundary: a takeover by another worker stops the learner at
+   * once, a cancel after POPO_LEARNER_KILL_GRACE_MS if the learner has not stopped by itself by then. A shutdown
+   * is left to shouldStop, which checkpoints first.
+   */
+  private watch(own: RunOwnership): { signal: AbortSignal; close(): void } {
+    const ctl = new AbortController();
+    let grace: NodeJS.Timeout | undefined;
+    let polling = false;
+    const timer = setInterval(() => {
+      if (polling || ctl.signal.aborted) return;
+      polling = true;
+      this.store
+        .poll(own)
+        .then(
+          (requested) => {
+            if (requested === 'cancel' && !grace)
+              grace = setTimeout(() => ctl.abort(new CancelNow()), this.runtime.learnerKillGraceMs);
+          },
+          (err: unknown) => {
+            if (err instanceof SupersededError) ctl.abort(err);
+            // Anything else (the database briefly away) is retried at the next tick; the hooks will fail loudly.
+          },
+        )
+        .finally(() => (polling = false));
+    }, WATCH_MS);
+    return {
+      signal: ctl.signal,
+      close: () => {
+        clearInterval(timer);
+        clearTimeout(grace);
+      },
+    };
   }
 
   private async inputs(job: Job): Promise<JobInputs> {

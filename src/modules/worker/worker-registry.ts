@@ -1,6 +1,24 @@
 import type { Redis } from 'ioredis';
 import { workerKey } from '../../queue/redis-connection.js';
 
+/**
+ * A slot's learner child process: `starting` (first boot), `idle`, `running` a job, `restarting` (a fresh one
+ * after a crash or a kill), `down` (could not start; tried again when the next job comes).
+ */
+export type LearnerState = 'starting' | 'idle' | 'running' | 'restarting' | 'down';
+
+/** One device slot of a worker: at most one job, run by its own learner process. */
+export interface SlotInfo {
+  index: number;
+  device: string;
+  /** The backend the slot's learner has up, e.g. "wasm+blas"; null until it has started. */
+  backend: string | null;
+  job: string | null;
+  learner: { pid: number | null; state: LearnerState; since: string };
+  /** The slot's last learner crash (the process died, or its engine failed), null if none since boot. */
+  last_crash: { at: string; job: string | null; error: string } | null;
+}
+
 /** One live worker process as its heartbeat describes it (the health endpoint lists these). */
 export interface WorkerInfo {
   id: string;
@@ -14,6 +32,19 @@ export interface WorkerInfo {
   job: string;
   started_at: string;
   seen_at: string;
+  slots: SlotInfo[];
+}
+
+/** The Redis hash of a heartbeat → WorkerInfo (`slots` is stored as JSON; heartbeats from before it have none). */
+export function workerFromHash(fields: Record<string, string>): WorkerInfo {
+  let slots: SlotInfo[] = [];
+  try {
+    const parsed: unknown = fields.slots ? JSON.parse(fields.slots) : [];
+    if (Array.isArray(parsed)) slots = parsed as SlotInfo[];
+  } catch {
+    // A malformed field is shown as no slot data rather than failing the health check.
+  }
+  return { ...(fields as unknown as WorkerInfo), pid: Number(fields.pid), slots };
 }
 
 /** Where heartbeats go: a Redis hash per worker with a TTL, or process memory in embedded mode. */
@@ -22,8 +53,8 @@ export const WORKER_REGISTRY = Symbol('WORKER_REGISTRY');
 export interface WorkerRegistry {
   beat(info: WorkerInfo, ttlS: number): Promise<void>;
   remove(id: string): Promise<void>;
-  /** Workers whose heartbeat has not expired. */
-  list(): Promise<WorkerInfo[]>;
+  /** Workers whose heartbeat has not expired, with the seconds left until it does. */
+  list(): Promise<(WorkerInfo & { ttl_s: number })[]>;
 }
 
 export class RedisWorkerRegistry implements WorkerRegistry {
@@ -36,7 +67,7 @@ export class RedisWorkerRegistry implements WorkerRegistry {
     const key = workerKey(this.prefix, info.id);
     await this.redis
       .multi()
-      .hset(key, { ...info, pid: String(info.pid) })
+      .hset(key, { ...info, pid: String(info.pid), slots: JSON.stringify(info.slots) })
       .expire(key, ttlS)
       .exec();
   }
@@ -45,16 +76,18 @@ export class RedisWorkerRegistry implements WorkerRegistry {
     await this.redis.del(workerKey(this.prefix, id));
   }
 
-  async list(): Promise<WorkerInfo[]> {
+  async list(): Promise<(WorkerInfo & { ttl_s: number })[]> {
     const keys: string[] = [];
     // SCAN, not KEYS: a shared production Redis must not block on a full keyspace walk.
     for await (const batch of this.redis.scanStream({ match: workerKey(this.prefix, '*'), count: 200 })) {
       keys.push(...(batch as string[]));
     }
-    const rows = await Promise.all(keys.map((k) => this.redis.hgetall(k)));
+    const rows = await Promise.all(
+      keys.map(async (k) => ({ fields: await this.redis.hgetall(k), ttl: await this.redis.ttl(k) })),
+    );
     return rows
-      .filter((r) => r.id)
-      .map((r) => ({ ...(r as unknown as WorkerInfo), pid: Number(r.pid) }))
+      .filter((r) => r.fields.id)
+      .map((r) => ({ ...workerFromHash(r.fields), ttl_s: r.ttl }))
       .sort((a, b) => a.id.localeCompare(b.id));
   }
 }
@@ -63,15 +96,17 @@ export class InMemoryWorkerRegistry implements WorkerRegistry {
   private readonly workers = new Map<string, { info: WorkerInfo; expires: number }>();
 
   async beat(info: WorkerInfo, ttlS: number): Promise<void> {
-    this.workers.set(info.id, { info: { ...info }, expires: Date.now() + ttlS * 1000 });
+    this.workers.set(info.id, { info: structuredClone(info), expires: Date.now() + ttlS * 1000 });
   }
 
   async remove(id: string): Promise<void> {
     this.workers.delete(id);
   }
 
-  async list(): Promise<WorkerInfo[]> {
+  async list(): Promise<(WorkerInfo & { ttl_s: number })[]> {
     const now = Date.now();
-    return [...this.workers.values()].filter((w) => w.expires > now).map((w) => ({ ...w.info }));
+    return [...this.workers.values()]
+      .filter((w) => w.expires > now)
+      .map((w) => ({ ...structuredClone(w.info), ttl_s: Math.ceil((w.expires - now) / 1000) }));
   }
 }

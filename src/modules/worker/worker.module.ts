@@ -1,12 +1,12 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { AppConfig } from '../../config/index.js';
-import { train } from '../../learner/trainer/train.js';
 import { JOB_QUEUE_CONSUMER, type JobQueueConsumer } from '../../queue/job-consumer.js';
 import { WebhooksModule } from '../webhooks/webhooks.module.js';
 import { WorkerHeartbeat } from './heartbeat.js';
 import { JobStore } from './job-store.js';
 import { RuntimeConfig } from './runtime-config.js';
-import { TRAIN_FN, type TrainFn } from './train-fn.js';
+import { InProcessLearner, JOB_LEARNER, type TrainFn } from './job-learner.js';
+import { LearnerSlots } from './learner-slots.js';
 import { TrainingProcessor } from './training-processor.js';
 import { WORKER_DEVICES, WorkerRunner } from './worker-runner.js';
 import { WORKER_REGISTRY, type WorkerRegistry } from './worker-registry.js';
@@ -15,9 +15,12 @@ export interface WorkerModuleOptions {
   consumer: JobQueueConsumer;
   devices: string[];
   registry: WorkerRegistry;
-  /** The backend named in the heartbeat until a job reports the one it really got. */
-  backend: string;
-  /** Only unit tests pass a stand-in; everything else runs the real trainer. */
+  /** The backend named in the heartbeat until the first learner reports the one it loaded (default: none yet). */
+  backend?: string;
+  /**
+   * Only unit tests pass a stand-in, run in this process; everything else runs the real trainer in a learner
+   * child process per device slot.
+   */
   train?: TrainFn;
 }
 
@@ -35,7 +38,12 @@ export class WorkerModule {
         { provide: JOB_QUEUE_CONSUMER, useValue: opts.consumer },
         { provide: WORKER_DEVICES, useValue: opts.devices },
         { provide: WORKER_REGISTRY, useValue: opts.registry },
-        { provide: TRAIN_FN, useValue: opts.train ?? train },
+        {
+          provide: JOB_LEARNER,
+          inject: [WorkerHeartbeat],
+          useFactory: (heartbeat: WorkerHeartbeat) =>
+            opts.train ? new InProcessLearner(opts.train) : new LearnerSlots(opts.devices, heartbeat),
+        },
         {
           provide: WorkerHeartbeat,
           inject: [AppConfig, RuntimeConfig],
@@ -43,7 +51,7 @@ export class WorkerModule {
             new WorkerHeartbeat(opts.registry, {
               id: runtime.workerId,
               devices: opts.devices,
-              backend: opts.backend,
+              backend: opts.backend ?? '',
               ttlS: config.workerHeartbeatTtlS,
             }),
         },
@@ -51,7 +59,7 @@ export class WorkerModule {
         TrainingProcessor,
         WorkerRunner,
       ],
-      exports: [WORKER_REGISTRY, TrainingProcessor, JobStore],
+      exports: [WORKER_REGISTRY, JOB_LEARNER, TrainingProcessor, JobStore],
     };
   }
 }

@@ -1,9 +1,9 @@
-import { initBackend } from '../../learner/backend.js';
-import { decodeCheckpoint } from '../../learner/trainer/checkpoint.js';
-import { loadTrainingData } from '../../learner/trainer/data-source.js';
-import { evaluatePolicy } from '../../learner/trainer/evaluate.js';
-import { loadPolicy, policyFromCheckpoint } from '../../learner/trainer/policy-source.js';
-import type { CheckpointBlob, EvalResult, TrainConfig } from '../../learner/trainer/types.js';
+import { initBackend } from '../backend.js';
+import { decodeCheckpoint } from './checkpoint.js';
+import { loadTrainingData } from './data-source.js';
+import { evaluatePolicy } from './evaluate.js';
+import { loadPolicy, policyFromCheckpoint } from './policy-source.js';
+import type { CheckpointBlob, EvalResult, TrainConfig } from './types.js';
 
 export interface EvalJobResult extends EvalResult {
   backend: string;
