@@ -10,6 +10,7 @@ export default tseslint.config(
       'coverage/**',
       'client/dashboard/dist/**',
       'client/sdk/generated/**',
+      'client/sdk/dist/**',
       'src/learner/vendor/**',
     ],
   },

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { buildSdk } from '../client/sdk/build.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const STAMP = join(root, 'dist', '.built');
@@ -27,14 +28,21 @@ function newestInput() {
     const files = statSync(path).isDirectory()
       ? readdirSync(path, { recursive: true }).map((f) => join(path, f))
       : [path];
-    // Tests are not compiled (tsconfig.build.json), so editing one does not call for a build.
-    for (const f of files) if (!f.endsWith('.test.ts')) newest = Math.max(newest, statSync(f).mtimeMs);
+    // Tests are not compiled (tsconfig.build.json), so editing one does not call for a build; the SDK's dist/ is an
+    // output.
+    for (const f of files)
+      if (!f.endsWith('.test.ts') && !f.includes('client/sdk/dist'))
+        newest = Math.max(newest, statSync(f).mtimeMs);
   }
   return newest;
 }
 
 export function isStale() {
-  return !existsSync(STAMP) || statSync(STAMP).mtimeMs < newestInput();
+  return (
+    !existsSync(STAMP) ||
+    !existsSync(join(root, 'client/sdk/dist/index.js')) ||
+    statSync(STAMP).mtimeMs < newestInput()
+  );
 }
 
 export function build() {
@@ -49,6 +57,8 @@ export function build() {
     stdio: 'inherit',
   });
   if (v.status !== 0) throw new Error(`vite build of client/dashboard failed (exit ${v.status})`);
+  // The SDK as the package `npm install ./client/sdk` gets (client/sdk/dist: ESM + .d.ts).
+  buildSdk();
   writeFileSync(STAMP, new Date().toISOString() + '\n');
 }
 

@@ -20,6 +20,7 @@ import type {
   Metrics,
   MetricsQuery,
 } from './types.js';
+import { type MetricStream, streamMetrics, type StreamOptions } from './stream.js';
 import { waitForJob, type WaitOptions } from './wait.js';
 
 export interface PopoClientOptions {
@@ -198,5 +199,20 @@ export function createPopoClient(options: PopoClientOptions) {
       download('/v1/jobs/{id}/checkpoints/{step}/model', jobId, opts),
   };
 
-  return { baseUrl, raw, jobs, datasets, checkpoints };
+  /** A job's metrics live over socket.io, until it ends (see `MetricStream`). */
+  const stream = (jobId: string, opts?: StreamOptions): MetricStream =>
+    streamMetrics({ baseUrl, token: options.token, metrics: jobs.metrics }, jobId, opts);
+
+  return {
+    baseUrl,
+    raw,
+    jobs,
+    datasets,
+    checkpoints,
+    // The short names a script reaches for first; the same functions as datasets.upload, jobs.create, jobs.waitFor.
+    uploadDataset: datasets.upload,
+    createJob: jobs.create,
+    waitForJob: jobs.waitFor,
+    streamMetrics: stream,
+  };
 }

@@ -10,5 +10,6 @@ export {
 export { PopoApiError, PopoConnectionError, PopoTimeoutError, type PopoErrorDetail } from './errors.js';
 export * from './types.js';
 export type { WaitOptions } from './wait.js';
+export type { MetricStream, StreamOptions } from './stream.js';
 export type { components, operations, paths } from './generated/schema.js';
 export { checkGates, gateValue, parseGate, type GateResult, type QualityGate } from './gate.js';
