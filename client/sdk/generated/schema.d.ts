@@ -1027,12 +1027,17 @@ export interface components {
          */
         clip_grad_norm?: number;
         /**
-         * @description Linear warm-up steps.
+         * @description Linear warm-up steps; 0 = none, or optimizer.warmup_ratio.
          * @default 0
          */
         warmup_steps?: number;
         /**
-         * @description Learning-rate schedule after warm-up.
+         * @description Linear warm-up over ceil(ratio × steps) steps (Hugging Face warmup_ratio; the authors use 0.1 with cosine). Not together with warmup_steps.
+         * @default 0
+         */
+        warmup_ratio?: number;
+        /**
+         * @description Learning-rate schedule after warm-up: constant, or cosine decay to 0 at the last step.
          * @default constant
          * @enum {string}
          */
@@ -1088,7 +1093,10 @@ export interface components {
          * @enum {string}
          */
         nll_norm?: 'tokens' | 'sequence';
-        /** @description Hidden size of the predictor head; default the model width. */
+        /**
+         * @description Hidden width d of the predictor head Linear(H→d)→LayerNorm→ReLU→Linear(d→H) (the authors: 1024).
+         * @default 1024
+         */
         predictor_dim?: number;
         /**
          * @description A completion is positive (in S+) when its reward is at or above this value.
@@ -1170,6 +1178,13 @@ export interface components {
          * @default 0
          */
         temperature?: number;
+        /**
+         * @description Eval nucleus sampling mass; 1 disables it.
+         * @default 1
+         */
+        top_p?: number;
+        /** @description Eval completion length limit in tokens; default sampling.max_new_tokens. */
+        max_new_tokens?: number;
         /**
          * @description At most this many held-out problems.
          * @default 200

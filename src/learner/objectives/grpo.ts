@@ -14,6 +14,7 @@ import {
   stopGradient,
   checkPart,
   type BatchPart,
+  temperedLogSoftmax,
   tidyObject,
   tokenEntropy,
   tokenLogProbs,
@@ -198,7 +199,7 @@ export function grpoLoss(inputs: GrpoInputs, options: Partial<GrpoLossOptions> =
     const mask: tf.Tensor2D = tf.cast(inputs.completionMask, 'float32');
     const tokenMean = (x: tf.Tensor, m: tf.Tensor): tf.Scalar =>
       norm ? tf.div(tf.sum(tf.mul(x, m)), Math.max(norm.tokens, 1)) : maskedMean(x, m);
-    const logp = tf.logSoftmax(inputs.logits);
+    const logp = temperedLogSoftmax(inputs.logits, inputs.temperature);
     const lp = tokenLogProbs(logp, inputs.targetIds);
     const old = inputs.oldLogProbs ?? stopGradient(lp);
     const ratio = tf.exp(tf.sub(lp, old));

@@ -257,7 +257,7 @@ describe('POPO gradients and the siamese branch', () => {
 
   it('no gradient reaches the siamese hidden states (stop-gradient target), θ’s do get one', async () => {
     const { b, H, hidden, siameseHidden, rewards } = simSetup(11);
-    const predictor = new Predictor({ inputDim: H, seed: 3 });
+    const predictor = new Predictor({ inputDim: H, hiddenDim: H, seed: 3 });
     const t = batchTensors(b);
     let res: PopoResult | undefined;
     const [gHidden, gSiamese] = tf.grads((h: tf.Tensor, s: tf.Tensor) => {
@@ -285,7 +285,7 @@ describe('POPO gradients and the siamese branch', () => {
 
   it('an optimizer step on the POPO loss with α > 0 moves the predictor’s parameters', async () => {
     const { b, H, hidden, siameseHidden, rewards } = simSetup(12);
-    const predictor = new Predictor({ inputDim: H, seed: 4 });
+    const predictor = new Predictor({ inputDim: H, hiddenDim: H, seed: 4 });
     const snapshot = new Map([...predictor.variables()].map(([k, v]) => [k, Array.from(v.dataSync())]));
     const t = batchTensors(b);
     const optimizer = tf.train.sgd(0.5);
@@ -312,7 +312,7 @@ describe('POPO gradients and the siamese branch', () => {
 
   it('seeded noise is reproducible and changes the target', async () => {
     const { b, H, hidden, siameseHidden, rewards } = simSetup(13);
-    const predictor = new Predictor({ inputDim: H, seed: 5 });
+    const predictor = new Predictor({ inputDim: H, hiddenDim: H, seed: 5 });
     const t = batchTensors(b);
     const lSim = async (opts: { noiseSeed?: number; sigma: number }) => {
       const res = popoLoss(
@@ -366,5 +366,48 @@ describe('POPO input validation and warnings', () => {
       'entropy_collapse',
     ]);
     expect(popoWarnings({ zeroPositiveFraction: 0, entropy: 0.3 }, { minEntropy: 0.5 })).toHaveLength(1);
+  });
+});
+
+describe('POPO at the sampling temperature', () => {
+  it('NLL, weights, entropy and their gradient read softmax(logits / T), as the authors and TRL', async () => {
+    const T = 0.7;
+    const b = randomBatch(5, 8, 5, 6);
+    const scaled = { ...b, logits: b.logits.map((r) => r.map((z) => z.map((x) => x / T))) };
+    const rewards = [1, 0, 1, 1, 0, 0, 1, 0];
+    const run = async (batch: typeof b, temperature?: number) => {
+      const t = batchTensors(batch);
+      let res: ReturnType<typeof popoLoss> | undefined;
+      const grad = tf.grad((x: tf.Tensor) => {
+        res = popoLoss(
+          { ...t, logits: x as tf.Tensor3D, rewards, groupSize: 4, temperature },
+          { alpha: 0, beta: 0.05 },
+        );
+        return res.loss;
+      })(t.logits);
+      const stats = await readPopoStats(res!);
+      const g = Array.from(grad.dataSync());
+      tf.dispose([grad, t]);
+      return { stats, g };
+    };
+    const tempered = await run(b, T);
+    const byHand = await run(scaled);
+    const raw = await run(b);
+    expect(tempered.stats.nll).toBeCloseTo(byHand.stats.nll, 5);
+    expect(tempered.stats.entropy).toBeCloseTo(byHand.stats.entropy, 5);
+    expectClose(tempered.stats.weights, byHand.stats.weights);
+    // d/dz f(z/T) = f'(z/T) / T.
+    expectClose(
+      tempered.g,
+      byHand.g.map((x) => x / T),
+    );
+    // And it is not the T = 1 loss: the temperature is really applied.
+    expect(Math.abs(tempered.stats.nll - raw.stats.nll)).toBeGreaterThan(1e-3);
+    expect(() =>
+      tf.tidy(() => {
+        const t = batchTensors(b);
+        popoLoss({ ...t, rewards, groupSize: 4, temperature: 0 }, { alpha: 0 });
+      }),
+    ).toThrow(/temperature/);
   });
 });

@@ -15,6 +15,7 @@ import {
   maskedRowSum,
   safeLengths,
   stopGradient,
+  temperedLogSoftmax,
   tidyObject,
   tokenEntropy,
   tokenLogProbs,
@@ -199,7 +200,7 @@ export function popoLoss(inputs: PopoInputs, options: Partial<PopoLossOptions> =
 
   const { loss, stats } = tidyObject(() => {
     const mask: tf.Tensor2D = tf.cast(inputs.completionMask, 'float32');
-    const logp = tf.logSoftmax(inputs.logits);
+    const logp = temperedLogSoftmax(inputs.logits, inputs.temperature);
     const tokLp = tokenLogProbs(logp, inputs.targetIds);
     const lengths: tf.Tensor1D = tf.sum(mask, 1);
     const safeLen = safeLengths(mask);
@@ -229,7 +230,7 @@ export function popoLoss(inputs: PopoInputs, options: Partial<PopoLossOptions> =
     let klAnchor: tf.Scalar = tf.scalar(0);
     if (useSim) lSim = similarityLoss(inputs, mask, safeLen, w, wSum, opts.sigma, start, batchRows);
     if (useKl) {
-      const logq = stopGradient(tf.logSoftmax(inputs.siameseLogits as tf.Tensor3D));
+      const logq = stopGradient(temperedLogSoftmax(inputs.siameseLogits as tf.Tensor3D, inputs.temperature));
       const klTok = tf.sum(tf.mul(tf.exp(logp), tf.sub(logp, logq)), -1) as tf.Tensor2D;
       const seqKl: tf.Tensor1D = tf.div(maskedRowSum(klTok, mask), safeLen);
       klAnchor = tf.div(tf.sum(tf.mul(w, seqKl)), wSum);
@@ -292,7 +293,7 @@ const ADDITIVE = [
 export function sequenceScores(batch: ObjectiveBatch): tf.Tensor1D {
   return tf.tidy(() => {
     const mask = tf.cast(batch.completionMask, 'float32');
-    const tokLp = tokenLogProbs(tf.logSoftmax(batch.logits), batch.targetIds);
+    const tokLp = tokenLogProbs(temperedLogSoftmax(batch.logits, batch.temperature), batch.targetIds);
     return tf.div(maskedRowSum(tokLp, mask), safeLengths(mask));
   });
 }

@@ -20,6 +20,11 @@ export interface ObjectiveBatch {
   targetIds: tf.Tensor2D;
   /** [N,T] float, 1 where targetIds[t] is a completion token (EOS included), 0 on prompt and padding. */
   completionMask: tf.Tensor2D;
+  /**
+   * The rollouts' sampling temperature: the loss reads log softmax(logits / T), the distribution the completions
+   * were drawn from (TRL and the authors divide by it in every log-prob and entropy). Default 1.
+   */
+  temperature?: number;
 }
 
 export interface BatchShape {
@@ -50,6 +55,13 @@ export function checkObjectiveBatch(batch: ObjectiveBatch): BatchShape {
   }
   checkShape('completionMask', completionMask, [n, t]);
   return { n, t, v };
+}
+
+/** log softmax(logits / T) [N,T,V]: the policy at the temperature its completions were sampled with. */
+export function temperedLogSoftmax(logits: tf.Tensor3D, temperature = 1): tf.Tensor3D {
+  if (!(temperature > 0) || !Number.isFinite(temperature))
+    throw new ObjectiveInputError('temperature', `must be a finite number > 0, got ${temperature}`);
+  return tf.logSoftmax(temperature === 1 ? logits : tf.div(logits, temperature));
 }
 
 export function checkShape(field: string, x: tf.Tensor | undefined, shape: number[]): void {

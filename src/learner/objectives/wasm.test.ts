@@ -46,7 +46,7 @@ function inputs() {
 
 async function runAll(): Promise<Run> {
   const x = inputs();
-  const predictor = new Predictor({ inputDim: H, seed: 9 });
+  const predictor = new Predictor({ inputDim: H, hiddenDim: H, seed: 9 });
   const pv = [...predictor.variables().values()];
   const values: number[] = [];
   const grads: number[][] = [];

@@ -62,6 +62,14 @@ describe('resolveConfig', () => {
       'one data source',
     ],
     [{ data: { reward: 'math' } }, 'data', 'must name a data source'],
+    [
+      { optimizer: { warmup_steps: 10, warmup_ratio: 0.1 } },
+      'optimizer.warmup_ratio',
+      'must be 0 when optimizer.warmup_steps is set',
+    ],
+    [{ optimizer: { warmup_ratio: 1 } }, 'optimizer.warmup_ratio', 'must be a number >= 0 and < 1'],
+    [{ eval: { top_p: 0 } }, 'eval.top_p', 'must be a number > 0 and <= 1'],
+    [{ eval: { max_new_tokens: 0 } }, 'eval.max_new_tokens', 'must be an integer >= 1'],
   ])('rejects %j at %s', (partial, field, reason) => {
     const issues = issuesOf(partial);
     const reasons = issues.filter((i) => i.field === field).map((i) => i.reason);
@@ -82,6 +90,21 @@ describe('resolveConfig', () => {
     expect(c.data.overlong).toBe('error');
     expect(resolveConfig({ popo: { positive_threshold: 1 } }).popo.positive_threshold).toBe(1);
     expect(resolveConfig({ popo: { positive_threshold: 0.8 } }).popo.positive_threshold).toBe(0.8);
+  });
+
+  it("defaults the authors' predictor width (d 1024), no warm-up ratio, eval top_p 1 and the rollout length", () => {
+    const c = resolveConfig({});
+    expect(c.popo.predictor_dim).toBe(1024);
+    expect(c.optimizer.warmup_ratio).toBe(0);
+    expect(c.eval.top_p).toBe(1);
+    expect(c.eval.max_new_tokens).toBeUndefined();
+    const paper = resolveConfig({
+      optimizer: { warmup_ratio: 0.1, schedule: 'cosine' },
+      eval: { n: 128, k: 8, temperature: 0.7, top_p: 0.95, max_new_tokens: 3584 },
+      popo: { predictor_dim: 4096 },
+    });
+    expect(paper.eval).toMatchObject({ n: 128, k: 8, temperature: 0.7, top_p: 0.95, max_new_tokens: 3584 });
+    expect(paper.popo.predictor_dim).toBe(4096);
   });
 
   it('accepts exactly the capacity of a small task split', () => {

@@ -1,7 +1,7 @@
 import { initBackend } from '../backend.js';
 import { decodeCheckpoint } from './checkpoint.js';
 import { loadTrainingData } from './data-source.js';
-import { evaluatePolicy } from './evaluate.js';
+import { evalMaxNewTokens, evaluatePolicy } from './evaluate.js';
 import { loadPolicy, policyFromCheckpoint } from './policy-source.js';
 import type { CheckpointBlob, EvalResult, TrainConfig } from './types.js';
 
@@ -24,7 +24,7 @@ export async function runEvalJob(config: TrainConfig, base?: CheckpointBlob): Pr
     const split = data.test.length ? 'test' : 'train';
     const res = await evaluatePolicy(policy, split === 'test' ? data.test : data.train, data.reward, {
       ...config.eval,
-      maxNewTokens: config.sampling.max_new_tokens,
+      maxNewTokens: evalMaxNewTokens(config),
       seed: config.seed,
     });
     return {

@@ -4,12 +4,14 @@ import { Rng } from '../util/random.js';
 import type { Scorer } from './data-source.js';
 import { passAtK } from './pass-at-k.js';
 import type { Policy } from './policy-source.js';
-import type { EvalResult, Example } from './types.js';
+import type { EvalResult, Example, TrainConfig } from './types.js';
 
 export interface EvalSettings {
   n: number;
   k: number;
   temperature: number; // 0 = greedy
+  /** Nucleus sampling mass (1 = off); the authors evaluate at T 0.7, top-p 0.95. */
+  top_p?: number;
   max_examples: number;
   maxNewTokens: number;
   seed: number;
@@ -21,6 +23,11 @@ export interface EvalDetail extends Omit<EvalResult, 'step'> {
   perExample: { id: string; correct: number }[];
   /** Prompts over the context limit and what was done with them (skipped ones are not in `examples`). */
   overlong: OverlongCount & { policy: OverlongPolicy };
+}
+
+/** The eval's completion limit: eval.max_new_tokens, else the rollouts' sampling.max_new_tokens. */
+export function evalMaxNewTokens(config: Pick<TrainConfig, 'eval' | 'sampling'>): number {
+  return config.eval.max_new_tokens ?? config.sampling.max_new_tokens;
 }
 
 /** pass@k (unbiased estimator) and avg@k (mean correctness of the n samples) over a test set. */
@@ -54,6 +61,7 @@ export async function evaluatePolicy(
       maxNewTokens: s.maxNewTokens,
       numReturnSequences: n,
       temperature: s.temperature,
+      topP: s.top_p ?? 1,
       eosTokenId: policy.prompt.stopIds,
       padTokenId: policy.tokenizer.padId,
     },

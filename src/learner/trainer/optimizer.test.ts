@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from './config.js';
-import { AdamW, globalNorm, learningRate } from './optimizer.js';
+import { AdamW, globalNorm, learningRate, warmupSteps } from './optimizer.js';
 import { passAtK } from './pass-at-k.js';
 
 beforeAll(async () => {
@@ -75,6 +75,23 @@ describe('learningRate', () => {
     expect(learningRate(p, 54, 104)).toBeCloseTo(0.5);
     expect(learningRate(p, 104, 104)).toBeCloseTo(0);
     expect(learningRate({ ...p, schedule: 'constant' }, 90, 104)).toBe(1);
+  });
+
+  it("warmup_ratio warms up over ceil(ratio × steps) steps, then cosine: Hugging Face's schedule one step later", () => {
+    // The authors' trainer defaults: warmup_ratio 0.1, cosine, over 1500 steps → 150 warm-up steps.
+    const p = { ...opts, lr: 1e-7, warmup_ratio: 0.1, schedule: 'cosine' as const };
+    expect(warmupSteps(p, 1500)).toBe(150);
+    expect(warmupSteps(p, 1001)).toBe(101); // ceil, as transformers' get_warmup_steps
+    expect(warmupSteps({ ...p, warmup_steps: 7 }, 1500)).toBe(7);
+    // transformers' lr_lambda(s) for get_cosine_schedule_with_warmup, at the 0-based step s.
+    const hf = (s: number, total: number, warm: number) =>
+      s < warm
+        ? s / Math.max(1, warm)
+        : Math.max(0, 0.5 * (1 + Math.cos(Math.PI * ((s - warm) / Math.max(1, total - warm)))));
+    for (const step of [1, 75, 150, 151, 600, 1499, 1500])
+      expect(learningRate(p, step, 1500)).toBeCloseTo(1e-7 * hf(step, 1500, 150), 20);
+    expect(learningRate(p, 150, 1500)).toBeCloseTo(1e-7, 20);
+    expect(learningRate(p, 1500, 1500)).toBeCloseTo(0, 20);
   });
 });
 

@@ -1,12 +1,23 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { OptimizerParams } from './types.js';
 
-/** Warmup then constant or cosine-to-zero. `step` counts from 1. */
+/** Warm-up steps: optimizer.warmup_steps, or ceil(warmup_ratio × steps) as Hugging Face's get_warmup_steps. */
+export function warmupSteps(p: OptimizerParams, totalSteps: number): number {
+  return p.warmup_steps > 0 ? p.warmup_steps : Math.ceil(p.warmup_ratio * totalSteps);
+}
+
+/**
+ * Linear warm-up, then constant or cosine decay to 0 at the last step (Hugging Face's
+ * get_cosine_schedule_with_warmup, the authors' lr_scheduler_type cosine). `step` counts from 1 and is the step
+ * about to be taken: Hugging Face evaluates its lambda at the 0-based step, so its first update uses lr 0 and its
+ * last lr·(1+cos(π(N−1−W)/(N−W)))/2; here the first uses lr/W and the last exactly 0 (one step later throughout).
+ */
 export function learningRate(p: OptimizerParams, step: number, totalSteps: number): number {
-  if (p.warmup_steps > 0 && step <= p.warmup_steps) return (p.lr * step) / p.warmup_steps;
+  const warmup = warmupSteps(p, totalSteps);
+  if (warmup > 0 && step <= warmup) return (p.lr * step) / warmup;
   if (p.schedule === 'constant') return p.lr;
-  const span = Math.max(1, totalSteps - p.warmup_steps);
-  const progress = Math.min(1, (step - p.warmup_steps) / span);
+  const span = Math.max(1, totalSteps - warmup);
+  const progress = Math.min(1, (step - warmup) / span);
   return 0.5 * p.lr * (1 + Math.cos(Math.PI * progress));
 }
 

@@ -5,8 +5,8 @@ import { Rng } from '../util/random.js';
 export interface PredictorOptions {
   /** H: width of the features it maps (the model's hidden size). */
   inputDim: number;
-  /** d: width of the bottleneck; defaults to H. */
-  hiddenDim?: number;
+  /** d: width of the hidden layer (the run's popo.predictor_dim, 1024 by default as the authors' runs). */
+  hiddenDim: number;
   seed: number;
   /** Name prefix of the variables, for checkpoints. */
   prefix?: string;
@@ -15,7 +15,9 @@ export interface PredictorOptions {
 const LAYER_NORM_EPS = 1e-5;
 
 /**
- * The POPO predictor head h_φ: Linear(H→d) → LayerNorm(d) → ReLU → Linear(d→H), trained together with θ.
+ * The POPO predictor head h_φ: Linear(H→d) → LayerNorm(d) → ReLU → Linear(d→H), trained together with θ, as the
+ * authors' PredictorMLP (momo1443/colm2026-POPO src/popo/predictor.py, predictor_layers 2): Xavier-uniform
+ * weights, zero biases, LayerNorm γ = 1 and β = 0.
  * Linear weights are stored [in, out] so apply() is a plain matMul: transposed matMuls are ~10× slower on wasm.
  */
 export class Predictor {
@@ -25,8 +27,7 @@ export class Predictor {
   private readonly vars: Map<string, tf.Variable>;
 
   constructor(options: PredictorOptions) {
-    const { inputDim, seed } = options;
-    const hiddenDim = options.hiddenDim ?? inputDim;
+    const { inputDim, hiddenDim, seed } = options;
     const prefix = options.prefix ?? 'predictor';
     for (const [field, value] of [
       ['inputDim', inputDim],
@@ -40,11 +41,11 @@ export class Predictor {
     this.hiddenDim = hiddenDim;
     this.prefix = prefix;
     const rng = new Rng(seed);
-    // PyTorch's nn.Linear default: weights and bias uniform in ±1/sqrt(fan_in).
-    const uniform = (n: number, fanIn: number) => {
-      const bound = 1 / Math.sqrt(fanIn);
-      const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = (2 * rng.next() - 1) * bound;
+    // nn.init.xavier_uniform_: U(±sqrt(6 / (fan_in + fan_out))), symmetric in the two widths.
+    const xavier = (fanIn: number, fanOut: number) => {
+      const bound = Math.sqrt(6 / (fanIn + fanOut));
+      const out = new Float32Array(fanIn * fanOut);
+      for (let i = 0; i < out.length; i++) out[i] = (2 * rng.next() - 1) * bound;
       return out;
     };
     const variable = (name: string, values: Float32Array, shape: number[]) =>
@@ -52,12 +53,12 @@ export class Predictor {
       // (a resumed run, tests) must be able to coexist.
       [`${prefix}.${name}`, tf.tidy(() => tf.variable(tf.tensor(values, shape), true))] as const;
     this.vars = new Map([
-      variable('fc1.weight', uniform(inputDim * hiddenDim, inputDim), [inputDim, hiddenDim]),
-      variable('fc1.bias', uniform(hiddenDim, inputDim), [hiddenDim]),
+      variable('fc1.weight', xavier(inputDim, hiddenDim), [inputDim, hiddenDim]),
+      variable('fc1.bias', new Float32Array(hiddenDim), [hiddenDim]),
       variable('norm.weight', new Float32Array(hiddenDim).fill(1), [hiddenDim]),
       variable('norm.bias', new Float32Array(hiddenDim), [hiddenDim]),
-      variable('fc2.weight', uniform(hiddenDim * inputDim, hiddenDim), [hiddenDim, inputDim]),
-      variable('fc2.bias', uniform(inputDim, hiddenDim), [inputDim]),
+      variable('fc2.weight', xavier(hiddenDim, inputDim), [hiddenDim, inputDim]),
+      variable('fc2.bias', new Float32Array(inputDim), [inputDim]),
     ]);
   }
 

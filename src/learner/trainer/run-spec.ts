@@ -156,8 +156,19 @@ const runFields = {
       beta2: num({ gte: 0, lt: 1 }, 'AdamW second-moment decay.').default(0.999),
       eps: num({ gt: 0, lte: 1 }, 'AdamW denominator epsilon.').default(1e-8),
       clip_grad_norm: num({ gte: 0, lte: 1e6 }, 'Global gradient-norm clip; 0 disables clipping.').default(1),
-      warmup_steps: num({ int: true, gte: 0, lte: 10_000_000 }, 'Linear warm-up steps.').default(0),
-      schedule: oneOf(['constant', 'cosine'], 'Learning-rate schedule after warm-up.').default('constant'),
+      warmup_steps: num(
+        { int: true, gte: 0, lte: 10_000_000 },
+        'Linear warm-up steps; 0 = none, or optimizer.warmup_ratio.',
+      ).default(0),
+      warmup_ratio: num(
+        { gte: 0, lt: 1 },
+        'Linear warm-up over ceil(ratio × steps) steps (Hugging Face warmup_ratio; the authors use 0.1 with ' +
+          'cosine). Not together with warmup_steps.',
+      ).default(0),
+      schedule: oneOf(
+        ['constant', 'cosine'],
+        'Learning-rate schedule after warm-up: constant, or cosine decay to 0 at the last step.',
+      ).default('constant'),
       micro_batch_size: num(
         { int: true, gte: 1, lte: 65536 },
         'Sequences per backward pass: gradients accumulate over micro-batches into one update, the same as the ' +
@@ -181,8 +192,8 @@ const runFields = {
       ).default('tokens'),
       predictor_dim: num(
         { int: true, gte: 1, lte: 65536 },
-        'Hidden size of the predictor head; default the model width.',
-      ).optional(),
+        'Hidden width d of the predictor head Linear(H→d)→LayerNorm→ReLU→Linear(d→H) (the authors: 1024).',
+      ).default(1024),
       positive_threshold: num(
         { gte: 0, lte: 1 },
         'A completion is positive (in S+) when its reward is at or above this value.',
@@ -225,6 +236,11 @@ const runFields = {
       n: num({ int: true, gte: 1, lte: 1024 }, 'Samples per held-out problem.').default(1),
       k: num({ int: true, gte: 1, lte: 1024 }, 'k of pass@k and avg@k; at most n.').default(1),
       temperature: num({ gte: 0, lte: 100 }, 'Eval sampling temperature; 0 is greedy.').default(0),
+      top_p: num({ gt: 0, lte: 1 }, 'Eval nucleus sampling mass; 1 disables it.').default(1),
+      max_new_tokens: num(
+        { int: true, gte: 1, lte: 32768 },
+        'Eval completion length limit in tokens; default sampling.max_new_tokens.',
+      ).optional(),
       max_examples: num(
         { int: true, gte: 1, lte: 1_000_000 },
         'At most this many held-out problems.',
@@ -318,6 +334,11 @@ function checkRun(run: RunShape, ctx: Ctx): void {
   if (sources.length === 0) issue(['data'], `must name a data source: ${run.sourceKeys.join(' or ')}`);
   else if (sources.length > 1) issue(['data'], `must name one data source, got ${sources.join(' and ')}`);
   if (run.eval.k > run.eval.n) issue(['eval', 'k'], `must be <= eval.n (${run.eval.n})`);
+  if (run.optimizer.warmup_ratio > 0 && run.optimizer.warmup_steps > 0)
+    issue(
+      ['optimizer', 'warmup_ratio'],
+      'must be 0 when optimizer.warmup_steps is set (give one of the two)',
+    );
   if (run.grpo.epsilon_high < run.grpo.epsilon)
     issue(['grpo', 'epsilon_high'], `must be >= grpo.epsilon (${run.grpo.epsilon})`);
   const task = run.data.task as z.output<typeof taskSpec> | undefined;
@@ -331,6 +352,7 @@ interface RunShape {
   sourceKeys: string[];
   seed: number;
   eval: { n: number; k: number };
+  optimizer: { warmup_steps: number; warmup_ratio: number };
   grpo: { epsilon: number; epsilon_high: number };
 }
 

@@ -4,7 +4,7 @@ import { Rng } from '../util/random.js';
 import { createAlgorithm, type RolloutExperience, type TrainingAlgorithm } from './algorithms/index.js';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { loadTrainingData, type TrainingData, withPromptPolicy } from './data-source.js';
-import { evaluatePolicy } from './evaluate.js';
+import { evalMaxNewTokens, evaluatePolicy } from './evaluate.js';
 import { sampleRollouts, sampleSupervised } from './experience.js';
 import { learningRate } from './optimizer.js';
 import { loadPolicy, policyFromCheckpoint, withPromptTemplate, type Policy } from './policy-source.js';
@@ -182,7 +182,7 @@ async function evaluateAt(s: RunState, step: number, hooks: TrainHooks): Promise
   // Its own random stream, so evaluating never changes what training samples next.
   const res = await evaluatePolicy(s.policy, s.data.test, s.data.reward, {
     ...s.config.eval,
-    maxNewTokens: s.config.sampling.max_new_tokens,
+    maxNewTokens: evalMaxNewTokens(s.config),
     seed: s.config.seed * 1_000_003 + step,
     overlong: s.config.data.overlong,
   });

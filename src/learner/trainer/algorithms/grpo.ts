@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CausalLM } from '../../model/causal-lm.js';
 import { combineGrpoStats, grpoLoss, readGrpoStats, type GrpoStats } from '../../objectives/grpo.js';
-import { tokenLogProbs } from '../../objectives/tensor-ops.js';
+import { temperedLogSoftmax, tokenLogProbs } from '../../objectives/tensor-ops.js';
 import { batchTensors, disposeBatch, microBatchRanges, sliceBatch, type BatchTensors } from '../batch.js';
 import type { GrpoMetrics } from '../metrics.js';
 import type { TrainConfig } from '../types.js';
@@ -17,11 +17,11 @@ import {
 } from './algorithm.js';
 import { Updater } from './updater.js';
 
-/** Per-token log-probs of the targets under a model, without gradient ([N,T]). */
-function targetLogProbs(model: CausalLM, t: BatchTensors): tf.Tensor2D {
+/** Per-token log-probs of the targets under a model at the sampling temperature, without gradient ([N,T]). */
+function targetLogProbs(model: CausalLM, t: BatchTensors, temperature: number): tf.Tensor2D {
   return tf.tidy(() => {
     const { logits } = model.forward(t.inputIds, { attentionMask: t.attentionMask });
-    return tokenLogProbs(tf.logSoftmax(logits), t.targetIds);
+    return tokenLogProbs(temperedLogSoftmax(logits, temperature), t.targetIds);
   });
 }
 
@@ -68,6 +68,8 @@ export class GrpoAlgorithm implements RolloutAlgorithm<GrpoMetrics> {
   ): Promise<AlgorithmStep<GrpoMetrics>> {
     const { grpo, sampling, optimizer } = this.config;
     const policy = this.policy;
+    // Old, reference and current log-probs all at the rollouts' temperature, as TRL's GRPOTrainer.
+    const temperature = sampling.temperature;
     // Micro-batches need nothing from each other: advantages are host numbers from the whole batch's rewards,
     // and the losses are normalised by whole-batch counts (BatchPart).
     const ranges = microBatchRanges(batch.n, optimizer.micro_batch_size);
@@ -77,8 +79,8 @@ export class GrpoAlgorithm implements RolloutAlgorithm<GrpoMetrics> {
       return {
         t,
         part: split ? { start, completionLengths: batch.completionTokens } : undefined,
-        oldLogProbs: targetLogProbs(policy, t),
-        refLogProbs: this.reference ? targetLogProbs(this.reference, t) : undefined,
+        oldLogProbs: targetLogProbs(policy, t, temperature),
+        refLogProbs: this.reference ? targetLogProbs(this.reference, t, temperature) : undefined,
       };
     });
     const sums = Object.fromEntries(Object.values(FIELDS).map((k) => [k, 0])) as GrpoFields;
@@ -95,6 +97,7 @@ export class GrpoAlgorithm implements RolloutAlgorithm<GrpoMetrics> {
               completionMask: t.completionMask,
               rewards: rollout.rewards,
               groupSize: sampling.group_size,
+              temperature,
               oldLogProbs,
               refLogProbs,
               part,

@@ -153,6 +153,8 @@ export class PopoAlgorithm implements RolloutAlgorithm<PopoMetrics> {
               completionMask: t.completionMask,
               rewards,
               groupSize: this.config.sampling.group_size,
+              // NLL, weights, entropy and the KL anchor at the sampling temperature (the authors' logits / T).
+              temperature: this.config.sampling.temperature,
               hidden: out.hidden,
               siameseHidden: xi?.hidden,
               siameseLogits: p.anchor === 'kl' ? xi?.logits : undefined,
@@ -182,6 +184,7 @@ export class PopoAlgorithm implements RolloutAlgorithm<PopoMetrics> {
           logits: this.policy.forward(t.inputIds, { attentionMask: t.attentionMask }).logits,
           targetIds: t.targetIds,
           completionMask: t.completionMask,
+          temperature: this.config.sampling.temperature,
         }),
       );
       disposeBatch(t);
