@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   type Job,
+  type JobEvent,
   type MetricPoint,
   PopoApiError,
   PopoConnectionError,
@@ -85,6 +86,30 @@ describe('jobs.waitFor polling', () => {
 
     const gone = new PopoApiError(404, 'not_found', 'job j not found');
     await expect(waitForJob(scripted([gone]).api, 'j', { intervalMs: 1 })).rejects.toBe(gone);
+  });
+
+  it('hands over each event once, reading them only when the status or the step moved, and at the end', async () => {
+    const { api } = scripted([
+      { status: 'running', progress_step: 1 },
+      { status: 'running', progress_step: 1 },
+      { status: 'running', progress_step: 2 },
+      { status: 'succeeded', progress_step: 2 },
+    ]);
+    // Event n is recorded at step n; the reader asks for ids after `after`.
+    const afters: number[] = [];
+    const events = async (_id: string, q: { after?: number }) => {
+      afters.push(q.after ?? 0);
+      return [1, 2]
+        .filter((n) => n > (q.after ?? 0))
+        .map((n) => ({ id: n, code: `w${n}`, level: 'warning', step: n }) as JobEvent);
+    };
+    const seen: string[] = [];
+    await waitForJob({ ...api, events }, 'j', {
+      intervalMs: 1,
+      onEvents: (e) => void seen.push(...e.map((x) => x.code)),
+    });
+    expect(seen).toEqual(['w1', 'w2']);
+    expect(afters).toEqual([0, 2, 2]); // not at the 2nd poll (nothing moved); always at the terminal one
   });
 
   it('times out naming the job and its last status', async () => {
