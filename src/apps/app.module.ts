@@ -20,6 +20,7 @@ import { DomainEvents } from '../modules/jobs/domain-events.js';
 import { JobEventsService } from '../modules/jobs/job-events.service.js';
 import { JobRequestResolver } from '../modules/jobs/job-request.js';
 import { JobsService } from '../modules/jobs/jobs.service.js';
+import { JobReconciler } from '../modules/jobs/reconciler.js';
 import { SweepsService } from '../modules/jobs/sweeps.service.js';
 import { MetricsService } from '../modules/metrics/metrics.service.js';
 import { ModelsService } from '../modules/models/models.service.js';
@@ -37,6 +38,7 @@ export const SHARED_SERVICES = [
   JobRequestResolver,
   JobEventsService,
   JobsService,
+  JobReconciler,
   SweepsService,
   MetricsService,
   CheckpointStore,

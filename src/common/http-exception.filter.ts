@@ -1,7 +1,11 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiError, CODE_BY_STATUS, type ErrorBody } from './api-error.js';
-import { pgErrorCode } from './pg-errors.js';
+import { isTransientDbError, pgErrorCode } from './pg-errors.js';
+import { DependencyTimeoutError } from './retry.js';
+
+/** Seconds a 503 asks the client to wait (`Retry-After`): about one reconnect cycle of the pools. */
+export const RETRY_AFTER_S = 5;
 
 /** body-parser / raw-body errors carry `type` and `status` instead of being HttpExceptions. */
 interface ParserError {
@@ -51,6 +55,24 @@ export function toErrorBody(exception: unknown): { status: number; body: ErrorBo
         error: { code: 'invalid_input', message: 'a value in the request cannot be stored or compared' },
       },
     };
+  // Postgres or Redis is down, restarting or not answering: nothing is wrong with the request; try again.
+  if (exception instanceof DependencyTimeoutError)
+    return {
+      status: 503,
+      body: {
+        error: { code: 'service_unavailable', message: `${exception.message}; retry shortly` },
+      },
+    };
+  if (isTransientDbError(exception))
+    return {
+      status: 503,
+      body: {
+        error: {
+          code: 'database_unavailable',
+          message: 'the database is unavailable (restarting or unreachable); retry shortly',
+        },
+      },
+    };
   const status = pe.status ?? pe.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500)
     return {
@@ -71,7 +93,10 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const { status, body } = toErrorBody(exception);
     if (body.error.code === 'invalid_input')
       this.logger.warn(`input reached Postgres unvalidated: ${(exception as Error).message}`);
-    if (status >= 500)
+    if (status === 503)
+      // A dependency outage: one line per request, not a stack trace each.
+      this.logger.warn(`503 ${body.error.code}: ${(exception as Error)?.message ?? body.error.message}`);
+    else if (status >= 500)
       // Our own 5xx (checkpoint_corrupt, queue_unavailable) are expected failures: their message says it all.
       this.logger.error(
         exception instanceof ApiError
@@ -86,6 +111,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       res.destroy();
       return;
     }
+    if (status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_S));
     res.status(status).json(body);
   }
 }

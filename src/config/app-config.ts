@@ -45,6 +45,9 @@ export class AppConfig {
   authFailuresPerMinute: number;
   checkpointChunkBytes: number;
   dbPoolSize: number;
+  dbConnectTimeoutMs: number;
+  queueTimeoutMs: number;
+  reconcile: { intervalMs: number; staleMs: number };
   workerHeartbeatTtlS: number;
   migrationsRun: boolean;
   logLevel: EnvironmentVariables['LOG_LEVEL'];
@@ -108,6 +111,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     authFailuresPerMinute: vars.AUTH_FAILURES_PER_MINUTE,
     checkpointChunkBytes: vars.CHECKPOINT_CHUNK_BYTES,
     dbPoolSize: vars.DB_POOL_SIZE,
+    dbConnectTimeoutMs: vars.DB_CONNECT_TIMEOUT_MS,
+    queueTimeoutMs: vars.POPO_QUEUE_TIMEOUT_MS,
+    reconcile: { intervalMs: vars.POPO_RECONCILE_INTERVAL_MS, staleMs: vars.POPO_RECONCILE_STALE_MS },
     workerHeartbeatTtlS: vars.WORKER_HEARTBEAT_TTL_S,
     migrationsRun: vars.MIGRATIONS_RUN,
     logLevel: vars.LOG_LEVEL,

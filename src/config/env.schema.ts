@@ -165,6 +165,37 @@ export class EnvironmentVariables {
   @Min(1)
   WORKER_HEARTBEAT_TTL_S = 30;
 
+  /**
+   * How often every API and worker process compares Postgres (the truth) with the queue and re-enqueues or
+   * finishes unfinished jobs that nobody owns; 0 turns the periodic sweep off (it still runs once at start).
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  POPO_RECONCILE_INTERVAL_MS = 30_000;
+
+  /** A running or cancelling job whose heartbeat is older than this, and that has no queue entry, has no owner. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(86_400_000)
+  POPO_RECONCILE_STALE_MS = 90_000;
+
+  /** The longest a request waits on the queue (Redis) before it answers without it (or 503). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  POPO_QUEUE_TIMEOUT_MS = 3_000;
+
+  /** The longest a request waits for a free database connection (or a new one) before it answers 503. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  DB_CONNECT_TIMEOUT_MS = 10_000;
+
   @Transform(({ value }: { value: unknown }) => value !== 'false' && value !== '0' && value !== false, {
     toClassOnly: true,
   })

@@ -12,7 +12,11 @@ import { dataSourceOptions } from './options.js';
         if (!config.databaseUrl)
           throw new Error('DATABASE_URL is not set (embedded mode sets it after starting its own Postgres)');
         return {
-          ...dataSourceOptions({ url: config.databaseUrl, poolSize: config.dbPoolSize }),
+          ...dataSourceOptions({
+            url: config.databaseUrl,
+            poolSize: config.dbPoolSize,
+            connectTimeoutMs: config.dbConnectTimeoutMs,
+          }),
           retryAttempts: 3,
           retryDelay: 1000,
         };

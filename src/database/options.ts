@@ -6,6 +6,8 @@ import { ENTITIES } from './entities/index.js';
 export interface DatabaseOptionsInput {
   url: string;
   poolSize?: number;
+  /** Waiting for a pooled or new connection longer than this fails the query (the API answers 503). */
+  connectTimeoutMs?: number;
   logging?: boolean;
 }
 
@@ -13,6 +15,7 @@ export interface DatabaseOptionsInput {
 export function dataSourceOptions({
   url,
   poolSize = 10,
+  connectTimeoutMs = 10_000,
   logging = false,
 }: DatabaseOptionsInput): DataSourceOptions {
   return {
@@ -36,6 +39,6 @@ export function dataSourceOptions({
       else if (level === 'warn') console.warn(line);
       else console.log(line);
     }, logging),
-    extra: { max: poolSize },
+    extra: { max: poolSize, connectionTimeoutMillis: connectTimeoutMs },
   };
 }

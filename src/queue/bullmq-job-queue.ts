@@ -43,6 +43,13 @@ export class BullmqJobQueue implements JobQueue {
     await this.queue.remove(jobId);
   }
 
+  async missing(jobIds: string[]): Promise<string[]> {
+    // A BullMQ entry exists while it is waiting, delayed or active; finished ones are removed (removeOnComplete,
+    // removeOnFail), and a Redis that lost its data has none. The calls share one connection, so they pipeline.
+    const states = await Promise.all(jobIds.map((id) => this.queue.getJobState(id)));
+    return jobIds.filter((_, i) => states[i] === 'unknown');
+  }
+
   async close(): Promise<void> {
     await this.queue.close();
   }

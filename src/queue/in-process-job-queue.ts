@@ -47,6 +47,11 @@ export class InProcessJobQueue implements JobQueue, JobQueueConsumer {
     if (i >= 0) this.pending.splice(i, 1);
   }
 
+  async missing(jobIds: string[]): Promise<string[]> {
+    const held = new Set([...this.active.keys(), ...this.pending.map((p) => p.jobId)]);
+    return jobIds.filter((id) => !held.has(id));
+  }
+
   async start(handler: JobHandler, devices: string[]): Promise<void> {
     if (this.handler) throw new Error('consumer already started');
     if (!devices.length) throw new Error('devices must list at least one device');

@@ -124,6 +124,48 @@ export class JobRepository {
     });
   }
 
+  /**
+   * One page of the reconciler's sweep: unfinished rows after `afterId` in id order, each with whether its
+   * heartbeat is older than `staleMs` (a running row nobody has touched for that long may have no owner). One
+   * statement per page, on the status index; the caller walks the pages round-robin.
+   */
+  async reconcilePage(
+    afterId: string,
+    staleMs: number,
+    limit: number,
+  ): Promise<{ id: string; status: JobStatus; priority: number; attempts: number; stale: boolean }[]> {
+    return (await this.db.query(
+      `SELECT id, status, priority, attempts,
+              (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $2::float8 / 1000)) AS stale
+         FROM jobs
+        WHERE status IN ('queued', 'running', 'cancelling') AND id > $1
+        ORDER BY id
+        LIMIT $3`,
+      [afterId, staleMs, limit],
+    )) as { id: string; status: JobStatus; priority: number; attempts: number; stale: boolean }[];
+  }
+
+  /**
+   * Completes a cancel whose run has no owner (its worker died or lost its queue entry): `cancelling` →
+   * `cancelled`, only if nothing touched the row since the sweep saw it (same attempt, heartbeat still stale).
+   * worker_id is cleared so a run that was only stuck cannot write to the job again (its fence includes it).
+   */
+  async finishOrphanedCancel(
+    m: EntityManager,
+    id: string,
+    attempts: number,
+    staleMs: number,
+  ): Promise<Job | null> {
+    const [rows] = (await m.query(
+      `UPDATE jobs SET status = 'cancelled', stop_requested = NULL, worker_id = NULL, finished_at = now(), updated_at = now()
+        WHERE id = $1 AND status = 'cancelling' AND attempts = $2
+          AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $3::float8 / 1000))
+        RETURNING id`,
+      [id, attempts, staleMs],
+    )) as [{ id: string }[], number];
+    return rows.length ? m.findOneBy(Job, { id }) : null;
+  }
+
   /** Unfinished jobs that still use a model or a dataset (deleting it would break them). */
   countActiveUsing(m: EntityManager, ref: { model_id: string } | { dataset_id: string }): Promise<number> {
     return m.count(Job, { where: { ...ref, status: In([...ACTIVE_STATUSES]) } });
@@ -156,11 +198,6 @@ export class JobRepository {
       ...(patch.error !== undefined ? { error: patch.error } : {}),
       ...(patch.result !== undefined ? { result: patch.result } : {}),
     });
-  }
-
-  /** A job the queue refused stays visible as failed (only if it is still queued). */
-  async failQueued(m: EntityManager, id: string, error: string): Promise<void> {
-    await m.update(Job, { id, status: 'queued' }, { status: 'failed', error, finished_at: new Date() });
   }
 
   async stopRequested(id: string): Promise<StopRequest | null> {

@@ -2,8 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countRows, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { Redis } from 'ioredis';
 import { workerKey } from '../../src/queue/redis-connection.js';
+import { RedisWorkerRegistry } from '../../src/modules/worker/worker-registry.js';
 import { startTestApi, TEST_ADMIN_KEY, TEST_REDIS_URL, type TestApi } from '../helpers/api.js';
 import { RecordingQueue } from '../helpers/recording-queue.js';
+import { waitFor } from '../runtime/helpers/runtime.js';
 
 let db: TestDatabase;
 let api: TestApi;
@@ -110,7 +112,17 @@ describe('projects and API keys', () => {
 
   it('serves health without a key: database, redis and the workers heartbeating into Redis', async () => {
     const redis = new Redis(TEST_REDIS_URL);
-    const key = workerKey(api.config.redisPrefix, 'w-test-1');
+    const registry = new RedisWorkerRegistry(redis, api.config.redisPrefix);
+    // Reports are cached for a second: poll for the state rather than expecting it on the next request.
+    const healthWhen = (ok: (body: { workers: unknown[] }) => boolean) =>
+      waitFor(
+        async () => {
+          const res = await api.request('GET', '/v1/health');
+          return ok(res.body) ? res : undefined;
+        },
+        'health',
+        10_000,
+      );
     try {
       const empty = await api.request('GET', '/v1/health');
       expect(empty.status).toBe(200);
@@ -118,36 +130,64 @@ describe('projects and API keys', () => {
       expect(empty.body.redis).toMatchObject({ ok: true, configured: true });
       expect(empty.body.workers).toEqual([]);
 
-      await redis.hset(key, {
-        id: 'w-test-1',
-        host: 'gpu-box',
-        device: 'cuda:0',
-        backend: 'tensorflow-gpu',
-        job: '',
-      });
-      await redis.expire(key, 30);
-      const res = await api.request('GET', '/v1/health');
+      await registry.beat(
+        {
+          id: 'w-test-1',
+          host: 'gpu-box',
+          pid: 1,
+          device: 'cuda:0',
+          backend: 'tensorflow-gpu',
+          job: '',
+          started_at: new Date().toISOString(),
+          seen_at: new Date().toISOString(),
+          slots: [],
+        },
+        30,
+      );
+      const res = await healthWhen((b) => b.workers.length > 0);
       expect(res.body.workers).toEqual([
         {
           id: 'w-test-1',
           host: 'gpu-box',
-          pid: null,
+          pid: 1,
           device: 'cuda:0',
           backend: 'tensorflow-gpu',
           job: null,
           ttl_s: expect.any(Number),
-          // A heartbeat without per-slot data (an older worker) is listed without slots.
           slots: [],
         },
       ]);
       expect(res.body.workers[0].ttl_s).toBeGreaterThan(0);
 
       // An expired heartbeat is a dead worker: it disappears.
-      await redis.del(key);
-      expect((await api.request('GET', '/v1/health')).body.workers).toEqual([]);
+      await redis.del(workerKey(api.config.redisPrefix, 'w-test-1'));
+      await healthWhen((b) => b.workers.length === 0);
     } finally {
-      await redis.del(key);
+      await registry.remove('w-test-1');
       redis.disconnect();
+    }
+  });
+
+  it('answers a burst of health checks from one cached report, without scanning the keyspace', async () => {
+    const monitor = new Redis(TEST_REDIS_URL);
+    const commands: string[] = [];
+    const m = await monitor.monitor();
+    // The Redis is shared with other test files: keep only commands on this API's keys.
+    const prefix = api.config.redisPrefix;
+    m.on('monitor', (_t: string, args: string[]) => {
+      if (args.some((a) => a.includes(prefix))) commands.push(args[0].toLowerCase());
+    });
+    try {
+      const answers = await Promise.all(Array.from({ length: 50 }, () => api.request('GET', '/v1/health')));
+      expect(answers.every((a) => a.status === 200)).toBe(true);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(commands).not.toContain('scan');
+      expect(commands).not.toContain('keys');
+      // One report (two at a cache boundary), not fifty.
+      expect(commands.filter((c) => c === 'zrangebyscore').length).toBeLessThanOrEqual(2);
+    } finally {
+      m.disconnect();
+      monitor.disconnect();
     }
   });
 });

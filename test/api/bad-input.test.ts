@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countRows, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startTestApi, TEST_ADMIN_KEY, type TestApi } from '../helpers/api.js';
+import { JobReconciler } from '../../src/modules/jobs/reconciler.js';
 import { RecordingQueue } from '../helpers/recording-queue.js';
 
 let db: TestDatabase;
@@ -715,23 +716,27 @@ describe(`bad input (${CASES.length} cases): right status, a message naming the 
 });
 
 describe('queue outage', () => {
-  it('answers 503 queue_unavailable, marks the job failed (never silently queued), and retry enqueues it later', async () => {
+  it('keeps the job queued (Postgres is the truth), answers 201 at once, and the reconciler enqueues it later', async () => {
     queue.failWith = new Error('connect ECONNREFUSED 127.0.0.1:6379');
     try {
       const res = await withJob({ name: 'during outage' })();
-      expect(res.status).toBe(503);
-      expect(res.body.error.code).toBe('queue_unavailable');
-      const [row] = await db.query<{ id: string; status: string; error: string }>(
+      expect(res.status).toBe(201);
+      const [row] = await db.query<{ id: string; status: string; error: string | null }>(
         "SELECT id, status, error FROM jobs WHERE name = 'during outage'",
       );
-      expect(row.status).toBe('failed');
-      expect(row.error).toMatch(/ECONNREFUSED/);
-      expect(res.body.error.message).toContain(row.id);
+      expect(row).toMatchObject({ id: res.body.id, status: 'queued', error: null });
+      const events = await db.query<{ code: string; message: string }>(
+        'SELECT code, message FROM job_events WHERE job_id = $1',
+        [row.id],
+      );
+      expect(events).toContainEqual(
+        expect.objectContaining({ code: 'enqueue_deferred', message: expect.stringMatching(/ECONNREFUSED/) }),
+      );
+      expect(queue.enqueued.some((e) => e.jobId === row.id)).toBe(false);
 
       queue.failWith = undefined;
-      const retried = await api.request('POST', `/v1/jobs/${row.id}/retry`, { token: a.token });
-      expect(retried.status).toBe(200);
-      expect(retried.body.status).toBe('queued');
+      const swept = await api.app.get(JobReconciler).fullPass();
+      expect(swept.enqueued).toContain(row.id);
       expect(queue.enqueued.at(-1)?.jobId).toBe(row.id);
     } finally {
       queue.failWith = undefined;

@@ -11,6 +11,13 @@ export class RecordingQueue implements JobQueue {
     this.enqueued.push({ jobId, opts });
   }
 
+  /** Jobs never enqueued here, or removed since (the reconciler re-enqueues those it finds active in Postgres). */
+  async missing(jobIds: string[]): Promise<string[]> {
+    if (this.failWith) throw this.failWith;
+    const held = new Set(this.enqueued.map((e) => e.jobId).filter((id) => !this.removed.includes(id)));
+    return jobIds.filter((id) => !held.has(id));
+  }
+
   async remove(jobId: string): Promise<void> {
     this.removed.push(jobId);
   }

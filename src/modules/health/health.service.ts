@@ -3,16 +3,18 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { AppConfig } from '../../config/index.js';
-import { createRedisClient, workerKey } from '../../queue/redis-connection.js';
+import { createRedisClient } from '../../queue/redis-connection.js';
 import {
+  listLiveWorkers,
   WORKER_REGISTRY,
-  workerFromHash,
   type WorkerInfo,
   type WorkerRegistry,
 } from '../worker/worker-registry.js';
 import type { DependencyHealthDto, HealthDto, WorkerHealthDto } from './health.dto.js';
 
 const TIMEOUT_MS = 2_000;
+/** A report is reused for this long: a burst of health checks costs one ping each per second, not one per request. */
+const CACHE_MS = 1_000;
 
 function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
   return Promise.race([
@@ -28,9 +30,10 @@ function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
 
 /**
  * Database and Redis reachability plus the live workers. Workers heartbeat into Redis hashes
- * `<prefix>:worker:<id>` (fields id, host, pid, device, backend, job, slots) with a TTL; a worker is live while
- * its key exists. Without Redis (`all` mode), the worker of this very process heartbeats into memory: its
- * registry is read instead.
+ * `<prefix>:worker:<id>` with a TTL and into the index `<prefix>:workers` (id scored by expiry), which is what is
+ * read here: the cost is a ping each and one read per live worker, never a keyspace SCAN. Reports are shared
+ * for CACHE_MS (single flight), so the public endpoint is cheap under load.
+ * Without Redis (`all` mode), the worker of this very process heartbeats into memory: its registry is read instead.
  */
 function workerDto(w: Partial<WorkerInfo> & Pick<WorkerInfo, 'id' | 'slots'>, ttl: number): WorkerHealthDto {
   return {
@@ -48,6 +51,7 @@ function workerDto(w: Partial<WorkerInfo> & Pick<WorkerInfo, 'id' | 'slots'>, tt
 @Injectable()
 export class HealthService implements OnModuleDestroy {
   private redis?: Redis;
+  private cached?: { at: number; report: Promise<HealthDto> };
 
   constructor(
     private readonly config: AppConfig,
@@ -55,7 +59,13 @@ export class HealthService implements OnModuleDestroy {
     @Optional() @Inject(WORKER_REGISTRY) private readonly localWorkers?: WorkerRegistry,
   ) {}
 
-  async check(): Promise<HealthDto> {
+  check(): Promise<HealthDto> {
+    const now = Date.now();
+    if (!this.cached || now - this.cached.at >= CACHE_MS) this.cached = { at: now, report: this.fresh() };
+    return this.cached.report;
+  }
+
+  private async fresh(): Promise<HealthDto> {
     const [database, redisResult] = await Promise.all([this.database(), this.redisAndWorkers()]);
     const ok = database.ok && (redisResult.redis.ok || !redisResult.redis.configured);
     return { status: ok ? 'ok' : 'degraded', database, ...redisResult };
@@ -98,23 +108,8 @@ export class HealthService implements OnModuleDestroy {
   }
 
   private async workers(redis: Redis): Promise<WorkerHealthDto[]> {
-    const pattern = workerKey(this.config.redisPrefix, '*');
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 200);
-      keys.push(...batch);
-      cursor = next;
-    } while (cursor !== '0');
-    const workers = await Promise.all(
-      keys.sort().map(async (key) => {
-        const [fields, ttl] = await Promise.all([redis.hgetall(key), redis.ttl(key)]);
-        if (Object.keys(fields).length === 0) return undefined; // expired between SCAN and HGETALL
-        const prefixLen = workerKey(this.config.redisPrefix, '').length;
-        return workerDto({ ...workerFromHash(fields), id: fields.id || key.slice(prefixLen) }, ttl);
-      }),
-    );
-    return workers.filter((w): w is WorkerHealthDto => w !== undefined);
+    const live = await withTimeout(listLiveWorkers(redis, this.config.redisPrefix), 'Redis');
+    return live.map((w) => workerDto(w, w.ttl_s));
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { instanceToPlain } from 'class-transformer';
 import type { EntityManager } from 'typeorm';
-import { conflict, notFound, serviceUnavailable } from '../../common/api-error.js';
+import { conflict, notFound } from '../../common/api-error.js';
 import type { Page } from '../../common/pagination.js';
+import { withTimeout } from '../../common/retry.js';
 import { stableStringify } from '../../common/stable-json.js';
+import { AppConfig } from '../../config/index.js';
 import type { Job } from '../../database/entities/index.js';
 import { JOB_QUEUE, type JobQueue } from '../../queue/job-queue.js';
 import { JobRepository, type JobFilter } from '../../repositories/job.repository.js';
@@ -39,6 +41,7 @@ export class JobsService {
     private readonly resolver: JobRequestResolver,
     private readonly events: JobEventsService,
     private readonly domain: DomainEvents,
+    private readonly config: AppConfig,
   ) {}
 
   /**
@@ -65,7 +68,7 @@ export class JobsService {
     });
     if (!inserted)
       return { job: await this.replay(projectId, idempotencyKey as string, hash as string), created: false };
-    return { job: await this.enqueueOrFail(inserted), created: true };
+    return { job: await this.enqueue(inserted), created: true };
   }
 
   /** Inserts one queued row; undefined when the idempotency key is already taken (the row is left alone). */
@@ -101,25 +104,23 @@ export class JobsService {
   }
 
   /**
-   * Hands a committed queued job to the queue. If the queue is unreachable the job is marked failed (so it is
-   * never silently stuck in "queued") and the caller gets a 503; POST /retry re-enqueues it later.
+   * Hands a committed queued job to the queue, waiting at most POPO_QUEUE_TIMEOUT_MS. Postgres is the truth: if
+   * the queue is unreachable the job stays `queued` with a warning event, the request still succeeds, and the
+   * reconciler (every API and worker process, at start and every POPO_RECONCILE_INTERVAL_MS) enqueues it once the
+   * queue is back. A request never hangs on Redis.
    */
-  async enqueueOrFail(job: Job): Promise<Job> {
+  async enqueue(job: Job): Promise<Job> {
     try {
-      await this.queue.enqueue(job.id, { priority: job.priority });
-    } catch (e) {
-      const message = `could not enqueue: ${(e as Error).message}`;
-      this.logger.error(`job ${job.id}: ${message}`);
-      const failed = await this.jobs.transaction(async (m) => {
-        await this.jobs.failQueued(m, job.id, message);
-        await this.events.add(job.id, { level: 'error', code: 'enqueue_failed', message }, m);
-        return this.jobs.findById(job.id, m);
-      });
-      if (failed) await this.domain.jobChanged(failed);
-      throw serviceUnavailable(
-        'queue_unavailable',
-        `job ${job.id} was created but the queue is unavailable (${(e as Error).message}); retry it with POST /v1/jobs/${job.id}/retry`,
+      await withTimeout(
+        this.queue.enqueue(job.id, { priority: job.priority }),
+        this.config.queueTimeoutMs,
+        'the queue',
       );
+    } catch (e) {
+      const message = `queue unavailable (${(e as Error).message}); the job stays queued and is enqueued when the queue is back`;
+      this.logger.warn(`job ${job.id}: ${message}`);
+      const event = await this.events.add(job.id, { level: 'warning', code: 'enqueue_deferred', message });
+      this.events.publish(event, job.project_id);
     }
     await this.domain.jobChanged(job);
     return job;
@@ -221,10 +222,11 @@ export class JobsService {
     // Events written inside the transaction are published only once it has committed.
     this.events.publish(outcome.event, job.project_id);
     if (t.after === 'remove')
-      await this.queue
-        .remove(job.id)
-        .catch((e: Error) => this.logger.warn(`queue.remove(${job.id}): ${e.message}`));
-    if (t.after === 'enqueue') return this.enqueueOrFail(job);
+      // A stale entry left behind (queue unreachable now) is harmless: the claim skips a finished or paused row.
+      await withTimeout(this.queue.remove(job.id), this.config.queueTimeoutMs, 'the queue').catch(
+        (e: Error) => this.logger.warn(`queue.remove(${job.id}): ${e.message}`),
+      );
+    if (t.after === 'enqueue') return this.enqueue(job);
     await this.domain.jobChanged(job);
     return job;
   }

@@ -113,8 +113,7 @@ export class SweepsService {
     }
     // Every job gets its enqueue attempt (and is marked failed if it cannot be queued) before any error is raised.
     let firstError: unknown;
-    for (const job of result.jobs)
-      await this.jobs.enqueueOrFail(job).catch((e: unknown) => (firstError ??= e));
+    for (const job of result.jobs) await this.jobs.enqueue(job).catch((e: unknown) => (firstError ??= e));
     if (firstError) throw firstError;
     return { ...result, created: true };
   }

@@ -76,6 +76,16 @@ export class RuntimeEnv {
   @Min(10)
   @Max(60_000)
   POPO_WEBHOOK_POLL_MS = 1_000;
+
+  /**
+   * How long a running job keeps retrying a database call that failed because Postgres is unavailable
+   * (restart, failover, network) before it hands the job back to the queue; it never fails the job for that.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  POPO_DB_RETRY_MS = 120_000;
 }
 
 /** Redis URL/prefix, database and heartbeat TTL live in the core AppConfig; these are the runtime's own knobs. */
@@ -88,6 +98,7 @@ export class RuntimeConfig {
   projectLimitRetryMs: number;
   learnerKillGraceMs: number;
   webhook: { maxAttempts: number; backoffMs: number; timeoutMs: number; pollMs: number };
+  dbRetryMs: number;
 }
 
 export class RuntimeConfigError extends Error {
@@ -125,5 +136,6 @@ export function loadRuntimeConfig(env: Record<string, string | undefined> = proc
       timeoutMs: vars.POPO_WEBHOOK_TIMEOUT_MS,
       pollMs: vars.POPO_WEBHOOK_POLL_MS,
     },
+    dbRetryMs: vars.POPO_DB_RETRY_MS,
   } satisfies RuntimeConfig);
 }

@@ -2,6 +2,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { DatasetRow, Model, type Job, type JobEvent, type JobStatus } from '../../database/entities/index.js';
+import { isTransientDbError } from '../../common/pg-errors.js';
+import { retryTransient } from '../../common/retry.js';
 import { FieldError } from '../../learner/field-error.js';
 import { LearnerCrashError } from '../../learner/process/learner-process.js';
 import type { CheckpointBlob, StepMetrics, StopSignal, TrainHooks } from '../../learner/trainer/types.js';
@@ -23,6 +25,9 @@ const SHUTDOWN = 'shutdown' as const;
 
 /** How often a running job's row is checked for a cancel or a takeover while its learner computes. */
 const WATCH_MS = 1_000;
+
+/** How long a job handed back because Postgres is unreachable waits before a worker tries it again. */
+const DB_UNAVAILABLE_RETRY_MS = 5_000;
 
 /** The reason a cancelled run's learner is stopped mid-step: it did not reach a step boundary within the grace. */
 class CancelNow extends Error {
@@ -73,6 +78,38 @@ export class TrainingProcessor {
   ) {}
 
   async handle(ctx: JobContext): Promise<JobOutcome> {
+    try {
+      return await this.handleClaimed(ctx);
+    } catch (err) {
+      // Postgres is the truth: without it nothing can be claimed or recorded, and nothing is wrong with the job.
+      // Hand it back without spending a queue attempt; the row still says where it is (queued, or running on a
+      // fence the next claim supersedes), and it resumes from its last checkpoint once the database is back.
+      if (!isTransientDbError(err)) throw err;
+      this.logger.warn(`job ${ctx.jobId}: database unavailable (${(err as Error).message}); requeued`);
+      return {
+        kind: 'requeue',
+        delayMs: DB_UNAVAILABLE_RETRY_MS,
+        reason: `database unavailable: ${(err as Error).message}`,
+      };
+    }
+  }
+
+  /**
+   * A database call of a running job: retried with backoff while Postgres is unavailable (a restart, a failover),
+   * for up to POPO_DB_RETRY_MS. Every call retried this way is idempotent (inserts-if-absent, fenced updates,
+   * checkpoint replace), so a statement whose commit was lost with the connection is safe to repeat.
+   */
+  private retried<T>(jobId: string, what: string, fn: () => Promise<T>): Promise<T> {
+    return retryTransient(fn, {
+      budgetMs: this.runtime.dbRetryMs,
+      onRetry: (err, attempt, delayMs) =>
+        this.logger.warn(
+          `job ${jobId}: ${what} failed (${(err as Error).message}); retry ${attempt} in ${delayMs} ms`,
+        ),
+    });
+  }
+
+  private async handleClaimed(ctx: JobContext): Promise<JobOutcome> {
     const workerId = this.runtime.workerId;
     const claim = await this.store.claim(ctx.jobId, workerId, ctx.device, this.runtime.projectMaxRunning);
     switch (claim.kind) {
@@ -116,10 +153,20 @@ export class TrainingProcessor {
 
     let outcome: Outcome;
     try {
-      const config = trainConfigFor(job, await this.inputs(job));
-      const resumeFrom = job.kind === 'eval' ? undefined : await this.checkpoints.loadLatest(job.id);
+      const config = trainConfigFor(
+        job,
+        await this.retried(job.id, 'loading inputs', () => this.inputs(job)),
+      );
+      const resumeFrom =
+        job.kind === 'eval'
+          ? undefined
+          : await this.retried(job.id, 'loading the checkpoint', () => this.checkpoints.loadLatest(job.id));
       const baseCheckpoint =
-        !resumeFrom && job.from_checkpoint_id ? await this.loadBase(job.from_checkpoint_id) : undefined;
+        !resumeFrom && job.from_checkpoint_id
+          ? await this.retried(job.id, 'loading the base checkpoint', () =>
+              this.loadBase(job.from_checkpoint_id as string),
+            )
+          : undefined;
 
       if (job.kind === 'eval') {
         const res = await this.learner.evaluate(ctx.device, config, baseCheckpoint, watch.signal);
@@ -137,14 +184,19 @@ export class TrainingProcessor {
       } else {
         const hooks: TrainHooks = {
           onStep: async (m: StepMetrics) => {
-            await this.metrics.recordStep(own, m);
+            await this.retried(job.id, `recording step ${m.step}`, () => this.metrics.recordStep(own, m));
             progress.step = m.step;
             const { step, ...values } = m;
             this.publisher.emit('job.metrics', metricsPayload(job.id, { step, values }, job.project_id));
           },
-          onCompletions: (step, samples) => this.metrics.recordCompletions(own, step, samples),
+          onCompletions: (step, samples) =>
+            this.retried(job.id, `recording completions of step ${step}`, () =>
+              this.metrics.recordCompletions(own, step, samples),
+            ),
           onCheckpoint: async (blob: CheckpointBlob) => {
-            const saved = await this.checkpoints.save(job.id, blob);
+            const saved = await this.retried(job.id, `saving checkpoint ${blob.step}`, () =>
+              this.checkpoints.save(job.id, blob),
+            );
             progress.checkpoint = blob.step;
             this.publisher.emit('job.checkpoint', checkpointPayload(saved, job.project_id));
           },
@@ -159,12 +211,14 @@ export class TrainingProcessor {
           onEvent: (e) =>
             this.event(job, own, { level: e.level, code: e.code, message: e.message, step: e.step }),
           onResume: async (step) => {
-            const dropped = await this.metrics.dropAfter(own, step);
+            const dropped = await this.retried(job.id, 'rewinding metrics', () =>
+              this.metrics.dropAfter(own, step),
+            );
             if (dropped)
               this.logger.log(`job ${job.id}: dropped ${dropped} metric rows past checkpoint step ${step}`);
           },
           shouldStop: async () => {
-            const requested = await this.store.poll(own);
+            const requested = await this.retried(job.id, 'heartbeat', () => this.store.poll(own));
             // The user's request wins over a shutdown: a cancel must not turn into a requeue.
             stop.asked = requested ?? (ctx.signal.aborted ? 'pause' : false);
             return stop.asked;
@@ -186,7 +240,11 @@ export class TrainingProcessor {
           outcome = { to: 'succeeded', message: `succeeded after ${res.steps_done} steps`, result };
         else if (res.status === 'cancelled')
           outcome = { to: 'cancelled', message: `cancelled at step ${res.steps_done}`, result };
-        else if (ctx.signal.aborted && stop.asked === 'pause' && !(await this.store.pauseRequested(job.id)))
+        else if (
+          ctx.signal.aborted &&
+          stop.asked === 'pause' &&
+          !(await this.retried(job.id, 'reading the stop request', () => this.store.pauseRequested(job.id)))
+        )
           outcome = {
             to: SHUTDOWN,
             message: `worker ${workerId} shut down at step ${res.steps_done}; requeued to resume from its checkpoint`,
@@ -208,23 +266,29 @@ export class TrainingProcessor {
           to: SHUTDOWN,
           message: `worker ${workerId} shut down and its learner ended; requeued to resume from its checkpoint`,
         };
+      } else if (isTransientDbError(err)) {
+        // Postgres stayed unavailable past the retry budget: not the job's fault, so never a terminal failure.
+        // handle() hands it back to the queue; the next claim supersedes this run and resumes from the checkpoint.
+        throw err;
       } else outcome = this.failed(job, err);
     } finally {
       watch.close();
     }
 
     const to: JobStatus = outcome.to === SHUTDOWN ? 'queued' : outcome.to;
-    const { job: finished, event } = await this.store.finish(
-      own,
-      to,
-      {
-        ...(outcome.error !== undefined ? { error: outcome.error } : {}),
-        ...(outcome.result ? { result: outcome.result } : {}),
-      },
-      outcome.message,
-      outcome.failure ? { failure: outcome.failure } : {},
+    const { job: finished, event } = await this.retried(job.id, 'recording the final status', () =>
+      this.store.finish(
+        own,
+        to,
+        {
+          ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+          ...(outcome.result ? { result: outcome.result } : {}),
+        },
+        outcome.message,
+        outcome.failure ? { failure: outcome.failure } : {},
+      ),
     );
-    await this.changed(finished, event);
+    await this.retried(job.id, 'announcing the final status', () => this.changed(finished, event));
     return outcome.to === SHUTDOWN
       ? { kind: 'requeue', delayMs: 0, reason: 'worker shutting down' }
       : { kind: 'done' };
@@ -300,7 +364,10 @@ export class TrainingProcessor {
   }
 
   private async event(job: Job, own: RunOwnership, e: NewEvent): Promise<void> {
-    this.events.publish(await this.store.event(own, e), job.project_id);
+    this.events.publish(
+      await this.retried(job.id, `event ${e.code}`, () => this.store.event(own, e)),
+      job.project_id,
+    );
   }
 
   /** A committed status change: its event to sockets, then `job.changed` (socket relay and webhook). */

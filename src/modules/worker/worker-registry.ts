@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { workerKey } from '../../queue/redis-connection.js';
+import { workerKey, workersIndexKey } from '../../queue/redis-connection.js';
 
 /**
  * A slot's learner child process: `starting` (first boot), `idle`, `running` a job, `restarting` (a fresh one
@@ -57,6 +57,43 @@ export interface WorkerRegistry {
   list(): Promise<(WorkerInfo & { ttl_s: number })[]>;
 }
 
+/** At most this many workers are listed (the health endpoint's cost stays bounded however large a fleet). */
+export const MAX_LISTED_WORKERS = 1000;
+
+/**
+ * The live workers, each with the seconds left on its heartbeat. Reads the index (a sorted set of worker ids
+ * scored by heartbeat expiry) and the hashes of the unexpired ones in one pipeline: cost proportional to the live
+ * workers, never a SCAN of the keyspace.
+ */
+export async function listLiveWorkers(
+  redis: Redis,
+  prefix: string,
+): Promise<(WorkerInfo & { ttl_s: number })[]> {
+  const now = Date.now();
+  const flat = await redis.zrangebyscore(
+    workersIndexKey(prefix),
+    now,
+    '+inf',
+    'WITHSCORES',
+    'LIMIT',
+    0,
+    MAX_LISTED_WORKERS,
+  );
+  const ids: { id: string; expires: number }[] = [];
+  for (let i = 0; i < flat.length; i += 2) ids.push({ id: flat[i], expires: Number(flat[i + 1]) });
+  if (!ids.length) return [];
+  const rows = (await redis.pipeline(ids.map(({ id }) => ['hgetall', workerKey(prefix, id)])).exec()) ?? [];
+  return ids
+    .map(({ id, expires }, i) => {
+      const r = (rows[i]?.[1] ?? {}) as Record<string, string>;
+      // Expired between the two reads, or removed at shutdown: not live.
+      if (!r.id) return undefined;
+      return { ...workerFromHash(r), id: r.id || id, ttl_s: Math.max(0, Math.round((expires - now) / 1000)) };
+    })
+    .filter((w): w is WorkerInfo & { ttl_s: number } => w !== undefined)
+    .sort((a, b) => a.id.localeCompare(b.id));
+}
+
 export class RedisWorkerRegistry implements WorkerRegistry {
   constructor(
     private readonly redis: Redis,
@@ -65,30 +102,24 @@ export class RedisWorkerRegistry implements WorkerRegistry {
 
   async beat(info: WorkerInfo, ttlS: number): Promise<void> {
     const key = workerKey(this.prefix, info.id);
+    const index = workersIndexKey(this.prefix);
+    const now = Date.now();
     await this.redis
       .multi()
       .hset(key, { ...info, pid: String(info.pid), slots: JSON.stringify(info.slots) })
       .expire(key, ttlS)
+      // The index the health endpoint reads instead of scanning: id scored by expiry; expired ids are pruned here.
+      .zadd(index, now + ttlS * 1000, info.id)
+      .zremrangebyscore(index, '-inf', now)
       .exec();
   }
 
   async remove(id: string): Promise<void> {
-    await this.redis.del(workerKey(this.prefix, id));
+    await this.redis.multi().del(workerKey(this.prefix, id)).zrem(workersIndexKey(this.prefix), id).exec();
   }
 
   async list(): Promise<(WorkerInfo & { ttl_s: number })[]> {
-    const keys: string[] = [];
-    // SCAN, not KEYS: a shared production Redis must not block on a full keyspace walk.
-    for await (const batch of this.redis.scanStream({ match: workerKey(this.prefix, '*'), count: 200 })) {
-      keys.push(...(batch as string[]));
-    }
-    const rows = await Promise.all(
-      keys.map(async (k) => ({ fields: await this.redis.hgetall(k), ttl: await this.redis.ttl(k) })),
-    );
-    return rows
-      .filter((r) => r.fields.id)
-      .map((r) => ({ ...workerFromHash(r.fields), ttl_s: r.ttl }))
-      .sort((a, b) => a.id.localeCompare(b.id));
+    return listLiveWorkers(this.redis, this.prefix);
   }
 }
 
