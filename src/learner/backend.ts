@@ -3,6 +3,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { activeBlas, enableBlasKernels } from './kernels/blas-matmul.js';
 import { BACKENDS } from './trainer/run-spec.js';
+import { type GpuAdapterInfo, installNodeWebGpu } from './webgpu-node.js';
 
 /**
  * Runtime choice of the TensorFlow.js backend. Native bindings (tfjs-node, tfjs-node-gpu) are optional
@@ -28,6 +29,8 @@ export interface BackendInfo {
   skipped: { name: ConcreteBackend; reason: string }[];
   /** What runs, for job rows and health: the backend name plus `+blas` when OpenBLAS does its matMuls. */
   label: string;
+  /** webgpu only: the adapter Dawn found. */
+  gpu?: GpuAdapterInfo;
   /** wasm only: OpenBLAS running the matMuls, or why not (with how to install it). */
   blas?:
     { active: true; library: string; config: string; threads: number } | { active: false; reason: string };
@@ -42,6 +45,10 @@ const INSTALL_HINT: Record<ConcreteBackend, string> = {
   tensorflow:
     'install it with `npm install @tensorflow/tfjs-node` on a host with internet access (the package downloads ' +
     'libtensorflow during install)',
+  webgpu:
+    'it needs the optional packages @tensorflow/tfjs-backend-webgpu and webgpu (`npm install`) and a WebGPU ' +
+    'adapter: a GPU with Vulkan/Metal/D3D12 drivers, or on a CPU-only Debian 12 host Mesa ≥ 25 ' +
+    '(`apt-get install -t bookworm-backports mesa-vulkan-drivers`, lavapipe: correct but slower than wasm)',
   wasm: 'reinstall dependencies (`npm install`): @tensorflow/tfjs-backend-wasm is a regular dependency',
   cpu: 'reinstall dependencies (`npm install`): @tensorflow/tfjs-backend-cpu is a regular dependency',
 };
@@ -56,6 +63,9 @@ export function parseBackendName(value: string | undefined, field = 'POPO_BACKEN
 /** Package names held in variables so TypeScript does not try to resolve the optional modules. */
 const NODE_GPU_PKG = '@tensorflow/tfjs-node-gpu';
 const NODE_PKG = '@tensorflow/tfjs-node';
+const WEBGPU_BACKEND_PKG = '@tensorflow/tfjs-backend-webgpu';
+
+let gpuAdapter: GpuAdapterInfo | undefined;
 
 async function tryActivate(name: ConcreteBackend): Promise<{ ok: true } | { ok: false; reason: string }> {
   try {
@@ -66,6 +76,12 @@ async function tryActivate(name: ConcreteBackend): Promise<{ ok: true } | { ok: 
         // Both packages register a backend called 'tensorflow'.
         if (!(await tf.setBackend('tensorflow')))
           return { ok: false, reason: 'tf.setBackend("tensorflow") failed' };
+        return { ok: true };
+      }
+      case 'webgpu': {
+        gpuAdapter = await installNodeWebGpu();
+        await import(WEBGPU_BACKEND_PKG);
+        if (!(await tf.setBackend('webgpu'))) return { ok: false, reason: 'tf.setBackend("webgpu") failed' };
         return { ok: true };
       }
       case 'wasm': {
@@ -207,6 +223,9 @@ async function describe(
     }
   } else if (name === 'cpu') {
     info.threads = 1;
+  } else if (name === 'webgpu' && gpuAdapter) {
+    info.gpu = gpuAdapter;
+    if (gpuAdapter.software) info.label = 'webgpu-software';
   }
   return info;
 }
@@ -222,6 +241,7 @@ export function formatBackendInfo(info: BackendInfo): string {
   if (info.threads !== undefined) details.push(plural(info.threads));
   if (info.blas?.active) details.push(`matMul on ${info.blas.config}, up to ${plural(info.blas.threads)}`);
   if (info.blas && !info.blas.active) details.push(`no BLAS: ${info.blas.reason}`);
+  if (info.gpu) details.push(info.gpu.description || `${info.gpu.vendor} ${info.gpu.device}`);
   const skipped = info.skipped.map((s) => `skipped ${s.name}: ${s.reason}`);
   const all = [...details, ...skipped];
   return `${info.label ?? info.name}${all.length ? ` (${all.join('; ')})` : ''}`;

@@ -954,7 +954,7 @@ export interface components {
        * @description TensorFlow.js backend; unset: the POPO_BACKEND environment variable (default auto).
        * @enum {string}
        */
-      backend?: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+      backend?: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
       /**
        * @description Rollouts: how many completions per step and how they are sampled.
        * @default {}

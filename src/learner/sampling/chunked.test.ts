@@ -25,18 +25,18 @@ describe('generation in memory-planned chunks', () => {
     );
   });
 
-  it('prefilling a prompt in slices gives the same greedy tokens as prefilling it whole', () => {
+  it('prefilling a prompt in slices gives the same greedy tokens as prefilling it whole', async () => {
     const opts = { rng: new Rng(0), maxNewTokens: 6, temperature: 0, numReturnSequences: 2 };
-    const whole = generate(model, PROMPTS, opts);
+    const whole = await generate(model, PROMPTS, opts);
     for (const prefillTokens of [1, 3, 7]) {
-      const sliced = generate(model, PROMPTS, { ...opts, rng: new Rng(0), prefillTokens });
+      const sliced = await generate(model, PROMPTS, { ...opts, rng: new Rng(0), prefillTokens });
       expect(sliced.completionIds).toEqual(whole.completionIds);
     }
   });
 
   it('chunks under a small budget and returns the rows of one call, prompt-major', async () => {
     const opts = { rng: new Rng(0), maxNewTokens: 6, temperature: 0, numReturnSequences: 2 };
-    const whole = generate(model, PROMPTS, opts);
+    const whole = await generate(model, PROMPTS, opts);
     // Room for about two short prompts at a time: several chunks, some prefilled in slices.
     const bytes = generationBytes(model.dims, 2, 8, 2, 6, 8).peak;
     const chunked = await generateChunked(model, PROMPTS, {

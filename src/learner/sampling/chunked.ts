@@ -63,7 +63,10 @@ export async function generateChunked(
       current = p;
       end++;
     }
-    const gen = generate(model, prompts.slice(start, end), { ...opts, prefillTokens: current.prefillTokens });
+    const gen = await generate(model, prompts.slice(start, end), {
+      ...opts,
+      prefillTokens: current.prefillTokens,
+    });
     out.promptIndex.push(...gen.promptIndex.map((i) => i + start));
     out.promptIds.push(...gen.promptIds);
     out.completionIds.push(...gen.completionIds);

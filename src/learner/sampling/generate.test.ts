@@ -46,8 +46,8 @@ describe('generate', () => {
   });
   afterAll(() => model.dispose());
 
-  it('KV-cache log-probs equal a full recompute of the padded batch', () => {
-    const res = run(model, 1);
+  it('KV-cache log-probs equal a full recompute of the padded batch', async () => {
+    const res = await run(model, 1);
     expect(res.inputIds.length).toBe(6);
     expect(res.promptIndex).toEqual([0, 0, 1, 1, 2, 2]);
     const full = tf.tidy(() => {
@@ -74,41 +74,43 @@ describe('generate', () => {
     expect(compared).toBeGreaterThan(20);
   });
 
-  it('repeats exactly for a seed and differs for another', () => {
+  it('repeats exactly for a seed and differs for another', async () => {
     const opts = { temperature: 0.9, topP: 0.95, topK: 20 };
-    const a = run(model, 7, opts);
-    const b = run(model, 7, opts);
+    const a = await run(model, 7, opts);
+    const b = await run(model, 7, opts);
     expect(b.completionIds).toEqual(a.completionIds);
     expect(b.sampledLogprobs).toEqual(a.sampledLogprobs);
-    const c = run(model, 8, opts);
+    const c = await run(model, 8, opts);
     expect(c.completionIds).not.toEqual(a.completionIds);
   });
 
-  it('restoring the Rng state mid-way repeats the rest of the run', () => {
+  it('restoring the Rng state mid-way repeats the rest of the run', async () => {
     const rng = new Rng(3);
-    generate(model, PROMPTS, { rng, maxNewTokens: 5, numReturnSequences: 2 });
+    await generate(model, PROMPTS, { rng, maxNewTokens: 5, numReturnSequences: 2 });
     const saved = JSON.parse(JSON.stringify(rng.state()));
-    const second = generate(model, PROMPTS, { rng, maxNewTokens: 5, numReturnSequences: 2 });
-    const third = generate(model, PROMPTS, { rng, maxNewTokens: 5, numReturnSequences: 2 });
+    const second = await generate(model, PROMPTS, { rng, maxNewTokens: 5, numReturnSequences: 2 });
+    const third = await generate(model, PROMPTS, { rng, maxNewTokens: 5, numReturnSequences: 2 });
     const resumed = Rng.fromState(saved);
     expect(
-      generate(model, PROMPTS, { rng: resumed, maxNewTokens: 5, numReturnSequences: 2 }).completionIds,
+      (await generate(model, PROMPTS, { rng: resumed, maxNewTokens: 5, numReturnSequences: 2 }))
+        .completionIds,
     ).toEqual(second.completionIds);
     expect(
-      generate(model, PROMPTS, { rng: resumed, maxNewTokens: 5, numReturnSequences: 2 }).completionIds,
+      (await generate(model, PROMPTS, { rng: resumed, maxNewTokens: 5, numReturnSequences: 2 }))
+        .completionIds,
     ).toEqual(third.completionIds);
   });
 
-  it('greedy decoding is deterministic and draws no randomness', () => {
+  it('greedy decoding is deterministic and draws no randomness', async () => {
     const rng = new Rng(5);
     const before = rng.state();
-    const a = generate(model, PROMPTS, { rng, maxNewTokens: 4, temperature: 0, numReturnSequences: 2 });
+    const a = await generate(model, PROMPTS, { rng, maxNewTokens: 4, temperature: 0, numReturnSequences: 2 });
     expect(rng.state()).toEqual(before);
     expect(a.completionIds[0]).toEqual(a.completionIds[1]);
     expect(a.sampledLogprobs.flat().every((v) => v === 0)).toBe(true);
   });
 
-  it('samples in proportion to the processed distribution', () => {
+  it('samples in proportion to the processed distribution', async () => {
     const forced: LogitsProcessor = {
       name: 'two-tokens',
       process(logits) {
@@ -117,7 +119,7 @@ describe('generate', () => {
         logits[9] = Math.log(0.3);
       },
     };
-    const res = generate(model, [[5]], {
+    const res = await generate(model, [[5]], {
       rng: new Rng(1),
       maxNewTokens: 1,
       numReturnSequences: 1000,
@@ -131,7 +133,7 @@ describe('generate', () => {
     expect(res.sampledLogprobs[first.indexOf(9)][0]).toBeCloseTo(Math.log(0.3), 5);
   });
 
-  it('finishes rows on eos, stop strings and length, and pads the batch accordingly', () => {
+  it('finishes rows on eos, stop strings and length, and pads the batch accordingly', async () => {
     const decode = (ids: number[]) => ids.map((i) => String.fromCharCode(97 + i)).join(''); // 0→a, 1→b, …
     // rows: eos after two tokens; "hi" (7, 8) as a stop string; never stops
     const scripts = [
@@ -139,7 +141,7 @@ describe('generate', () => {
       [7, 8, 9],
       [13, 14, 15, 16, 17, 18],
     ];
-    const res = generate(model, [[5], [6], [7]], {
+    const res = await generate(model, [[5], [6], [7]], {
       rng: new Rng(1),
       maxNewTokens: 5,
       processors: [new ScriptProcessor(scripts)],
@@ -158,34 +160,36 @@ describe('generate', () => {
     expect(res.inputIds[1]).toEqual([6, 7, 8, 0, 0, 0]);
   });
 
-  it('validates its options', () => {
+  it('validates its options', async () => {
     const rng = new Rng(1);
-    expect(() => generate(model, [], { rng, maxNewTokens: 2 })).toThrow(/prompts: need at least one prompt/);
-    expect(() => generate(model, [[1, 99]], { rng, maxNewTokens: 2 })).toThrow(
+    await expect(generate(model, [], { rng, maxNewTokens: 2 })).rejects.toThrow(
+      /prompts: need at least one prompt/,
+    );
+    await expect(generate(model, [[1, 99]], { rng, maxNewTokens: 2 })).rejects.toThrow(
       /prompts\[0\]: token id 99 is outside the vocabulary \[0, 24\)/,
     );
-    expect(() => generate(model, [[1]], { rng, maxNewTokens: 0 })).toThrow(
+    await expect(generate(model, [[1]], { rng, maxNewTokens: 0 })).rejects.toThrow(
       /maxNewTokens: must be a positive integer/,
     );
-    expect(() => generate(model, [[1]], { rng, maxNewTokens: 2, stopStrings: ['x'] })).toThrow(
+    await expect(generate(model, [[1]], { rng, maxNewTokens: 2, stopStrings: ['x'] })).rejects.toThrow(
       /stopStrings: a decode/,
     );
-    expect(() => generate(model, [[1]], { rng, maxNewTokens: 100 })).toThrow(
+    await expect(generate(model, [[1]], { rng, maxNewTokens: 100 })).rejects.toThrow(
       /exceeds max_position_embeddings \(64\)/,
     );
-    expect(() => generate(model, [[1]], { rng, maxNewTokens: 2, temperature: -1 })).toThrow(
+    await expect(generate(model, [[1]], { rng, maxNewTokens: 2, temperature: -1 })).rejects.toThrow(
       /temperature: must be ≥ 0/,
     );
   });
 
   /** Generate + backward `steps` times; returns [tensors, backend buffers] after each step. */
-  function churn(steps: number): [number, number][] {
+  async function churn(steps: number): Promise<[number, number][]> {
     const policy = CausalLM.create(CFG, 9);
     const vars = [...policy.weights().values()];
     const rng = new Rng(2);
     const counts: [number, number][] = [];
     for (let i = 0; i < steps; i++) {
-      const res = generate(policy, [[5, 6], [7]], { rng, maxNewTokens: 3, numReturnSequences: 2 });
+      const res = await generate(policy, [[5, 6], [7]], { rng, maxNewTokens: 3, numReturnSequences: 2 });
       const { value, grads } = tf.variableGrads(
         () =>
           tf.tidy(() => {
@@ -209,15 +213,15 @@ describe('generate', () => {
     return counts;
   }
 
-  it('100 generate + backward steps leave the tensor and buffer counts flat', () => {
-    const counts = churn(100);
+  it('100 generate + backward steps leave the tensor and buffer counts flat', async () => {
+    const counts = await churn(100);
     expect(counts[99]).toEqual(counts[9]);
   });
 
   it('on wasm too (shared Identity buffers are released)', async () => {
     await initBackend('wasm');
     try {
-      const counts = churn(25);
+      const counts = await churn(25);
       expect(counts[24]).toEqual(counts[4]);
     } finally {
       await initBackend('cpu');

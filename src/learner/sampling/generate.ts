@@ -89,7 +89,12 @@ function eosSet(model: CausalLM, o: GenerateOptions): Set<number> {
 }
 
 /** Run one forward step through the cache and return last-position logits as a [rows × V] Float32Array. */
-function step(model: CausalLM, ids: number[][], mask: number[][], cache: KVCache): Float32Array {
+async function step(
+  model: CausalLM,
+  ids: number[][],
+  mask: number[][],
+  cache: KVCache,
+): Promise<Float32Array> {
   const logits = tf.tidy(() => {
     const inputIds = tf.tensor2d(ids, [ids.length, ids[0].length], 'int32');
     const attentionMask = tf.tensor2d(mask, [mask.length, mask[0].length], 'int32');
@@ -97,7 +102,7 @@ function step(model: CausalLM, ids: number[][], mask: number[][], cache: KVCache
   });
   // Read outside tidy: tidy walks a returned typed array element by element looking for tensors.
   try {
-    return Float32Array.from(logits.dataSync());
+    return Float32Array.from(await logits.data());
   } finally {
     logits.dispose();
   }
@@ -108,7 +113,11 @@ function step(model: CausalLM, ids: number[][], mask: number[][], cache: KVCache
  * times, then decode one token per step. Logits are copied to the CPU and sampled from `rng` in JS, so a seed
  * gives the same tokens on every backend.
  */
-export function generate(model: CausalLM, prompts: number[][], opts: GenerateOptions): GenerationResult {
+export async function generate(
+  model: CausalLM,
+  prompts: number[][],
+  opts: GenerateOptions,
+): Promise<GenerationResult> {
   validate(model, prompts, opts);
   const G = opts.numReturnSequences ?? 1;
   const B = prompts.length;
@@ -143,7 +152,7 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
     let prefill: Float32Array = new Float32Array(0);
     for (let c = 0; c < Tp; c += slice) {
       const cut = (rows: number[][]) => rows.map((r) => r.slice(c, c + slice));
-      prefill = step(model, cut(padded), cut(pmask), cache);
+      prefill = await step(model, cut(padded), cut(pmask), cache);
     }
     let logits: Float32Array = new Float32Array(N * V);
     for (let r = 0; r < N; r++)
@@ -192,7 +201,7 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
         nextMask.push([1]);
       }
       if (t === opts.maxNewTokens - 1 || finish.every((f) => f !== null)) break;
-      logits = step(model, next, nextMask, cache);
+      logits = await step(model, next, nextMask, cache);
     }
   } finally {
     cache.dispose();

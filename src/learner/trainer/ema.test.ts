@@ -12,7 +12,7 @@ beforeAll(async () => {
 const variable = (values: number[], shape: number[]) => tf.tidy(() => tf.variable(tf.tensor(values, shape)));
 
 describe('emaUpdate', () => {
-  it('ξ ← τξ + (1−τ)θ in place, exactly as by hand', () => {
+  it('ξ ← τξ + (1−τ)θ in place, exactly as by hand', async () => {
     const xi = [variable([1, 2, 3, 4], [2, 2]), variable([-1], [1])];
     const theta = [variable([5, 6, 7, 8], [2, 2]), variable([3], [1])];
     const before = tf.memory().numTensors;
@@ -28,7 +28,7 @@ describe('emaUpdate', () => {
     tf.dispose([...xi, ...theta]);
   });
 
-  it('τ = 1 freezes ξ; mismatched lists and bad τ are rejected', () => {
+  it('τ = 1 freezes ξ; mismatched lists and bad τ are rejected', async () => {
     const xi = [variable([1, 2], [2])];
     const theta = [variable([9, 9], [2])];
     emaUpdate(xi, theta, 1);
@@ -42,19 +42,19 @@ describe('emaUpdate', () => {
 });
 
 describe('paramDistance and the Lemma 3.2 bound', () => {
-  it('global L2 norm of the difference over all tensors', () => {
+  it('global L2 norm of the difference over all tensors', async () => {
     const a = [tf.tensor1d([1, 2]), tf.tensor2d([[3]])];
     const b = [tf.tensor1d([4, 6]), tf.tensor2d([[3 + 12]])];
-    expect(paramDistance(a, b)).toBeCloseTo(Math.sqrt(9 + 16 + 144), 5);
+    expect(await paramDistance(a, b)).toBeCloseTo(Math.sqrt(9 + 16 + 144), 5);
     tf.dispose([...a, ...b]);
   });
 
-  it('driftBound = τηG/(1−τ); infinite when ξ is frozen', () => {
+  it('driftBound = τηG/(1−τ); infinite when ξ is frozen', async () => {
     expect(driftBound(0.99, 0.01, 2)).toBeCloseTo((0.99 * 0.01 * 2) / 0.01, 10);
     expect(driftBound(1, 0.01, 2)).toBe(Number.POSITIVE_INFINITY);
   });
 
-  it('the drift ‖θ − ξ‖ never exceeds the running bound, and approaches it for aligned steps', () => {
+  it('the drift ‖θ − ξ‖ never exceeds the running bound, and approaches it for aligned steps', async () => {
     const tau = 0.9;
     const rng = new Rng(3);
     const theta = variable([0, 0, 0, 0], [4]);
@@ -68,11 +68,11 @@ describe('paramDistance and the Lemma 3.2 bound', () => {
     for (const step of steps) {
       const prev = tf.clone(theta);
       tf.tidy(() => theta.assign(tf.add(theta, tf.tensor1d(step))));
-      const update = paramDistance([theta], [prev]);
+      const update = await paramDistance([theta], [prev]);
       prev.dispose();
       emaUpdate([xi], [theta], tau);
       const bound = tracker.observe(update);
-      drift = paramDistance([theta], [xi]);
+      drift = await paramDistance([theta], [xi]);
       expect(drift).toBeLessThanOrEqual(bound + 1e-5);
     }
     expect(tracker.maxUpdateNorm).toBeGreaterThanOrEqual(0.5);

@@ -30,12 +30,17 @@ export function emaUpdate(target: readonly tf.Variable[], source: readonly tf.Te
 }
 
 /** Global L2 norm of a − b over all tensors: ‖θ − ξ‖ as one number. */
-export function paramDistance(a: readonly tf.Tensor[], b: readonly tf.Tensor[]): number {
+export async function paramDistance(a: readonly tf.Tensor[], b: readonly tf.Tensor[]): Promise<number> {
   checkPairs(a, b, 'paramDistance');
   if (a.length === 0) return 0;
-  const sq = tf.tidy(() => tf.addN(a.map((x, i) => tf.sum(tf.square(tf.sub(x, b[i]))))));
-  const value = sq.dataSync()[0];
-  sq.dispose();
+  // One parameter at a time, summed on the host: an AddN over every parameter binds one buffer per input, past
+  // WebGPU's per-shader limit (the pipeline is invalid and the sum garbage), and keeps every difference alive.
+  let value = 0;
+  for (let i = 0; i < a.length; i++) {
+    const sq = tf.tidy(() => tf.sum(tf.square(tf.sub(a[i], b[i]))));
+    value += (await sq.data())[0];
+    sq.dispose();
+  }
   return Math.sqrt(value);
 }
 

@@ -22,12 +22,12 @@ export function learningRate(p: OptimizerParams, step: number, totalSteps: numbe
 }
 
 /** sqrt(Σ g²) over every gradient, read back as a number. */
-export function globalNorm(grads: tf.Tensor[]): number {
+export async function globalNorm(grads: tf.Tensor[]): Promise<number> {
   // Summed on the host one gradient at a time, so only one gradient's square is alive at once.
   let sq = 0;
   for (const g of grads) {
     const s = tf.tidy(() => tf.sum(tf.square(g)));
-    sq += s.dataSync()[0];
+    sq += (await s.data())[0];
     s.dispose();
   }
   return Math.sqrt(sq);
@@ -64,9 +64,9 @@ export class AdamW {
    * Clips, then updates every parameter that has a gradient. Returns the pre-clip global gradient norm and the
    * norm of the update actually applied (‖θ_{t+1} − θ_t‖, the ηG of Lemma 3.2).
    */
-  apply(grads: Map<string, tf.Tensor>, lr: number): { gradNorm: number; updateNorm: number } {
+  async apply(grads: Map<string, tf.Tensor>, lr: number): Promise<{ gradNorm: number; updateNorm: number }> {
     const list = [...grads.values()];
-    const norm = globalNorm(list);
+    const norm = await globalNorm(list);
     const clip = this.opts.clip_grad_norm;
     const scale = clip > 0 && norm > clip ? clip / (norm + 1e-6) : 1;
     this.t += 1;
@@ -91,7 +91,7 @@ export class AdamW {
         p.assign(tf.sub(p, delta));
         return tf.sum(tf.square(delta));
       });
-      updateSq += sq.dataSync()[0];
+      updateSq += (await sq.data())[0];
       sq.dispose();
     }
     const updateNorm = Math.sqrt(updateSq);

@@ -64,7 +64,7 @@ export const field = { num, oneOf, bool, text, section };
 // ------------------------------------------------------------------------------------------------- the fields
 
 export const ALGORITHMS = ['popo', 'grpo', 'sft'] as const;
-export const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export const REWARDS = ['math', 'exact'] as const;
 export const OVERLONG = ['error', 'skip', 'truncate_left'] as const;
 export const PROMPT_TEMPLATES = ['none', 'chat', 'qwen_math', 'r1', 'simple'] as const;

@@ -107,7 +107,7 @@ export class GrpoAlgorithm implements RolloutAlgorithm<GrpoMetrics> {
           results.push(result);
           return result.loss;
         });
-        const update = this.updater.update(lr, losses);
+        const update = await this.updater.update(lr, losses);
         gradNorm = Math.max(gradNorm, update.gradNorm);
         const stats = combineGrpoStats(await Promise.all(results.map((r) => readGrpoStats(r))));
         for (const [from, to] of Object.entries(FIELDS)) sums[to] += stats[from as keyof GrpoStats] / grpo.mu;

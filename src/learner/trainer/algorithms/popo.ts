@@ -78,8 +78,8 @@ export class PopoAlgorithm implements RolloutAlgorithm<PopoMetrics> {
     let update: Update;
     try {
       update = skipped
-        ? { gradNorm: 0, updateNorm: 0, loss: evaluateLoss(parts) }
-        : this.updater.update(lr, parts);
+        ? { gradNorm: 0, updateNorm: 0, loss: await evaluateLoss(parts) }
+        : await this.updater.update(lr, parts);
     } catch (e) {
       for (const r of results) tf.dispose(Object.values(r.stats));
       throw e;
@@ -112,7 +112,7 @@ export class PopoAlgorithm implements RolloutAlgorithm<PopoMetrics> {
         positive_fraction: stats.numPositive / stats.numSequences,
         zero_positive_group_fraction: stats.zeroPositiveFraction,
         mean_positive_set_size: stats.meanPositiveSetSize,
-        drift: this.driftNow(),
+        drift: await this.driftNow(),
         drift_bound: driftBound,
       },
       events,
@@ -201,7 +201,7 @@ export class PopoAlgorithm implements RolloutAlgorithm<PopoMetrics> {
   }
 
   /** ‖θ − ξ‖ over the trainable selection. */
-  private driftNow(): number {
+  private driftNow(): Promise<number> {
     const [xi, theta] = this.pairs();
     return paramDistance(theta, xi);
   }

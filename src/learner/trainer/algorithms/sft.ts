@@ -28,7 +28,7 @@ export class SftAlgorithm implements SupervisedAlgorithm {
     this.updater = new Updater(new Map(trainable(policy)), config.optimizer);
   }
 
-  step({ batch }: SupervisedExperience, { lr }: StepContext): Promise<AlgorithmStep<SftMetrics>> {
+  async step({ batch }: SupervisedExperience, { lr }: StepContext): Promise<AlgorithmStep<SftMetrics>> {
     const ranges = microBatchRanges(batch.n, this.config.optimizer.micro_batch_size);
     const tokens = ranges.length > 1 ? batch.completionTokens.reduce((a, b) => a + b, 0) : undefined;
     const policy = this.policy;
@@ -48,11 +48,8 @@ export class SftAlgorithm implements SupervisedAlgorithm {
         }
       }
     }
-    const update = this.updater.update(lr, parts());
-    return Promise.resolve({
-      metrics: { algorithm: 'sft', loss: update.loss, grad_norm: update.gradNorm },
-      events: [],
-    });
+    const update = await this.updater.update(lr, parts());
+    return { metrics: { algorithm: 'sft', loss: update.loss, grad_norm: update.gradNorm }, events: [] };
   }
 
   saveState(): Promise<AlgorithmState> {

@@ -38,17 +38,17 @@ export class Updater {
    * activations are alive at a time. Parts may be produced lazily (a generator that prepares each micro-batch's
    * tensors and frees them when asked for the next).
    */
-  update(lr: number, loss: LossParts): Update {
+  async update(lr: number, loss: LossParts): Promise<Update> {
     let sum: Map<string, tf.Tensor> | undefined;
     let value = 0;
     try {
       for (const part of lossParts(loss)) {
         const g = this.gradients(part);
-        value += g.value.dataSync()[0];
+        value += (await g.value.data())[0];
         g.value.dispose();
         sum = sum ? accumulate(sum, g.grads) : g.grads;
       }
-      const { gradNorm, updateNorm } = this.optimizer.apply(sum ?? new Map(), lr);
+      const { gradNorm, updateNorm } = await this.optimizer.apply(sum ?? new Map(), lr);
       return { loss: value, gradNorm, updateNorm };
     } finally {
       if (sum) tf.dispose([...sum.values()]);
@@ -120,11 +120,11 @@ function accumulate(sum: Map<string, tf.Tensor>, grads: Map<string, tf.Tensor>):
 }
 
 /** Evaluates a loss (or the sum of its parts) without taking gradients; for steps that measure but do not update. */
-export function evaluateLoss(loss: LossParts): number {
+export async function evaluateLoss(loss: LossParts): Promise<number> {
   let v = 0;
   for (const part of lossParts(loss)) {
     const t = tf.tidy(part);
-    v += t.dataSync()[0];
+    v += (await t.data())[0];
     t.dispose();
   }
   return v;
