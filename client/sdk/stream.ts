@@ -35,6 +35,11 @@ export interface StreamOptions {
   onStatus?: (job: Job) => void;
   /** Events (warnings, evals, state changes) recorded while streaming. */
   onEvent?: (event: JobEvent) => void;
+  /**
+   * Failed connection attempts in a row before `done` rejects with PopoConnectionError (default 10: socket.io
+   * waits 1 s, 2 s, … up to 5 s between them, so an API restart of about 40 s is ridden out).
+   */
+  retries?: number;
   /** Reject `done` with PopoTimeoutError after this long (the job itself goes on). */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -164,11 +169,16 @@ export function streamMetrics(ctx: StreamContext, jobId: string, opts: StreamOpt
     if (finished) return;
     const s = io(ctx.baseUrl, { auth: { token: ctx.token }, transports: ['websocket'], forceNew: true });
     socket = s;
-    s.on('connect', () => subscribe(s));
+    let failures = 0;
+    s.on('connect', () => {
+      failures = 0;
+      subscribe(s);
+    });
     s.on('connect_error', (err: Error) => {
-      // Refused keys are final; anything else (no answer, a restart) socket.io retries on its own.
+      // Refused keys are final; anything else (no answer, a restart) socket.io retries on its own, up to a point.
       if (/^(unauthorized|forbidden)/.test(err.message))
         fail(new PopoApiError(err.message.startsWith('forbidden') ? 403 : 401, 'unauthorized', err.message));
+      else if (++failures > (opts.retries ?? 10)) fail(new PopoConnectionError(ctx.baseUrl, { cause: err }));
     });
     s.on('job.metrics', (p: MetricPoint & { job_id: string }) => {
       if (p.job_id === jobId) serial(() => deliver([p]));

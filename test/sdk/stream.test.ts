@@ -6,6 +6,7 @@ import {
   type MetricPoint,
   PopoApiError,
   type PopoClient,
+  PopoConnectionError,
   PopoTimeoutError,
 } from '../../client/sdk/index.js';
 import { startTestService, type TestService } from '../helpers/service.js';
@@ -64,7 +65,7 @@ describe('streamMetrics', () => {
     expect(late).toEqual([1, 2, 3, 4]);
   });
 
-  it('a refused subscription rejects: an unknown job (404) or a bad key (401)', async () => {
+  it('a refused subscription rejects: an unknown job (404), a bad key (401), no service', async () => {
     const unknown = popo.streamMetrics('00000000-0000-4000-8000-000000000000');
     await expect(unknown.done).rejects.toMatchObject({ status: 404, code: 'not_found' });
     const stranger = createPopoClient({ baseUrl: svc.api.baseUrl, token: 'popo_not-a-key' });
@@ -72,6 +73,10 @@ describe('streamMetrics', () => {
     const err = await denied.done.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PopoApiError);
     expect(err).toMatchObject({ status: 401 });
+    // Nothing listening: a connection error after `retries` attempts, not a wait forever.
+    const nowhere = createPopoClient({ baseUrl: 'http://127.0.0.1:9', token: svc.token });
+    const lost = nowhere.streamMetrics('00000000-0000-4000-8000-000000000000', { retries: 1 });
+    await expect(lost.done).rejects.toBeInstanceOf(PopoConnectionError);
   });
 
   it('timeoutMs rejects with PopoTimeoutError; leaving the loop closes the stream; the job goes on', async () => {
