@@ -165,6 +165,19 @@ describe('a learner in its own process', () => {
     const ok = await finished(good, 'the healthy job');
     expect(ok).toMatchObject({ status: 'succeeded', error: null, worker_id: 'iso-worker', progress_step: 2 });
     expect(await steps(good)).toEqual([1, 2]);
+
+    // An eval job runs in the slot's learner too, from the healthy job's last checkpoint.
+    const evalJob = await api.request('POST', '/v1/jobs', {
+      token: project.token,
+      json: { mode: 'eval', from_checkpoint: { job_id: good } },
+    });
+    expect(evalJob.status).toBe(201);
+    expect((await finished(evalJob.body.id as string, 'the eval job')).status).toBe('succeeded');
+    const [{ result }] = await db.query<{ result: { eval: { step: number; examples: number } } }>(
+      'SELECT result FROM jobs WHERE id = $1',
+      [evalJob.body.id],
+    );
+    expect(result.eval).toMatchObject({ step: 2, examples: 2 });
     // The worker process itself never went down.
     expect(worker.child.exitCode).toBeNull();
   });

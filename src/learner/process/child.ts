@@ -8,6 +8,7 @@ import { runEvalJob } from '../trainer/eval-job.js';
 import { train } from '../trainer/train.js';
 import type { StepMetrics, TrainHooks } from '../trainer/types.js';
 import { faultsFor, fire, parseFaults } from './fault-inject.js';
+import { dieWithParent } from './parent-death.js';
 import {
   type ChildMessage,
   fromWire,
@@ -30,7 +31,9 @@ if (!process.send) {
 // The parent decides when a run stops (it checkpoints on its own SIGTERM and then ends this process); a signal
 // sent to the whole process group (a terminal's Ctrl-C, a service manager) must not kill the run under it.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => undefined);
-// The parent is gone (even SIGKILLed): nobody will read what this process computes.
+// The parent is gone (even SIGKILLed): nobody will read what this process computes. The kernel ends it at once
+// where it can; otherwise it exits when it sees the channel close (after the step it is in).
+dieWithParent();
 process.on('disconnect', () => process.exit(0));
 process.on('uncaughtException', (err) => {
   send({ t: 'fatal', error: toWire(err) });

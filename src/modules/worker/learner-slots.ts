@@ -50,17 +50,6 @@ export class LearnerSlots implements JobLearner {
     await Promise.all(this.slots.map((s) => s.proc?.kill()));
   }
 
-  /** The learner process of a device slot, if one is up (for tests and diagnostics). */
-  pidOf(device: string): number | undefined {
-    const proc = this.slot(device).proc;
-    return proc?.alive ? proc.pid : undefined;
-  }
-
-  /** The backend of the first slot's learner once started (what the worker logs at boot). */
-  async backend(): Promise<string> {
-    return (await (await this.ensure(this.slots[0]!)).ready).backend;
-  }
-
   train(
     device: string,
     config: TrainConfig,
