@@ -21,6 +21,9 @@ async function main() {
   });
   const [file = 'run.yaml'] = positionals;
   const gates = values['fail-below'].map(parseGate);
+  const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout);
+  if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs > 0))
+    throw new TypeError(`--timeout: "${values.timeout}" must be a positive number of milliseconds`);
   const { POPO_URL, POPO_API_KEY, GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT } = process.env;
   if (!POPO_URL || !POPO_API_KEY) throw new TypeError('set POPO_URL and POPO_API_KEY');
 
@@ -32,7 +35,7 @@ async function main() {
 
   let last;
   const stream = popo.streamMetrics(job.id, {
-    timeoutMs: values.timeout ? Number(values.timeout) : undefined,
+    timeoutMs,
     onStatus: (j) => console.log(`status: ${j.status}`),
     onEvent: (e) =>
       e.level !== 'info' && console.log(`${e.level}: ${e.code} at step ${e.step}: ${e.message}`),
