@@ -152,7 +152,8 @@ export function streamMetrics(ctx: StreamContext, jobId: string, opts: StreamOpt
 
   /** The one place that (re)subscribes: on every connect, including socket.io's reconnects. */
   function subscribe(s: MinimalSocket) {
-    s.emit('subscribe', { job_id: jobId }, (ack) =>
+    // since_step: the server replays every step after it from Postgres before the live ones.
+    s.emit('subscribe', { job_id: jobId, since_step: lastStep }, (ack) =>
       serial(async () => {
         if (!ack.ok) {
           const status = ack.error.code === 'not_found' ? 404 : 400;
@@ -181,7 +182,12 @@ export function streamMetrics(ctx: StreamContext, jobId: string, opts: StreamOpt
       else if (++failures > (opts.retries ?? 10)) fail(new PopoConnectionError(ctx.baseUrl, { cause: err }));
     });
     s.on('job.metrics', (p: MetricPoint & { job_id: string }) => {
-      if (p.job_id === jobId) serial(() => deliver([p]));
+      if (p.job_id !== jobId) return;
+      // A gap (pub/sub lost messages while Redis restarted, the socket stayed up): read the missing steps first.
+      serial(async () => {
+        if (p.step > lastStep + 1) await backfill();
+        deliver([p]);
+      });
     });
     s.on('job.status', (job: Job) => serial(() => onStatus(job)));
     s.on('job.event', (e: JobEvent) => {

@@ -110,7 +110,7 @@ describe('realtime gateway: subscribe', () => {
     });
     expect(await ask({ jobid: jobId })).toMatchObject({
       ok: false,
-      error: { message: 'jobid: is not a known field (use job_id or project_id)' },
+      error: { message: 'jobid: is not a known field (use job_id, since_step or project_id)' },
     });
     expect(await ask({ job_id: jobId, project_id: p1.projectId })).toMatchObject({
       ok: false,

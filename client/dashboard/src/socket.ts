@@ -54,6 +54,8 @@ type Listener = (state: 'live' | 'connecting' | 'offline', reason?: string) => v
 let socket: Socket | undefined;
 let socketKey: string | null = null;
 const rooms = new Map<string, number>();
+/** The highest step seen per job: a resubscription after a reconnect asks the server to replay what came after. */
+const lastSteps = new Map<string, number>();
 const stateListeners = new Set<Listener>();
 let state: Parameters<Listener>[0] = 'connecting';
 
@@ -70,8 +72,16 @@ function connection(): Socket {
   socket = io({ path: new URL('socket.io', location.href).pathname, auth: { token: socketKey } });
   socket.on('connect', () => {
     setState('live');
-    // After a reconnect the server has forgotten our rooms.
-    for (const room of rooms.keys()) socket!.emit('subscribe', JSON.parse(room), () => undefined);
+    // After a reconnect the server has forgotten our rooms; a job's room resumes from its last step (the server
+    // replays the steps recorded while we were away).
+    for (const room of rooms.keys()) {
+      const req = JSON.parse(room) as { job_id?: string };
+      const since = req.job_id ? lastSteps.get(req.job_id) : undefined;
+      socket!.emit('subscribe', since !== undefined ? { ...req, since_step: since } : req, () => undefined);
+    }
+  });
+  socket.on('job.metrics', (m: MetricsMsg) => {
+    if (m.step > (lastSteps.get(m.job_id) ?? 0)) lastSteps.set(m.job_id, m.step);
   });
   socket.on('disconnect', () => setState('connecting'));
   socket.on('connect_error', (e: Error) => setState('offline', e.message));
@@ -88,6 +98,7 @@ export function closeSocket(): void {
   socket?.close();
   socket = undefined;
   rooms.clear();
+  lastSteps.clear();
 }
 
 /**

@@ -5,6 +5,7 @@ import { IsNull, type Repository } from 'typeorm';
 import { notFound } from '../../common/api-error.js';
 import { AppConfig } from '../../config/index.js';
 import { ApiKey, Project } from '../../database/entities/index.js';
+import { DomainEvents } from '../jobs/domain-events.js';
 import type { Principal } from './principal.js';
 
 const TOKEN_PREFIX = 'popo_';
@@ -27,6 +28,7 @@ export class ApiKeysService {
     config: AppConfig,
     @InjectRepository(Project) private readonly projects: Repository<Project>,
     @InjectRepository(ApiKey) private readonly keys: Repository<ApiKey>,
+    private readonly domain: DomainEvents,
   ) {
     this.adminHash = config.adminKey ? Buffer.from(sha256(config.adminKey), 'hex') : undefined;
   }
@@ -72,6 +74,8 @@ export class ApiKeysService {
       key.revoked_at = new Date();
       await this.keys.save(key);
     }
+    // Also when it was already revoked: a socket that slipped in around the first revocation goes now.
+    await this.domain.emit('key.revoked', { key_id: key.id, project_id: key.project_id });
     return key;
   }
 

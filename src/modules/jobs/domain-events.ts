@@ -9,6 +9,8 @@ import type { JobDto } from './dto/job.dto.js';
  */
 export interface DomainEventMap {
   'job.changed': JobDto;
+  /** An API key was revoked: its open sockets are disconnected (on every API instance, through the adapter). */
+  'key.revoked': { key_id: string; project_id: string };
 }
 export type DomainEvent = keyof DomainEventMap;
 type Handler<E extends DomainEvent> = (payload: DomainEventMap[E]) => void | Promise<void>;

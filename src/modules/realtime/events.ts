@@ -38,10 +38,23 @@ export type PayloadOf<E extends RealtimeEvent> = Parameters<ServerToClientEvents
 export interface SubscribeRequest {
   job_id?: string;
   project_id?: string;
+  /**
+   * With `job_id`: the last step this client has. Every recorded step after it is sent first (from Postgres),
+   * then live ones, so a client that reconnects misses nothing. Keep one point per step: a step recorded while
+   * the replay runs may arrive twice.
+   */
+  since_step?: number;
 }
 
 export type SubscribeAck =
-  | { ok: true; room: string; status?: JobStatusPayload; latest_metrics?: JobMetricsPayload }
+  | {
+      ok: true;
+      room: string;
+      status?: JobStatusPayload;
+      latest_metrics?: JobMetricsPayload;
+      /** With `since_step`: how many steps were replayed. */
+      replayed?: number;
+    }
   | { ok: false; error: { code: string; message: string } };
 
 export interface ClientToServerEvents {

@@ -1,7 +1,8 @@
-import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
+  type OnGatewayConnection,
   type OnGatewayInit,
   SubscribeMessage,
   WebSocketGateway,
@@ -17,7 +18,7 @@ import { createRedisClient } from '../../queue/redis-connection.js';
 import { ApiKeysService } from '../auth/api-keys.service.js';
 import { Public } from '../auth/auth.decorators.js';
 import { JobRepository } from '../../repositories/job.repository.js';
-import { toJobDto } from '../jobs/domain-events.js';
+import { DomainEvents, toJobDto } from '../jobs/domain-events.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import {
   jobRoom,
@@ -34,6 +35,7 @@ import { socketIoKey } from './realtime-publisher.js';
 
 interface SocketData {
   projectId: string;
+  keyId: string;
   /** The tail of this socket's subscribe/unsubscribe chain (see `inOrder`). */
   membership?: Promise<unknown>;
 }
@@ -44,6 +46,11 @@ export type RealtimeServer = Server<
   SocketData
 >;
 type RealtimeSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+const keyRoom = (keyId: string) => `key:${keyId}`;
+
+/** Metric rows read per query when a subscription replays the steps a client missed (`since_step`). */
+const REPLAY_PAGE = 5_000;
 
 /** A project subscription replays the status of at most this many unfinished jobs. */
 const PROJECT_SNAPSHOT_LIMIT = 100;
@@ -62,7 +69,9 @@ const fail = (code: string, message: string): Failure => ({ ok: false, error: { 
 // middleware below authenticates each socket once, and every subscribe is checked against its project.
 @Public()
 @SkipThrottle()
-export class RealtimeGateway implements OnGatewayInit, OnApplicationShutdown {
+export class RealtimeGateway
+  implements OnGatewayInit, OnGatewayConnection, OnModuleInit, OnApplicationShutdown
+{
   private readonly logger = new Logger(RealtimeGateway.name);
   private readonly redisClients: Redis[] = [];
 
@@ -73,7 +82,16 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationShutdown {
     private readonly keys: ApiKeysService,
     private readonly metrics: MetricsService,
     private readonly jobs: JobRepository,
+    private readonly domain: DomainEvents,
   ) {}
+
+  onModuleInit(): void {
+    // Every instance's sockets of that key, through the adapter: the client sees `disconnect` with reason
+    // "io server disconnect", and a reconnect with the same key is refused at the handshake.
+    this.domain.on('key.revoked', ({ key_id }) => {
+      this.server?.in(keyRoom(key_id)).disconnectSockets(true);
+    });
+  }
 
   afterInit(server: RealtimeServer): void {
     if (this.config.redisUrl) {
@@ -94,12 +112,19 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationShutdown {
           if (!principal) return next(new Error('unauthorized: invalid or revoked API key'));
           if (principal.kind !== 'project')
             return next(new Error('forbidden: subscribe with a project API key'));
-          (socket as RealtimeSocket).data.projectId = principal.projectId;
+          const s = socket as RealtimeSocket;
+          s.data.projectId = principal.projectId;
+          s.data.keyId = principal.keyId;
           next();
         },
         (err: Error) => next(new Error(`authentication failed: ${err.message}`)),
       );
     });
+  }
+
+  /** A room per key, so that revoking the key disconnects its sockets wherever they are connected. */
+  async handleConnection(socket: RealtimeSocket): Promise<void> {
+    await socket.join(keyRoom(socket.data.keyId));
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -144,19 +169,27 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationShutdown {
     await socket.join(target.room);
     // Joined first, then the snapshot: an update racing the snapshot may arrive twice, never be missed.
     // Clients keep the highest step per job.
+    const replayed = target.sinceStep !== undefined ? await this.replay(socket, target) : 0;
     const snapshot = await this.snapshot(target);
     for (const s of snapshot) {
       socket.emit('job.status', s.status);
-      if (s.metrics) socket.emit('job.metrics', s.metrics);
+      // After a replay the latest step has been sent already.
+      if (s.metrics && target.sinceStep === undefined) socket.emit('job.metrics', s.metrics);
     }
     const single = target.jobId ? snapshot[0] : undefined;
-    return { ok: true, room: target.room, status: single?.status, latest_metrics: single?.metrics };
+    return {
+      ok: true,
+      room: target.room,
+      status: single?.status,
+      latest_metrics: single?.metrics,
+      ...(target.sinceStep !== undefined ? { replayed } : {}),
+    };
   }
 
   private async resolve(
     socket: RealtimeSocket,
     body: unknown,
-  ): Promise<{ room: string; jobId?: string; projectId: string } | Failure> {
+  ): Promise<{ room: string; jobId?: string; projectId: string; sinceStep?: number } | Failure> {
     const projectId = socket.data.projectId;
     if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body)))
       return fail(
@@ -164,9 +197,20 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationShutdown {
         'the subscribe payload must be an object: { job_id } or { project_id }',
       );
     const req = (body ?? {}) as SubscribeRequest & Record<string, unknown>;
-    const unknownKeys = Object.keys(req).filter((k) => k !== 'job_id' && k !== 'project_id');
+    const unknownKeys = Object.keys(req).filter(
+      (k) => k !== 'job_id' && k !== 'project_id' && k !== 'since_step',
+    );
     if (unknownKeys.length)
-      return fail('validation_failed', `${unknownKeys[0]}: is not a known field (use job_id or project_id)`);
+      return fail(
+        'validation_failed',
+        `${unknownKeys[0]}: is not a known field (use job_id, since_step or project_id)`,
+      );
+    const since = req.since_step;
+    if (since !== undefined) {
+      if (req.job_id === undefined) return fail('validation_failed', 'since_step: needs job_id');
+      if (typeof since !== 'number' || !Number.isSafeInteger(since) || since < 0)
+        return fail('validation_failed', 'since_step: must be an integer >= 0');
+    }
     if (req.job_id !== undefined && req.project_id !== undefined)
       return fail('validation_failed', 'give either job_id or project_id, not both');
     if (req.job_id !== undefined) {
@@ -175,7 +219,12 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationShutdown {
       const exists = await this.jobs.existsInProject(projectId, req.job_id);
       // Another project's job looks exactly like a missing one.
       if (!exists) return fail('not_found', `job ${req.job_id} not found`);
-      return { room: jobRoom(req.job_id), jobId: req.job_id, projectId };
+      return {
+        room: jobRoom(req.job_id),
+        jobId: req.job_id,
+        projectId,
+        ...(since !== undefined ? { sinceStep: since } : {}),
+      };
     }
     if (req.project_id !== undefined && req.project_id !== projectId) {
       if (typeof req.project_id !== 'string' || !isUUID(req.project_id))
@@ -183,6 +232,27 @@ export class RealtimeGateway implements OnGatewayInit, OnApplicationShutdown {
       return fail('not_found', `project ${req.project_id} not found`);
     }
     return { room: projectRoom(projectId), projectId };
+  }
+
+  /**
+   * Every recorded step after `since_step`, from Postgres, in order: a client that reconnects (or resubscribes
+   * after a gap) passes the last step it has and misses nothing. The socket is already in the room, so a step
+   * recorded meanwhile may come twice (live and replayed); clients keep one per step.
+   */
+  private async replay(
+    socket: RealtimeSocket,
+    target: { jobId?: string; projectId: string; sinceStep?: number },
+  ): Promise<number> {
+    let from = (target.sinceStep ?? 0) + 1;
+    let sent = 0;
+    for (;;) {
+      const page = await this.metrics.query(target.jobId!, { fromStep: from, limit: REPLAY_PAGE });
+      for (const point of page.items)
+        socket.emit('job.metrics', metricsPayload(target.jobId!, point, target.projectId));
+      sent += page.items.length;
+      if (page.items.length < REPLAY_PAGE) return sent;
+      from = page.items[page.items.length - 1].step + 1;
+    }
   }
 
   private async snapshot(target: {
