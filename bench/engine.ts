@@ -88,13 +88,17 @@ const cpuMs = () => {
 };
 
 /** Medians of `reps` timed runs (wall and process CPU ms) after `warmup` untimed ones. */
-function timeBoth(fn: () => void, reps: number, warmup = 1): { wall: number; cpu: number } {
-  for (let i = 0; i < warmup; i++) fn();
+async function timeBoth(
+  fn: () => void | Promise<void>,
+  reps: number,
+  warmup = 1,
+): Promise<{ wall: number; cpu: number }> {
+  for (let i = 0; i < warmup; i++) await fn();
   const walls: number[] = [];
   const cpus: number[] = [];
   for (let i = 0; i < reps; i++) {
     const [t0, c0] = [performance.now(), cpuMs()];
-    fn();
+    await fn();
     walls.push(performance.now() - t0);
     cpus.push(cpuMs() - c0);
   }
@@ -102,14 +106,16 @@ function timeBoth(fn: () => void, reps: number, warmup = 1): { wall: number; cpu
   return { wall: median(walls), cpu: median(cpus) };
 }
 
-const timeIt = (fn: () => void, reps: number, warmup = 1) => timeBoth(fn, reps, warmup).wall;
+const timeIt = async (fn: () => void | Promise<void>, reps: number, warmup = 1) =>
+  (await timeBoth(fn, reps, warmup)).wall;
 
-function matmulGflops(n: number, reps: number): number {
+async function matmulGflops(n: number, reps: number): Promise<number> {
   const [a, b] = [tf.randomNormal([n, n]), tf.randomNormal([n, n])];
-  // dataSync outside tf.tidy: tidy scans a returned typed array element by element.
-  const ms = timeIt(() => {
+  // Read outside tf.tidy (tidy scans a returned typed array element by element), asynchronously: webgpu in Node
+  // has no synchronous read.
+  const ms = await timeIt(async () => {
     const c = tf.matMul(a, b);
-    c.dataSync();
+    await c.data();
     c.dispose();
   }, reps);
   tf.dispose([a, b]);
@@ -124,14 +130,14 @@ function randomIds(rng: Rng, rows: number, cols: number, vocab: number): tf.Tens
   );
 }
 
-function trainTokensPerSec(
+async function trainTokensPerSec(
   model: CausalLM,
   cfg: BenchConfig,
   reps: number,
   rng: Rng,
   tag: string,
   warmup: number,
-): { wall: number; cpu: number } {
+): Promise<{ wall: number; cpu: number }> {
   const { batch, seq } = cfg.train;
   const V = cfg.model.vocab_size;
   const ids = randomIds(rng, batch, seq, V);
@@ -139,8 +145,8 @@ function trainTokensPerSec(
   const optimizer = tf.train.adam(1e-4);
   const vars = [...model.weights().values()];
   let step = 0;
-  const ms = timeBoth(
-    () => {
+  const ms = await timeBoth(
+    async () => {
       progress(`${tag} train step ${++step}/${reps + warmup}`);
       const loss = optimizer.minimize(
         () => {
@@ -151,7 +157,7 @@ function trainTokensPerSec(
         true,
         vars,
       );
-      loss?.dataSync();
+      await loss?.data();
       loss?.dispose();
     },
     reps,
@@ -162,7 +168,7 @@ function trainTokensPerSec(
   return { wall: (batch * seq) / (ms.wall / 1000), cpu: (batch * seq) / (ms.cpu / 1000) };
 }
 
-function inference(model: CausalLM, cfg: BenchConfig, reps: number, rng: Rng, tag: string) {
+async function inference(model: CausalLM, cfg: BenchConfig, reps: number, rng: Rng, tag: string) {
   const { batch, prompt, newTokens } = cfg.decode;
   const V = cfg.model.vocab_size;
   let prefillMs = 0;
@@ -179,7 +185,7 @@ function inference(model: CausalLM, cfg: BenchConfig, reps: number, rng: Rng, ta
     let next = tf.tidy(() =>
       tf.cast(tf.argMax(tf.squeeze(model.forward(ids, { cache, lastOnly: true }).logits, [1]), -1), 'int32'),
     );
-    next.dataSync();
+    await next.data();
     const pre = performance.now() - t0;
     const preCpu = cpuMs() - c0;
     t0 = performance.now();
@@ -196,7 +202,7 @@ function inference(model: CausalLM, cfg: BenchConfig, reps: number, rng: Rng, ta
         ),
       );
       // Sampling reads every step's logits back to the CPU, so the benchmark does too.
-      next.dataSync();
+      await next.data();
       prev.dispose();
     }
     const dec = performance.now() - t0;
@@ -282,8 +288,8 @@ async function main(): Promise<void> {
       progress(`${name}: matMul`);
       mm.push({
         backend: label,
-        'matMul 512 GFLOP/s': fmt(matmulGflops(512, quick ? 3 : 10)),
-        'matMul 1024 GFLOP/s': fmt(matmulGflops(1024, quick ? 2 : 5)),
+        'matMul 512 GFLOP/s': fmt(await matmulGflops(512, quick ? 3 : 10)),
+        'matMul 1024 GFLOP/s': fmt(await matmulGflops(1024, quick ? 2 : 5)),
       });
     }
     for (const c of configNames) {
@@ -295,8 +301,8 @@ async function main(): Promise<void> {
       const rng = new Rng(1);
       const model = CausalLM.create(cfg.model, 1);
       const tag = `${name} ${c}:`;
-      const train = trainTokensPerSec(model, cfg, reps, rng, tag, slow ? 0 : 1);
-      const inf = inference(model, cfg, reps, rng, tag);
+      const train = await trainTokensPerSec(model, cfg, reps, rng, tag, slow ? 0 : 1);
+      const inf = await inference(model, cfg, reps, rng, tag);
       model.dispose();
       if (json) {
         const round1 = (n: number) => Math.round(n * 10) / 10;
