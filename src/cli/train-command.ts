@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { OutboundPolicy } from '../common/ssrf-guard.js';
 import { ConfigError } from '../learner/trainer/config.js';
 import { FieldError } from '../learner/field-error.js';
 import { CheckpointError, exportPolicy } from '../learner/trainer/checkpoint.js';
@@ -84,7 +85,8 @@ export async function trainIntoFolder(
         },
         shouldStop: () => stop,
       },
-      { resumeFrom },
+      // HTTP reward graders reach what the service's workers may (POPO_OUTBOUND_ALLOW for local ones).
+      { resumeFrom, outbound: OutboundPolicy.parse(process.env.POPO_OUTBOUND_ALLOW) },
     );
   } finally {
     process.off('SIGINT', onSigint);

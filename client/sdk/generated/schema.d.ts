@@ -955,6 +955,97 @@ export interface components {
        * @enum {string}
        */
       backend?: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+      /** @description Reward functions combined by weighted mean (the reward library of POST /v1/rewards/run: math, exact_match, regex, http). A completion is positive when the mean is at or above popo.positive_threshold; each component is reported as the step metric rewards/<name>. Instead of data.reward. */
+      rewards?: (
+        | {
+            /** @enum {string} */
+            type: 'math';
+            /**
+             * @description `strict`: only a boxed or phrase-marked answer counts; `math_verify`: also the last math or number in unmarked text and decimal commas, as Hugging Face Math-Verify.
+             * @default strict
+             * @enum {string}
+             */
+            mode?: 'strict' | 'math_verify';
+            /**
+             * @description No marked answer: take the last number in the completion (GSM8K style).
+             * @default false
+             */
+            last_number_fallback?: boolean;
+            /** @description Name of this component in per-component scores and metrics (default: its type). */
+            name?: string;
+            /**
+             * @description Weight of this component in the weighted mean.
+             * @default 1
+             */
+            weight?: number;
+          }
+        | {
+            /** @enum {string} */
+            type: 'exact_match';
+            /**
+             * @description Compare letter case too.
+             * @default true
+             */
+            case_sensitive?: boolean;
+            /** @description Name of this component in per-component scores and metrics (default: its type). */
+            name?: string;
+            /**
+             * @description Weight of this component in the weighted mean.
+             * @default 1
+             */
+            weight?: number;
+          }
+        | {
+            /** @enum {string} */
+            type: 'regex';
+            /** @description JavaScript regular expression; 1 when it matches the completion. `{answer}` stands for the reference answer, escaped (e.g. "\\boxed\{\s*{answer}\s*\}"). */
+            pattern: string;
+            /**
+             * @description Regular expression flags (i, m, s, u).
+             * @default
+             */
+            flags?: string;
+            /** @description Name of this component in per-component scores and metrics (default: its type). */
+            name?: string;
+            /**
+             * @description Weight of this component in the weighted mean.
+             * @default 1
+             */
+            weight?: number;
+          }
+        | {
+            /** @enum {string} */
+            type: 'http';
+            /** @description Grader URL: receives POST {prompt, completion, answer} and answers {score} with 0 <= score <= 1. Loopback, private, link-local and metadata addresses are refused unless POPO_OUTBOUND_ALLOW allows them. */
+            url: string;
+            /**
+             * @description Time for one grader call, connect to last byte.
+             * @default 10000
+             */
+            timeout_ms?: number;
+            /**
+             * @description Further attempts after a timeout, a network error, a 429 or a 5xx (exponential backoff).
+             * @default 2
+             */
+            retries?: number;
+            /**
+             * @description Grader calls in flight at once.
+             * @default 4
+             */
+            concurrency?: number;
+            /** @description Extra request headers (e.g. Authorization for the grader). */
+            headers?: {
+              [key: string]: string;
+            };
+            /** @description Name of this component in per-component scores and metrics (default: its type). */
+            name?: string;
+            /**
+             * @description Weight of this component in the weighted mean.
+             * @default 1
+             */
+            weight?: number;
+          }
+      )[];
       /**
        * @description Rollouts: how many completions per step and how they are sampled.
        * @default {}

@@ -3,6 +3,7 @@
  * slot (./learner-process.ts). It runs one train() or eval at a time and proxies every hook to the parent, which
  * owns the database. An engine abort, a wasm trap or an out-of-memory death ends only this process.
  */
+import { OutboundPolicy } from '../../common/ssrf-guard.js';
 import { initBackend } from '../backend.js';
 import { runEvalJob } from '../trainer/eval-job.js';
 import { train } from '../trainer/train.js';
@@ -41,6 +42,9 @@ process.on('uncaughtException', (err) => {
 });
 
 const faults = parseFaults(process.env.POPO_FAULT_INJECT);
+// Where a run's HTTP reward graders may connect: the worker's own POPO_OUTBOUND_ALLOW (this process inherits its
+// environment), public addresses only without it.
+const outbound = OutboundPolicy.parse(process.env.POPO_OUTBOUND_ALLOW);
 let nextId = 0;
 const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 
@@ -81,6 +85,7 @@ async function handle(m: ParentMessage): Promise<void> {
         const result = await train(m.config, proxiedHooks(m.config.seed), {
           resumeFrom: m.resumeFrom,
           baseCheckpoint: m.baseCheckpoint,
+          outbound,
         });
         send({ t: 'trained', result: summarize(result) });
       } catch (err) {
@@ -89,7 +94,7 @@ async function handle(m: ParentMessage): Promise<void> {
       return;
     case 'eval':
       try {
-        send({ t: 'evaluated', result: await runEvalJob(m.config, m.base) });
+        send({ t: 'evaluated', result: await runEvalJob(m.config, m.base, outbound) });
       } catch (err) {
         send({ t: 'failed', error: toWire(err) });
       }

@@ -139,6 +139,23 @@ describe('RewardScorer', () => {
     expect(r.components[0]).toMatchObject({ name: 'http', score: 0.75, reason: 'grader score 0.75' });
     expect(r.score).toBeCloseTo(0.875);
   });
+
+  it('scoreNow answers synchronously without an HTTP grader (the trainer fast path), a promise with one', () => {
+    const local = new RewardScorer(
+      parseRewardSet({ rewards: [{ type: 'math' }, { type: 'math', name: 'math', weight: 2 }] }),
+    );
+    expect(local.componentNames).toEqual(['math', 'math_2']);
+    const now = local.scoreNow(sample);
+    expect(now).not.toBeInstanceOf(Promise);
+    expect(now).toMatchObject({ score: 1, positive: true });
+    const remote = new RewardScorer(
+      parseRewardSet({ rewards: [{ type: 'http', url: 'http://127.0.0.1:9/x', retries: 0 }] }),
+    );
+    const later = remote.scoreNow(sample);
+    expect(later).toBeInstanceOf(Promise);
+    // Refused by the default policy (loopback): still a score, 0, never a rejection.
+    return expect(later).resolves.toMatchObject({ score: 0, positive: false });
+  });
 });
 
 describe('HttpGrader', () => {

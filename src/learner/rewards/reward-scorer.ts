@@ -105,17 +105,36 @@ export class RewardScorer {
   }
 
   async score(sample: RewardSample): Promise<SampleScore> {
-    const components = await Promise.all(
-      this.fns.map(async ({ spec, name, fn }): Promise<ComponentScore> => {
-        let r: Scored;
-        try {
-          r = await fn(sample);
-        } catch (e) {
-          r = { score: 0, reason: `reward error: ${(e as Error).message}`, error: true };
-        }
-        return { name, type: spec.type, weight: spec.weight, ...r };
-      }),
-    );
+    return this.scoreNow(sample);
+  }
+
+  /**
+   * The score, synchronously when every component answers synchronously (math, exact match, regex): the trainer
+   * scores thousands of completions a step and only an HTTP grader has to wait.
+   */
+  scoreNow(sample: RewardSample): SampleScore | Promise<SampleScore> {
+    const results = this.fns.map(({ spec, name, fn }) => {
+      const done = (r: Scored): ComponentScore => ({ name, type: spec.type, weight: spec.weight, ...r });
+      const failed = (e: unknown): ComponentScore =>
+        done({ score: 0, reason: `reward error: ${(e as Error).message}`, error: true });
+      try {
+        const r = fn(sample);
+        return r instanceof Promise ? r.then(done, failed) : done(r);
+      } catch (e) {
+        return failed(e);
+      }
+    });
+    if (results.some((r) => r instanceof Promise))
+      return Promise.all(results).then((components) => this.combine(components));
+    return this.combine(results as ComponentScore[]);
+  }
+
+  /** Component names in order (`<name or type>`, `_2`, `_3`… for repeats): the keys of per-component metrics. */
+  get componentNames(): string[] {
+    return this.fns.map((f) => f.name);
+  }
+
+  private combine(components: ComponentScore[]): SampleScore {
     const total = components.reduce((a, c) => a + c.weight, 0);
     const score = components.reduce((a, c) => a + c.weight * c.score, 0) / total;
     return { score, positive: score >= this.spec.positive_threshold, components };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { field } from '../trainer/run-spec.js';
+import { field } from '../trainer/spec-fields.js';
 import { VERIFY_MODES } from './extract.js';
 
 /**
@@ -114,13 +114,15 @@ export const rewardComponentSpec = z.discriminatedUnion(
   { error: 'must be an object with type math, exact_match, regex or http' },
 );
 
+/** One to 16 components: a run's `rewards` and a reward set's. */
+export const rewardListSpec = z
+  .array(rewardComponentSpec, { error: 'must be an array' })
+  .min(1, { error: 'must hold at least one reward' })
+  .max(16, { error: 'must hold at most 16 rewards' });
+
 export const rewardSetSpec = section(
   {
-    rewards: z
-      .array(rewardComponentSpec, { error: 'must be an array' })
-      .min(1, { error: 'must hold at least one reward' })
-      .max(16, { error: 'must hold at most 16 rewards' })
-      .meta({ description: 'Reward components, combined by weighted mean.' }),
+    rewards: rewardListSpec.meta({ description: 'Reward components, combined by weighted mean.' }),
     positive_threshold: num(
       { gte: 0, lte: 1 },
       'A sample is positive when the weighted mean of its component scores is at or above this value.',

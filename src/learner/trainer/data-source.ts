@@ -4,9 +4,27 @@ import { verifyMath } from '../rewards/index.js';
 import type { Example, TrainConfig } from './types.js';
 import { type OverlongCount, PromptEncoder } from '../data/prompt.js';
 import type { Policy } from './policy-source.js';
+import type { OutboundPolicy } from '../../common/ssrf-guard.js';
+import { RewardScorer, type SampleScore } from '../rewards/reward-scorer.js';
 
-/** Scores one completion: reward in [0, 1] and whether it counts as correct (binary for every built-in verifier). */
-export type Scorer = (completion: string, example: Example) => { reward: number; correct: boolean };
+/** One completion's score: reward in [0, 1], whether it counts as correct, and per-component scores (rewards). */
+export interface Score {
+  reward: number;
+  correct: boolean;
+  /** With `rewards`: each component's score by its name (the step metrics rewards/<name>). */
+  components?: Record<string, number>;
+}
+
+/**
+ * Scores one completion. Synchronous for the built-in verifiers (the fast path of every step); a promise when a
+ * run's `rewards` include an HTTP grader.
+ */
+export type Scorer = (completion: string, example: Example) => Score | Promise<Score>;
+
+/** Scores completions in order, concurrently when the scorer is asynchronous. */
+export async function scoreAll(score: Scorer, items: { completion: string; example: Example }[]): Promise<Score[]> {
+  return Promise.all(items.map((i) => score(i.completion, i.example)));
+}
 
 export interface TrainingData {
   train: Example[];
@@ -14,6 +32,8 @@ export interface TrainingData {
   /** (problem, completion) pairs for SFT (the problem is rendered by the run's prompt template when encoded). */
   sftPairs: { prompt: string; completion: string }[];
   reward: Scorer;
+  /** The names of the run's reward components (`rewards`), in order; absent for a single verifier. */
+  rewardComponents?: string[];
   /** Builds rollout prompts under data.overlong (set by withPromptPolicy). */
   prompts?: PromptEncoder;
   /** Training prompts over the context limit (counted by withPromptPolicy). */
@@ -40,7 +60,36 @@ export function taskScorer(task: Task): Scorer {
   };
 }
 
-export function loadTrainingData(config: TrainConfig): TrainingData {
+/**
+ * A run's `rewards` as a scorer: the weighted mean of the components (the reward library), positive — `correct` —
+ * at or above popo.positive_threshold, so the POPO positive set, pass_rate and the eval all agree.
+ */
+export function rewardsScorer(
+  rewards: NonNullable<TrainConfig['rewards']>,
+  threshold: number,
+  outbound?: OutboundPolicy,
+): { score: Scorer; names: string[] } {
+  const scorer = new RewardScorer({ rewards, positive_threshold: threshold }, outbound);
+  const toScore = (s: SampleScore): Score => ({
+    reward: s.score,
+    correct: s.positive,
+    components: Object.fromEntries(s.components.map((c) => [c.name, c.score])),
+  });
+  const score: Scorer = (completion, ex) => {
+    const r = scorer.scoreNow({ prompt: ex.problem, completion, answer: ex.answer });
+    return r instanceof Promise ? r.then(toScore) : toScore(r);
+  };
+  return { score, names: scorer.componentNames };
+}
+
+export function loadTrainingData(config: TrainConfig, outbound?: OutboundPolicy): TrainingData {
+  const data = loadExamples(config);
+  if (!config.rewards) return data;
+  const { score, names } = rewardsScorer(config.rewards, config.popo.positive_threshold, outbound);
+  return { ...data, reward: score, rewardComponents: names };
+}
+
+function loadExamples(config: TrainConfig): TrainingData {
   const d = config.data;
   if (d.task) {
     const task = getTask(d.task.name);

@@ -1,3 +1,4 @@
+import type { OutboundPolicy } from '../../common/ssrf-guard.js';
 import { initBackend } from '../backend.js';
 import { decodeCheckpoint } from './checkpoint.js';
 import { loadTrainingData } from './data-source.js';
@@ -14,13 +15,17 @@ export interface EvalJobResult extends EvalResult {
  * An `eval` job: pass@k / avg@k of a model (or of another job's checkpoint) on the data's test split (the
  * training split when there is none). No training, no checkpoints.
  */
-export async function runEvalJob(config: TrainConfig, base?: CheckpointBlob): Promise<EvalJobResult> {
+export async function runEvalJob(
+  config: TrainConfig,
+  base?: CheckpointBlob,
+  outbound?: OutboundPolicy,
+): Promise<EvalJobResult> {
   const info = await initBackend(config.backend ?? 'auto');
   const policy = base
     ? policyFromCheckpoint(decodeCheckpoint(base))
     : await loadPolicy(config.model, config.seed);
   try {
-    const data = loadTrainingData(config);
+    const data = loadTrainingData(config, outbound);
     const split = data.test.length ? 'test' : 'train';
     const res = await evaluatePolicy(policy, split === 'test' ? data.test : data.train, data.reward, {
       ...config.eval,

@@ -1,7 +1,7 @@
 import { type OverlongCount, type OverlongPolicy, PromptEncoder } from '../data/prompt.js';
 import { generateChunked } from '../sampling/chunked.js';
 import { Rng } from '../util/random.js';
-import type { Scorer } from './data-source.js';
+import { scoreAll, type Scorer } from './data-source.js';
 import { passAtK } from './pass-at-k.js';
 import type { Policy } from './policy-source.js';
 import type { EvalResult, Example, TrainConfig } from './types.js';
@@ -66,11 +66,17 @@ export async function evaluatePolicy(
       padTokenId: policy.tokenizer.padId,
     },
   );
+  const scored = await scoreAll(
+    score,
+    gen.completionIds.map((ids, r) => ({
+      completion: policy.tokenizer.decode(ids),
+      example: order[Math.floor(r / n)].e,
+    })),
+  );
   const correct = new Map<Example, number>();
   order.forEach(({ e }, j) => {
     let c = 0;
-    for (let r = j * n; r < (j + 1) * n; r++)
-      if (score(policy.tokenizer.decode(gen.completionIds[r]), e).correct) c++;
+    for (let r = j * n; r < (j + 1) * n; r++) if (scored[r].correct) c++;
     correct.set(e, c);
   });
   const perExample = kept.map((e) => ({ id: e.id, correct: correct.get(e)! }));

@@ -22,7 +22,13 @@ export interface RolloutMetrics extends CoreMetrics {
   pass_rate: number; // fraction of sampled completions judged correct
   zero_correct_group_fraction: number; // prompts none of whose G completions is correct
   entropy: number; // mean per-token entropy (nats) over completion tokens
+  /** With a run's `rewards`: each component's mean score over the step's completions (TRL's rewards/<name>). */
+  [component: RewardComponentKey]: number;
 }
+
+/** The metric key of a reward component: `rewards/<name>`. */
+export type RewardComponentKey = `rewards/${string}`;
+export const rewardComponentKey = (name: string): RewardComponentKey => `rewards/${name}`;
 
 export interface PopoMetrics extends RolloutMetrics {
   algorithm: 'popo';

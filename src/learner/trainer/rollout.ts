@@ -1,7 +1,7 @@
 import { PromptEncoder } from '../data/prompt.js';
 import { generateChunked } from '../sampling/chunked.js';
 import type { Rng } from '../util/random.js';
-import type { Scorer } from './data-source.js';
+import { scoreAll, type Scorer } from './data-source.js';
 import type { Policy } from './policy-source.js';
 import type { Example, SamplingParams } from './types.js';
 
@@ -12,6 +12,8 @@ export interface Rollout {
   texts: string[];
   rewards: number[];
   correct: boolean[];
+  /** With `rewards`: per component name, each completion's score (row order). */
+  components?: Record<string, number[]>;
 }
 
 /**
@@ -49,12 +51,19 @@ export async function rollout(
     },
   );
   const texts = gen.completionIds.map((ids) => tokenizer.decode(ids));
-  const scored = texts.map((t, r) => score(t, prompts[gen.promptIndex[r]]));
+  const scored = await scoreAll(
+    score,
+    texts.map((completion, r) => ({ completion, example: prompts[gen.promptIndex[r]] })),
+  );
+  const components: Record<string, number[]> = {};
+  for (const s of scored)
+    for (const [name, v] of Object.entries(s.components ?? {})) (components[name] ??= []).push(v);
   return {
     promptIds: gen.promptIds,
     completionIds: gen.completionIds,
     texts,
     rewards: scored.map((s) => s.reward),
     correct: scored.map((s) => s.correct),
+    ...(Object.keys(components).length ? { components } : {}),
   };
 }

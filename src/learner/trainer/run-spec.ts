@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { BUILTIN_MODELS } from '../model/config.js';
+import { rewardListSpec } from '../rewards/reward-spec.js';
 import { getTask, listTasks } from '../tasks/index.js';
+import { bool, num, oneOf, section, text } from './spec-fields.js';
 
 /**
  * THE run specification: every field of a training run with its type, bounds, default and a one-line doc, in the
@@ -9,57 +11,7 @@ import { getTask, listTasks } from '../tasks/index.js';
  * (src/modules/jobs/job-request-schema.ts). Adding a field = adding one line here. See docs/run-contract.md.
  */
 
-// ---------------------------------------------------------------------------------------------- field helpers
-
-export interface Bounds {
-  gt?: number;
-  gte?: number;
-  lt?: number;
-  lte?: number;
-  /** Require an integer. */
-  int?: boolean;
-}
-
-/** "must be a number > 0 and < 1", "must be an integer >= 2": the one reason users see for a bad number. */
-export function describeBounds(b: Bounds): string {
-  const parts = [
-    b.gt !== undefined ? `> ${b.gt}` : b.gte !== undefined ? `>= ${b.gte}` : undefined,
-    b.lt !== undefined ? `< ${b.lt}` : b.lte !== undefined ? `<= ${b.lte}` : undefined,
-  ].filter((p): p is string => p !== undefined);
-  const what = b.int ? 'an integer' : 'a number';
-  return parts.length ? `must be ${what} ${parts.join(' and ')}` : `must be ${what}`;
-}
-
-/** A bounded number whose every failure (wrong type, fraction, out of range) reports the whole rule once. */
-function num(b: Bounds, description: string) {
-  const error = describeBounds(b);
-  let s = z.number({ error });
-  if (b.int) s = s.int({ error });
-  if (b.gt !== undefined) s = s.gt(b.gt, { error });
-  if (b.gte !== undefined) s = s.gte(b.gte, { error });
-  if (b.lt !== undefined) s = s.lt(b.lt, { error });
-  if (b.lte !== undefined) s = s.lte(b.lte, { error });
-  return s.meta({ description });
-}
-
-const oneOf = <const T extends readonly [string, ...string[]]>(values: T, description: string) =>
-  z.enum(values, { error: `must be one of: ${values.join(', ')}` }).meta({ description });
-
-const bool = (description: string) => z.boolean({ error: 'must be true or false' }).meta({ description });
-
-const text = (description: string, max = 4096) =>
-  z
-    .string({ error: 'must be a string' })
-    .min(1, { error: 'must not be empty' })
-    .max(max, { error: `must be at most ${max} characters` })
-    .meta({ description });
-
-/** An object section: unknown keys are errors (a typo must not fall back to a default silently). */
-const section = <S extends z.ZodRawShape>(shape: S, description: string) =>
-  z.strictObject(shape, { error: 'must be an object' }).meta({ description });
-
-/** The field builders, for documents that add fields beside the run (the service's name, priority, ...). */
-export const field = { num, oneOf, bool, text, section };
+export { describeBounds, field, type Bounds } from './spec-fields.js';
 
 // ------------------------------------------------------------------------------------------------- the fields
 
@@ -129,6 +81,15 @@ const runFields = {
     BACKENDS,
     'TensorFlow.js backend; unset: the POPO_BACKEND environment variable (default auto).',
   ).optional(),
+  rewards: rewardListSpec
+    .meta({
+      description:
+        'Reward functions combined by weighted mean (the reward library of POST /v1/rewards/run: math, ' +
+        'exact_match, regex, http). A completion is positive when the mean is at or above ' +
+        'popo.positive_threshold; each component is reported as the step metric rewards/<name>. Instead of ' +
+        'data.reward.',
+    })
+    .optional(),
   sampling: section(
     {
       group_size: num({ int: true, gte: 2, lte: 1024 }, 'Completions per prompt (G).').default(8),
@@ -334,6 +295,8 @@ function checkRun(run: RunShape, ctx: Ctx): void {
   if (sources.length === 0) issue(['data'], `must name a data source: ${run.sourceKeys.join(' or ')}`);
   else if (sources.length > 1) issue(['data'], `must name one data source, got ${sources.join(' and ')}`);
   if (run.eval.k > run.eval.n) issue(['eval', 'k'], `must be <= eval.n (${run.eval.n})`);
+  if (run.rewards && run.data.reward !== undefined)
+    issue(['rewards'], 'give either rewards or data.reward, not both (data.reward is one built-in verifier)');
   if (run.optimizer.warmup_ratio > 0 && run.optimizer.warmup_steps > 0)
     issue(
       ['optimizer', 'warmup_ratio'],
@@ -353,6 +316,7 @@ interface RunShape {
   seed: number;
   eval: { n: number; k: number };
   optimizer: { warmup_steps: number; warmup_ratio: number };
+  rewards?: unknown[];
   grpo: { epsilon: number; epsilon_high: number };
 }
 

@@ -1,3 +1,4 @@
+import type { OutboundPolicy } from '../../common/ssrf-guard.js';
 import { formatBackendInfo, initBackend } from '../backend.js';
 import { groupCounts } from '../objectives/groups.js';
 import { Rng } from '../util/random.js';
@@ -8,7 +9,12 @@ import { evalMaxNewTokens, evaluatePolicy } from './evaluate.js';
 import { sampleRollouts, sampleSupervised } from './experience.js';
 import { learningRate } from './optimizer.js';
 import { loadPolicy, policyFromCheckpoint, withPromptTemplate, type Policy } from './policy-source.js';
-import type { LoopMeasured, RolloutMetrics } from './metrics.js';
+import {
+  rewardComponentKey,
+  type LoopMeasured,
+  type RewardComponentKey,
+  type RolloutMetrics,
+} from './metrics.js';
 import type {
   CheckpointBlob,
   CompletionSample,
@@ -25,6 +31,8 @@ export interface TrainOptions {
   resumeFrom?: CheckpointBlob;
   /** Start a new run from the policy θ of another run's checkpoint. */
   baseCheckpoint?: CheckpointBlob;
+  /** Which addresses a run's HTTP reward graders may reach (default: public addresses only). */
+  outbound?: OutboundPolicy;
 }
 
 /**
@@ -49,7 +57,7 @@ async function setUp(config: TrainConfig, opts: TrainOptions): Promise<RunState>
   let data: TrainingData;
   try {
     policy = withPromptTemplate(loaded, config.data.prompt_template);
-    data = withPromptPolicy(loadTrainingData(config), config, policy);
+    data = withPromptPolicy(loadTrainingData(config, opts.outbound), config, policy);
   } catch (e) {
     loaded.model.dispose();
     throw e;
@@ -117,6 +125,7 @@ async function trainStep(
         .zeroPositiveFraction,
       completion_length: tokens / n,
       ...rates(ctx.lr, tokens, seconds, backend),
+      ...componentMeans(exp.rollout.components),
     };
   } else {
     const exp = sampleSupervised(policy, data, config.sft?.batch_size ?? 32, rng);
@@ -161,6 +170,16 @@ function completionSamples(
       weight: weights ? weights[r] : null,
     };
   });
+}
+
+/** Each reward component's mean score over the step's completions, as `rewards/<name>`. */
+function componentMeans(components: Record<string, number[]> | undefined): Record<RewardComponentKey, number> {
+  return Object.fromEntries(
+    Object.entries(components ?? {}).map(([name, v]) => [
+      rewardComponentKey(name),
+      v.reduce((a, b) => a + b, 0) / v.length,
+    ]),
+  );
 }
 
 /** The fields the loop measures; RL steps add the rollout's reward and pass rate. */

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { checkOutboundUrl } from '../../common/ssrf-guard.js';
+import { rewardUrlIssues } from '../../learner/rewards/reward-scorer.js';
 import { AppConfig } from '../../config/index.js';
 import { validationFailed, type ErrorDetail } from '../../common/api-error.js';
 import { Dataset, DatasetRow, Model, type Job, type JsonObject } from '../../database/entities/index.js';
@@ -67,6 +68,13 @@ export class JobRequestResolver {
       const refused = await checkOutboundUrl(webhook_url, this.appConfig.outbound);
       if (refused) fail('webhook_url', refused);
     }
+    // A grader the worker may not reach would fail every step: refused now, as POST /v1/rewards/run does.
+    if (parsed.rewards)
+      for (const i of await rewardUrlIssues(
+        { rewards: parsed.rewards, positive_threshold: 0 },
+        this.appConfig.outbound,
+      ))
+        fail(i.field, i.reason);
 
     if (from_checkpoint) {
       const parent = await this.jobs.findInProject(projectId, from_checkpoint.job_id);
