@@ -22,7 +22,10 @@ export interface Score {
 export type Scorer = (completion: string, example: Example) => Score | Promise<Score>;
 
 /** Scores completions in order, concurrently when the scorer is asynchronous. */
-export async function scoreAll(score: Scorer, items: { completion: string; example: Example }[]): Promise<Score[]> {
+export async function scoreAll(
+  score: Scorer,
+  items: { completion: string; example: Example }[],
+): Promise<Score[]> {
   return Promise.all(items.map((i) => score(i.completion, i.example)));
 }
 

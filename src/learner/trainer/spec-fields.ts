@@ -40,7 +40,8 @@ export function num(b: Bounds, description: string) {
 export const oneOf = <const T extends readonly [string, ...string[]]>(values: T, description: string) =>
   z.enum(values, { error: `must be one of: ${values.join(', ')}` }).meta({ description });
 
-export const bool = (description: string) => z.boolean({ error: 'must be true or false' }).meta({ description });
+export const bool = (description: string) =>
+  z.boolean({ error: 'must be true or false' }).meta({ description });
 
 export const text = (description: string, max = 4096) =>
   z

@@ -173,7 +173,9 @@ function completionSamples(
 }
 
 /** Each reward component's mean score over the step's completions, as `rewards/<name>`. */
-function componentMeans(components: Record<string, number[]> | undefined): Record<RewardComponentKey, number> {
+function componentMeans(
+  components: Record<string, number[]> | undefined,
+): Record<RewardComponentKey, number> {
   return Object.fromEntries(
     Object.entries(components ?? {}).map(([name, v]) => [
       rewardComponentKey(name),
