@@ -102,11 +102,8 @@ const freshLearner = (pid: number) =>
     120_000,
   );
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  api = await startRuntimeApi({ db, prefix });
-  project = await api.createProject('isolation');
-  worker = spawnWorker({
+const startWorker = () =>
+  spawnWorker({
     DATABASE_URL: db.url,
     REDIS_URL: TEST_REDIS_URL,
     POPO_REDIS_PREFIX: prefix,
@@ -119,6 +116,12 @@ beforeAll(async () => {
       `wasm-trap-at-step:2:seed=${SEED.trap}`,
     ].join(','),
   });
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  api = await startRuntimeApi({ db, prefix });
+  project = await api.createProject('isolation');
+  worker = startWorker();
   await worker.ready;
 });
 
@@ -218,5 +221,32 @@ describe('a learner in its own process', () => {
     // A kill on cancel is not a crash: the slot's last crash is still the trap's.
     const s = await freshLearner(pid);
     expect(s.last_crash?.error).toBe('RuntimeError: table index is out of bounds');
+  });
+
+  it('a worker SIGTERMed mid-job still hands the job back from a checkpoint, and ends its learner', async () => {
+    const id = await submit(SEED.healthy, 12);
+    await waitFor(async () => (await row(id)).progress_step >= 2, 'two steps', 120_000);
+    const pid = (await slot())!.learner.pid!;
+    // Nest re-raises the signal after its shutdown hooks: a clean stop exits by SIGTERM (null) or with 0.
+    expect([0, null]).toContain(await worker.stop('SIGTERM'));
+    expect(alive(pid)).toBe(false);
+    const handedBack = await row(id);
+    expect(handedBack.status).toBe('queued');
+    const [event] = await db.query<{ message: string }>(
+      `SELECT message FROM job_events WHERE job_id = $1 AND code = 'status' ORDER BY id DESC LIMIT 1`,
+      [id],
+    );
+    expect(event!.message).toMatch(/shut down at step \d+; requeued to resume from its checkpoint/);
+    const [{ step: checkpoint }] = await db.query<{ step: number }>(
+      'SELECT max(step) AS step FROM checkpoints WHERE job_id = $1',
+      [id],
+    );
+    expect(checkpoint).toBe(handedBack.progress_step);
+
+    // The next worker resumes it from that checkpoint: every step recorded exactly once.
+    worker = startWorker();
+    await worker.ready;
+    expect(await finished(id, 'the resumed job')).toMatchObject({ status: 'succeeded', progress_step: 12 });
+    expect(await steps(id)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
   });
 });

@@ -8,6 +8,23 @@ import type { WorkerHeartbeat } from './heartbeat.js';
 import type { JobLearner, LearnerRunOptions } from './job-learner.js';
 import type { LearnerState } from './worker-registry.js';
 
+/**
+ * The environment of a slot's learner process. A `cuda:N` slot sees only the N-th GPU visible to the worker
+ * (CUDA_VISIBLE_DEVICES narrowed to it), so the slots of a multi-GPU worker each train on their own GPU: TensorFlow
+ * would otherwise place every process's work on the first GPU it sees. Other slots get the worker's environment.
+ */
+export function learnerEnv(device: string, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const m = /^cuda:(\d+)$/.exec(device);
+  if (!m) return env;
+  const index = Number(m[1]);
+  const visible = env.CUDA_VISIBLE_DEVICES?.split(',')
+    .map((d) => d.trim())
+    .filter(Boolean);
+  const id = visible ? visible[index] : String(index);
+  // More slots than visible GPUs is the operator's choice: leave their setting alone.
+  return id === undefined ? env : { ...env, CUDA_VISIBLE_DEVICES: id };
+}
+
 interface Slot {
   device: string;
   proc?: LearnerProcess;
@@ -98,6 +115,7 @@ export class LearnerSlots implements JobLearner {
     slot.started = true;
     const proc = LearnerProcess.start({
       entry: this.opts.entry,
+      env: learnerEnv(slot.device),
       onLine: (stream, line) =>
         stream === 'stderr'
           ? this.logger.warn(`[${slot.device} pid ${proc.pid}] ${line}`)
