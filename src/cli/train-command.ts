@@ -123,6 +123,8 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
       process.stderr.write(`cannot resume: ${e.message}\n`);
       return 2;
     }
+    // The run does not fit the backend (memory, checked before loading): every field to change.
+    if (e instanceof ConfigError) return reportConfigError(e);
     // Other input problems found while loading (unknown task, bad model directory, tokenizer) name their field.
     if (e instanceof FieldError) {
       process.stderr.write(`invalid config:\n  ${e.field}: ${e.reason}\n`);

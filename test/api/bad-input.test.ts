@@ -444,6 +444,15 @@ const CASES: Case[] = [
     reason: /exceeds the model's max_position_embeddings \(1024\)/,
   },
   {
+    name: 'a step whose backward pass cannot fit the wasm heap (the backend the API would run it on)',
+    send: withJob({ sampling: { group_size: 256, prompts_per_step: 512 } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'optimizer.micro_batch_size',
+    reason:
+      /needs about .* GiB at its peak \(training\), more than .*set optimizer\.micro_batch_size to at most \d+/,
+  },
+  {
     name: 'checkpoint of another project`s job',
     send: job(() => ({ mode: 'eval', from_checkpoint: { job_id: jobB } })),
     status: 400,

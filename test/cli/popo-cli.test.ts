@@ -105,6 +105,25 @@ describe('popo CLI', () => {
     expect(r.stderr).toMatch(/cannot resume: .*sha256/);
   });
 
+  it('refuses a run that cannot fit the backend memory, naming what to change, and exits 2 before training', () => {
+    const r = popo(
+      'train',
+      '-c',
+      cfg,
+      '-o',
+      join(dir, 'huge'),
+      '--set',
+      'sampling.group_size=1024',
+      '--set',
+      'sampling.prompts_per_step=4096',
+    );
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(
+      /optimizer\.micro_batch_size: the run needs about .* GiB at its peak \(training\), more than .*set optimizer\.micro_batch_size to at most \d+/,
+    );
+    expect(existsSync(join(dir, 'huge', 'metrics.jsonl'))).toBe(false);
+  });
+
   it('names every bad hyperparameter and exits 2 before training', () => {
     const r = popo(
       'train',

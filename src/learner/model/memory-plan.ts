@@ -1,4 +1,5 @@
 import { totalmem } from 'node:os';
+import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ResolvedConfig } from './config.js';
 import { ModelError } from './errors.js';
@@ -221,4 +222,45 @@ export function planGeneration(
     prefillTokens,
     peakBytes: generationBytes(d, lo, promptLength, samples, maxNewTokens, prefillTokens).peak,
   };
+}
+
+export interface MemoryLimit {
+  /** Undefined when not known (a GPU's memory, unless configured). */
+  bytes?: number;
+  source: string;
+}
+
+/**
+ * What a backend can give a run, known before it is started (for checks at job creation): wasm its heap;
+ * cpu and native tensorflow half the machine's memory; a GPU's memory is not known here, so a GPU worker's
+ * limit is configured with POPO_MEMORY_BUDGET_MB (which overrides every backend's). `auto` is the backend that
+ * initBackend would pick: the first native package installed, else wasm.
+ */
+export function backendMemoryLimit(backend: string, env = process.env): MemoryLimit {
+  const configured = Number(env.POPO_MEMORY_BUDGET_MB);
+  if (Number.isFinite(configured) && configured > 0)
+    return { bytes: configured * 2 ** 20, source: `POPO_MEMORY_BUDGET_MB=${configured}` };
+  const name = backend === 'auto' ? autoBackend() : backend;
+  if (name === 'wasm') return { bytes: WASM_HEAP_BYTES, source: 'the wasm heap' };
+  if (name === 'tensorflow-gpu')
+    return {
+      source: 'a GPU worker; set POPO_MEMORY_BUDGET_MB to its device memory to check runs against it',
+    };
+  return { bytes: totalmem() / 2, source: `half of this machine's memory on the ${name} backend` };
+}
+
+function autoBackend(): string {
+  const require = createRequire(import.meta.url);
+  for (const [pkg, name] of [
+    ['@tensorflow/tfjs-node-gpu', 'tensorflow-gpu'],
+    ['@tensorflow/tfjs-node', 'tensorflow'],
+  ] as const) {
+    try {
+      require.resolve(pkg);
+      return name;
+    } catch {
+      // not installed
+    }
+  }
+  return 'wasm';
 }

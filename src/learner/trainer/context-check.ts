@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUILTIN_MODELS } from '../model/config.js';
+import { BUILTIN_MODELS, type ModelConfig } from '../model/config.js';
+import { getTask } from '../tasks/index.js';
 import type { ConfigIssue } from './config.js';
 
 /** What a run needs to know about its model before loading it: the context size and how prompts are counted. */
@@ -52,4 +53,42 @@ export function contextIssues(
       }`,
     },
   ];
+}
+
+/** The longest problem and target (completion, else answer) texts the task will generate for this run. */
+export function longestTaskTexts(
+  task: { name: string; difficulty: number; n_train: number; n_test: number },
+  seed: number,
+): { problem: number; target: number } {
+  const t = getTask(task.name);
+  const out = { problem: 0, target: 0 };
+  for (const [split, n] of [
+    ['train', task.n_train],
+    ['test', task.n_test],
+  ] as const)
+    for (const e of t.generate({ split, n, seed, difficulty: task.difficulty, upTo: true })) {
+      out.problem = Math.max(out.problem, e.problem.length);
+      out.target = Math.max(out.target, (e.completion ?? e.answer).length);
+    }
+  return out;
+}
+
+/** A model's config.json (built-in configs are known) and whether it counts one token per character. */
+export function modelConfigOf(model: {
+  builtin?: string;
+  path?: string;
+}): { config: ModelConfig; charTokens: boolean } | undefined {
+  if (model.builtin) {
+    const config = BUILTIN_MODELS[model.builtin];
+    return config ? { config, charTokens: true } : undefined;
+  }
+  if (!model.path || !existsSync(join(model.path, 'config.json'))) return undefined;
+  try {
+    return {
+      config: JSON.parse(readFileSync(join(model.path, 'config.json'), 'utf8')) as ModelConfig,
+      charTokens: !existsSync(join(model.path, 'tokenizer.json')),
+    };
+  } catch {
+    return undefined;
+  }
 }

@@ -73,24 +73,30 @@ export class AdamW {
     const { beta1: b1, beta2: b2, eps, weight_decay: wd } = this.opts;
     const bc1 = 1 - b1 ** this.t;
     const bc2 = 1 - b2 ** this.t;
-    // One tidy per parameter: a tidy around the whole loop would keep every parameter's temporaries (about ten
-    // parameter-sized tensors each) alive until the end, i.e. several copies of the model at the peak.
+    // One parameter at a time, each temporary freed as soon as it is used: a tidy keeps all of them (about 16
+    // parameter-sized tensors) to its end, and a tidy around the whole loop kept them for every parameter, i.e.
+    // several copies of the model at the peak. Here at most three of one parameter's size are alive.
     let updateSq = 0;
     for (const [name, g0] of grads) {
       const p = this.params.get(name);
       if (!p) throw new Error(`AdamW: gradient for unknown parameter ${name}`);
       const m = this.m.get(name)!;
       const v = this.v.get(name)!;
-      const sq = tf.tidy(() => {
-        const g = scale === 1 ? g0 : tf.mul(g0, scale);
-        m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
-        v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
-        const update = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), eps));
-        const decay = wd > 0 && p.rank > 1 ? tf.mul(p, wd) : null;
-        const delta = tf.mul(decay ? tf.add(update, decay) : update, lr);
-        p.assign(tf.sub(p, delta));
-        return tf.sum(tf.square(delta));
-      });
+      const g = scale === 1 ? g0 : tf.mul(g0, scale);
+      replace(m, lerp(m, b1, g, 1 - b1));
+      const g2 = tf.square(g);
+      if (g !== g0) g.dispose();
+      replace(v, lerp(v, b2, g2, 1 - b2));
+      g2.dispose();
+      const denom = consume(consume(tf.div(v, bc2), tf.sqrt), (x) => tf.add(x, eps));
+      const update = consume(tf.div(m, bc1), (x) => tf.div(x, denom));
+      denom.dispose();
+      const decay = wd > 0 && p.rank > 1 ? tf.mul(p, wd) : null;
+      const delta = consume(decay ? consume(update, (x) => tf.add(x, decay)) : update, (x) => tf.mul(x, lr));
+      decay?.dispose();
+      const sq = tf.tidy(() => tf.sum(tf.square(delta)));
+      replace(p, tf.sub(p, delta));
+      delta.dispose();
       updateSq += (await sq.data())[0];
       sq.dispose();
     }
@@ -123,4 +129,27 @@ export class AdamW {
   dispose(): void {
     for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
   }
+}
+
+/** a·ca + b·cb, freeing its temporaries. */
+function lerp(a: tf.Tensor, ca: number, b: tf.Tensor, cb: number): tf.Tensor {
+  const x = tf.mul(a, ca);
+  const y = tf.mul(b, cb);
+  const z = tf.add(x, y);
+  x.dispose();
+  y.dispose();
+  return z;
+}
+
+/** f(x), freeing x. */
+function consume(x: tf.Tensor, f: (x: tf.Tensor) => tf.Tensor = (t) => t): tf.Tensor {
+  const y = f(x);
+  if (y !== x) x.dispose();
+  return y;
+}
+
+/** Points the variable at a new value and drops the caller's handle (the variable keeps the data). */
+function replace(v: tf.Variable, value: tf.Tensor): void {
+  v.assign(value);
+  value.dispose();
 }

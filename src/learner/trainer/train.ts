@@ -4,6 +4,9 @@ import { groupCounts } from '../objectives/groups.js';
 import { Rng } from '../util/random.js';
 import { createAlgorithm, type RolloutExperience, type TrainingAlgorithm } from './algorithms/index.js';
 import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import { ConfigError } from './config.js';
+import { longestTaskTexts, modelConfigOf } from './context-check.js';
+import { runMemoryIssues } from './memory-check.js';
 import { loadTrainingData, type TrainingData, withPromptPolicy } from './data-source.js';
 import { evalMaxNewTokens, evaluatePolicy } from './evaluate.js';
 import { sampleRollouts, sampleSupervised } from './experience.js';
@@ -224,12 +227,36 @@ async function evaluateAt(s: RunState, step: number, hooks: TrainHooks): Promise
  * cadence, polling the stop signal between steps. What a step does to its state is the algorithm object's.
  * Deterministic for a seed and backend, including across a checkpoint/resume boundary.
  */
+/**
+ * Refuses, before any weights are loaded, a run whose peak memory exceeds the backend's limit (ConfigError naming
+ * the fields to change): a worker fails the job at once and `popo train` exits 2, instead of the wasm heap
+ * overflowing mid-step. The service makes the same check at job creation.
+ */
+function checkMemory(config: TrainConfig, backend: string): void {
+  const model = modelConfigOf(config.model);
+  if (!model) return;
+  const lengths = { longestProblemChars: 0, longestTargetChars: 0 };
+  const { task, train: rows = [], test = [] } = config.data;
+  if (task) {
+    const t = longestTaskTexts(task, config.seed);
+    lengths.longestProblemChars = t.problem;
+    lengths.longestTargetChars = t.target;
+  }
+  for (const e of [...rows, ...test]) {
+    lengths.longestProblemChars = Math.max(lengths.longestProblemChars, e.problem.length);
+    lengths.longestTargetChars = Math.max(lengths.longestTargetChars, (e.completion ?? e.answer).length);
+  }
+  const issues = runMemoryIssues({ ...config, backend }, model, lengths);
+  if (issues.length) throw new ConfigError(issues);
+}
+
 export async function train(
   config: TrainConfig,
   hooks: TrainHooks = {},
   opts: TrainOptions = {},
 ): Promise<TrainResult> {
   const info = await initBackend(config.backend);
+  checkMemory(config, info.name);
   const s = await setUp(config, opts);
   const emit = async (e: TrainEvent) => hooks.onEvent?.(e);
   const result: TrainResult = { status: 'completed', steps_done: s.step, backend: info.label };

@@ -8,8 +8,13 @@ import { validationFailed, type ErrorDetail } from '../../common/api-error.js';
 import { Dataset, DatasetRow, Model, type Job, type JsonObject } from '../../database/entities/index.js';
 import { CheckpointRepository } from '../../repositories/checkpoint.repository.js';
 import { JobRepository } from '../../repositories/job.repository.js';
-import { getTask } from '../../learner/tasks/index.js';
-import { contextIssues, modelContext } from '../../learner/trainer/context-check.js';
+import {
+  contextIssues,
+  longestTaskTexts,
+  modelConfigOf,
+  modelContext,
+} from '../../learner/trainer/context-check.js';
+import { runMemoryIssues } from '../../learner/trainer/memory-check.js';
 import { DATA_SOURCE_KEYS } from '../../learner/trainer/run-spec.js';
 import {
   jobRequestSchema,
@@ -104,17 +109,27 @@ export class JobRequestResolver {
       if (!model) fail('model.id', 'no such model in this project');
       modelPath = model?.path;
     }
-    let longestProblem = 0;
+    let longest = { problem: 0, target: 0 };
     if (run.data.dataset_id !== undefined) {
       if (
         !(await this.db.getRepository(Dataset).existsBy({ id: run.data.dataset_id, project_id: projectId }))
       )
         fail('data.dataset_id', 'no such dataset in this project');
-      else longestProblem = await this.longestDatasetProblem(run.data.dataset_id);
-    } else if (run.data.task) longestProblem = longestTaskProblem(run.data.task, run.seed);
+      else longest = await this.longestDatasetTexts(run.data.dataset_id);
+    } else if (run.data.task) longest = longestTaskTexts(run.data.task, run.seed);
 
-    const context = modelContext(run.model.builtin ? { builtin: run.model.builtin } : { path: modelPath });
-    if (context) errors.push(...contextIssues(run, context, longestProblem));
+    const modelRef = run.model.builtin ? { builtin: run.model.builtin } : { path: modelPath };
+    const context = modelContext(modelRef);
+    if (context) errors.push(...contextIssues(run, context, longest.problem));
+    // Peak memory against the backend's limit (the wasm heap, or POPO_MEMORY_BUDGET_MB for GPU workers).
+    const model = errors.length || mode === 'eval' ? undefined : modelConfigOf(modelRef);
+    if (model)
+      errors.push(
+        ...runMemoryIssues(run, model, {
+          longestProblemChars: longest.problem,
+          longestTargetChars: longest.target,
+        }),
+      );
     if (errors.length) throw validationFailed(errors);
 
     return {
@@ -186,26 +201,14 @@ export class JobRequestResolver {
     }
   }
 
-  private async longestDatasetProblem(datasetId: string): Promise<number> {
+  private async longestDatasetTexts(datasetId: string): Promise<{ problem: number; target: number }> {
     const [row] = await this.db
       .getRepository(DatasetRow)
       .createQueryBuilder('r')
-      .select('COALESCE(MAX(char_length(r.problem)), 0)', 'longest')
+      .select('COALESCE(MAX(char_length(r.problem)), 0)', 'problem')
+      .addSelect("COALESCE(MAX(char_length(COALESCE(r.extra->>'completion', r.answer))), 0)", 'target')
       .where('r.dataset_id = :datasetId', { datasetId })
-      .getRawMany<{ longest: number | string }>();
-    return Number(row?.longest ?? 0);
+      .getRawMany<{ problem: number | string; target: number | string }>();
+    return { problem: Number(row?.problem ?? 0), target: Number(row?.target ?? 0) };
   }
-}
-
-/** The longest problem text the task will generate for this run (both splits). */
-function longestTaskProblem(task: Task, seed: number): number {
-  const t = getTask(task.name);
-  let longest = 0;
-  for (const [split, n] of [
-    ['train', task.n_train],
-    ['test', task.n_test],
-  ] as const)
-    for (const e of t.generate({ split, n, seed, difficulty: task.difficulty, upTo: true }))
-      longest = Math.max(longest, e.problem.length);
-  return longest;
 }
