@@ -242,7 +242,7 @@ export function backendMemoryLimit(backend: string, env = process.env): MemoryLi
     return { bytes: configured * 2 ** 20, source: `POPO_MEMORY_BUDGET_MB=${configured}` };
   const name = backend === 'auto' ? autoBackend() : backend;
   if (name === 'wasm') return { bytes: WASM_HEAP_BYTES, source: 'the wasm heap' };
-  if (name === 'tensorflow-gpu')
+  if (name === 'tensorflow-gpu' || name === 'webgpu')
     return {
       source: 'a GPU worker; set POPO_MEMORY_BUDGET_MB to its device memory to check runs against it',
     };
