@@ -48,6 +48,8 @@ export class AppConfig {
   dbConnectTimeoutMs: number;
   queueTimeoutMs: number;
   reconcile: { intervalMs: number; staleMs: number };
+  /** The per-job compute budget checked at creation (src/learner/trainer/compute-budget.ts). */
+  budget: { maxTokensPerStep: number; slotFlops: number; warnStepSeconds: number };
   workerHeartbeatTtlS: number;
   migrationsRun: boolean;
   logLevel: EnvironmentVariables['LOG_LEVEL'];
@@ -114,6 +116,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dbConnectTimeoutMs: vars.DB_CONNECT_TIMEOUT_MS,
     queueTimeoutMs: vars.POPO_QUEUE_TIMEOUT_MS,
     reconcile: { intervalMs: vars.POPO_RECONCILE_INTERVAL_MS, staleMs: vars.POPO_RECONCILE_STALE_MS },
+    budget: {
+      maxTokensPerStep: vars.POPO_MAX_TOKENS_PER_STEP,
+      slotFlops: vars.POPO_SLOT_FLOPS,
+      warnStepSeconds: vars.POPO_WARN_STEP_S,
+    },
     workerHeartbeatTtlS: vars.WORKER_HEARTBEAT_TTL_S,
     migrationsRun: vars.MIGRATIONS_RUN,
     logLevel: vars.LOG_LEVEL,

@@ -189,6 +189,26 @@ export class EnvironmentVariables {
   @Max(60_000)
   POPO_QUEUE_TIMEOUT_MS = 3_000;
 
+  /**
+   * Tokens one training step may sample and train on (group_size × prompts_per_step × (prompt + max_new_tokens));
+   * a job asking for more is refused at creation naming those fields.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  POPO_MAX_TOKENS_PER_STEP = 16_777_216;
+
+  /** FLOP/s assumed for one device slot when estimating a step's time at job creation (warning only). */
+  @Type(() => Number)
+  @Min(1)
+  POPO_SLOT_FLOPS = 20_000_000_000;
+
+  /** A job whose estimated step time exceeds this many seconds is accepted with a warning event. */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  POPO_WARN_STEP_S = 600;
+
   /** The longest a request waits for a free database connection (or a new one) before it answers 503. */
   @Type(() => Number)
   @IsInt()

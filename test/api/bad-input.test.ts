@@ -453,6 +453,14 @@ const CASES: Case[] = [
       /needs about .* GiB at its peak \(training\), more than .*set optimizer\.micro_batch_size to at most \d+/,
   },
   {
+    name: 'a step of 1024 × 4096 × ~1000 tokens (the per-job compute budget)',
+    send: withJob({ sampling: { group_size: 1024, prompts_per_step: 4096, max_new_tokens: 900 } }),
+    status: 400,
+    code: 'validation_failed',
+    field: 'sampling.prompts_per_step',
+    reason: /one step would sample and train on [\d,]+ tokens .* over the limit of 16,777,216 per step/,
+  },
+  {
     name: 'checkpoint of another project`s job',
     send: job(() => ({ mode: 'eval', from_checkpoint: { job_id: jobB } })),
     status: 400,
@@ -721,6 +729,28 @@ describe(`bad input (${CASES.length} cases): right status, a message naming the 
     if (c.message) expect(res.body.error.message).toMatch(c.message);
     expect(await countRows(db)).toEqual(rowsBefore);
     expect(queue.enqueued.length).toBe(enqueuedBefore);
+  });
+});
+
+describe('compute budget', () => {
+  it('accepts a slow but possible job with a warning event estimating its step time', async () => {
+    const res = await job(() => ({
+      ...validJob(),
+      model: { builtin: 'tiny-10m' },
+      sampling: { group_size: 64, prompts_per_step: 64, max_new_tokens: 512 },
+      // Small backward passes keep the memory check satisfied; the step is still hours of compute.
+      optimizer: { micro_batch_size: 8 },
+    }))();
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const events = await db.query<{ level: string; code: string; message: string }>(
+      'SELECT level, code, message FROM job_events WHERE job_id = $1',
+      [res.body.id],
+    );
+    expect(events).toContainEqual({
+      level: 'warning',
+      code: 'compute_budget',
+      message: expect.stringMatching(/one step is estimated at ~\d+ s on one device slot/),
+    });
   });
 });
 

@@ -8,6 +8,7 @@ import { validationFailed, type ErrorDetail } from '../../common/api-error.js';
 import { Dataset, DatasetRow, Model, type Job, type JsonObject } from '../../database/entities/index.js';
 import { CheckpointRepository } from '../../repositories/checkpoint.repository.js';
 import { JobRepository } from '../../repositories/job.repository.js';
+import { stepBudget } from '../../learner/trainer/compute-budget.js';
 import {
   contextIssues,
   longestTaskTexts,
@@ -60,6 +61,11 @@ export class JobRequestResolver {
   ) {}
 
   async resolve(projectId: string, body: unknown): Promise<JobRowInput> {
+    return (await this.resolveChecked(projectId, body)).row;
+  }
+
+  /** The row, and warnings about a job that is accepted but will be slow (recorded as events at creation). */
+  async resolveChecked(projectId: string, body: unknown): Promise<{ row: JobRowInput; warnings: string[] }> {
     const req = parseJobRequest(body);
     const given = body as Record<string, unknown>;
     const errors: ErrorDetail[] = [];
@@ -121,6 +127,14 @@ export class JobRequestResolver {
     const modelRef = run.model.builtin ? { builtin: run.model.builtin } : { path: modelPath };
     const context = modelContext(modelRef);
     if (context) errors.push(...contextIssues(run, context, longest.problem));
+    // A character is at most one token for every tokenizer here, so the longest problem bounds the prompt.
+    const budget = stepBudget(
+      run,
+      longest.problem + 1,
+      this.appConfig.budget,
+      modelConfigOf(modelRef)?.config,
+    );
+    errors.push(...budget.issues);
     // Peak memory against the backend's limit (the wasm heap, or POPO_MEMORY_BUDGET_MB for GPU workers).
     const model = errors.length || mode === 'eval' ? undefined : modelConfigOf(modelRef);
     if (model)
@@ -132,7 +146,7 @@ export class JobRequestResolver {
       );
     if (errors.length) throw validationFailed(errors);
 
-    return {
+    const row: JobRowInput = {
       kind: mode === 'eval' ? 'eval' : run.algorithm,
       name: name ?? null,
       config: JSON.parse(JSON.stringify(run)) as JsonObject,
@@ -146,6 +160,7 @@ export class JobRequestResolver {
       from_checkpoint_id: fromCheckpointId,
       webhook_url: webhook_url ?? null,
     };
+    return { row, warnings: budget.warnings };
   }
 
   /**

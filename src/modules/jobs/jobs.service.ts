@@ -54,16 +54,19 @@ export class JobsService {
     body: unknown,
     idempotencyKey?: string,
   ): Promise<{ job: Job; created: boolean }> {
-    const row = await this.resolver.resolve(projectId, body);
+    const { row, warnings } = await this.resolver.resolveChecked(projectId, body);
     const hash = idempotencyKey ? requestHash(body) : null;
     const inserted = await this.jobs.transaction(async (m) => {
       const job = await this.insertJob(m, projectId, row, { idempotencyKey, requestHash: hash });
-      if (job)
+      if (job) {
         await this.events.add(
           job.id,
           { level: 'info', code: 'created', message: `${job.kind} job queued` },
           m,
         );
+        for (const message of warnings)
+          await this.events.add(job.id, { level: 'warning', code: 'compute_budget', message }, m);
+      }
       return job;
     });
     if (!inserted)

@@ -111,7 +111,7 @@ export class SweepsService {
         );
       return { ...(await this.get(projectId, existing.id)), created: false };
     }
-    // Every job gets its enqueue attempt (and is marked failed if it cannot be queued) before any error is raised.
+    // Every job gets its enqueue attempt (a job the queue cannot take now stays queued for the reconciler).
     let firstError: unknown;
     for (const job of result.jobs) await this.jobs.enqueue(job).catch((e: unknown) => (firstError ??= e));
     if (firstError) throw firstError;
