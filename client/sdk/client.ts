@@ -149,7 +149,10 @@ export function createPopoClient(options: PopoClientOptions) {
   };
 
   async function download(
-    route: '/v1/jobs/{id}/checkpoints/{step}/download' | '/v1/jobs/{id}/checkpoints/{step}/model',
+    route:
+      | '/v1/jobs/{id}/checkpoints/{step}/download'
+      | '/v1/jobs/{id}/checkpoints/{step}/model'
+      | '/v1/jobs/{id}/checkpoints/{step}/adapter',
     jobId: string,
     opts: DownloadOptions,
   ): Promise<DownloadResult> {
@@ -194,9 +197,12 @@ export function createPopoClient(options: PopoClientOptions) {
     /** The trainer's checkpoint blob (safetensors: θ, ξ, predictor, optimizer), verified against its sha256. */
     download: (jobId: string, opts: DownloadOptions) =>
       download('/v1/jobs/{id}/checkpoints/{step}/download', jobId, opts),
-    /** The policy θ as a Hugging Face model directory, packed as `.tar.gz`. */
+    /** The policy θ as a Hugging Face model directory (a LoRA run's merged), packed as `.tar.gz`. */
     downloadModel: (jobId: string, opts: DownloadOptions) =>
       download('/v1/jobs/{id}/checkpoints/{step}/model', jobId, opts),
+    /** A LoRA run's adapters as a PEFT adapter directory, packed as `.tar.gz`. */
+    downloadAdapter: (jobId: string, opts: DownloadOptions) =>
+      download('/v1/jobs/{id}/checkpoints/{step}/adapter', jobId, opts),
   };
 
   /** A job's metrics live over socket.io, until it ends (see `MetricStream`). */

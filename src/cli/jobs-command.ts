@@ -404,14 +404,20 @@ export function registerJobCommands(program: Command): void {
     );
 
   remote(jobs.command('download'))
-    .description("Download a checkpoint's policy as a Hugging Face model archive (.tar.gz)")
+    .description(
+      "Download a checkpoint's policy as a Hugging Face model archive (.tar.gz; a LoRA run's merged), or with " +
+        '--adapter its LoRA adapters as a PEFT adapter archive',
+    )
     .argument('<id>', 'job id')
     .requiredOption('-o, --out <file>', 'archive to write')
     .option('--step <step>', 'checkpoint step or "latest"', 'latest')
+    .option('--adapter', 'the PEFT adapter (adapter_config.json + adapter_model.safetensors) of a LoRA run')
     .action(
       action(async (id: string, opts) => {
         const step = opts.step === 'latest' ? 'latest' : int('--step')(opts.step);
-        const r = await connect(opts).checkpoints.downloadModel(id, { step, to: opts.out });
+        const client = connect(opts).checkpoints;
+        const get = opts.adapter ? client.downloadAdapter : client.downloadModel;
+        const r = await get(id, { step, to: opts.out });
         process.stdout.write(`${r.path} step ${r.step} ${r.bytes} bytes sha256 ${r.sha256}\n`);
         return EXIT.ok;
       }),

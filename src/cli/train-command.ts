@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { OutboundPolicy } from '../common/ssrf-guard.js';
 import { ConfigError } from '../learner/trainer/config.js';
 import { FieldError } from '../learner/field-error.js';
-import { CheckpointError, exportPolicy } from '../learner/trainer/checkpoint.js';
+import { CheckpointError, exportAdapter, exportPolicy } from '../learner/trainer/checkpoint.js';
 import { train } from '../learner/trainer/train.js';
 import type { StopSignal, TrainConfig, TrainResult } from '../learner/trainer/types.js';
 import { loadRunConfig } from './load-config.js';
@@ -92,7 +92,11 @@ export async function trainIntoFolder(
     process.off('SIGINT', onSigint);
     progress?.stop();
   }
-  if (result.final_checkpoint) await exportPolicy(result.final_checkpoint, join(out, 'final'));
+  if (result.final_checkpoint) {
+    // A LoRA run's final/ is the merged model; final-adapter/ holds its adapters for PEFT.
+    await exportPolicy(result.final_checkpoint, join(out, 'final'));
+    if (config.lora) await exportAdapter(result.final_checkpoint, join(out, 'final-adapter'));
+  }
   const plots = await folder.writeCurves(`${config.algorithm.toUpperCase()} — ${out}`);
   return { result, folder, plots };
 }

@@ -429,9 +429,29 @@ export interface paths {
     };
     /**
      * Download the policy θ of a checkpoint as a Hugging Face model directory (tar.gz).
-     * @description config.json + model.safetensors (+ tokenizer files): loadable by transformers, by `popo eval --model`, or as the base model of another job. The checkpoint is verified by sha256 first.
+     * @description config.json + model.safetensors (+ tokenizer files): loadable by transformers, by `popo eval --model`, or as the base model of another job. A LoRA run's policy comes merged (W + (alpha/r)·B·A). The checkpoint is verified by sha256 first.
      */
     get: operations['CheckpointsController_downloadModel'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/jobs/{id}/checkpoints/{step}/adapter': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Download a LoRA run's adapters as a PEFT adapter directory (tar.gz).
+     * @description adapter_config.json + adapter_model.safetensors (+ tokenizer files), PEFT's names and layout: `PeftModel.from_pretrained(base, dir)`. A checkpoint of a run without `lora` is a 409 `checkpoint_not_lora`.
+     */
+    get: operations['CheckpointsController_downloadAdapter'];
     put?: never;
     post?: never;
     delete?: never;
@@ -1248,6 +1268,34 @@ export interface components {
          * @default 1
          */
         epochs?: number;
+      };
+      /** @description LoRA: train low-rank adapters on a frozen base (absent = full fine-tuning). See docs/lora.md. */
+      lora?: {
+        /**
+         * @description Adapter rank r (PEFT `r`).
+         * @default 8
+         */
+        rank?: number;
+        /**
+         * @description Scale numerator (PEFT `lora_alpha`): a targeted linear adds (alpha/rank)·B·A·x.
+         * @default 16
+         */
+        alpha?: number;
+        /**
+         * @description Dropout on the adapter input during training steps.
+         * @default 0
+         */
+        dropout?: number;
+        /**
+         * @description Projections that get adapters (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj); default PEFT's for Llama/Qwen2.
+         * @default [
+         *       "q_proj",
+         *       "v_proj"
+         *     ]
+         */
+        target_modules?: (
+          'q_proj' | 'k_proj' | 'v_proj' | 'o_proj' | 'gate_proj' | 'up_proj' | 'down_proj'
+        )[];
       };
       /**
        * @description Held-out evaluation protocol.
@@ -2410,6 +2458,38 @@ export interface operations {
     };
   };
   CheckpointsController_downloadModel: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+        /** @description A step number or "latest". */
+        step: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/gzip': string;
+        };
+      };
+      /** @description Any error: 4xx/5xx with this body. */
+      default: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ErrorResponseDto'];
+        };
+      };
+    };
+  };
+  CheckpointsController_downloadAdapter: {
     parameters: {
       query?: never;
       header?: never;

@@ -4,12 +4,15 @@ import { type ModelConfig, type ResolvedConfig, resolveConfig } from './config.j
 import { ModelError } from './errors.js';
 import { blasKernelsActive } from '../kernels/blas-matmul.js';
 import { KVCache } from './kv-cache.js';
+import { LoraAdapters } from './lora.js';
 import { assertForwardFits } from './memory-plan.js';
 import {
   applyRope,
   embeddingLookup,
   linear,
   matmul,
+  matmulFrozenLeft,
+  matmulFrozenRight,
   matmulNT,
   rmsNorm,
   ropeTables,
@@ -26,6 +29,10 @@ export interface ForwardOptions {
   cache?: KVCache;
   /** Compute logits for the last position only ([B, 1, V]); saves the lm_head on long prefills. */
   lastOnly?: boolean;
+  /** false: run the base model with its LoRA adapters switched off (GRPO's reference). Default true. */
+  adapters?: boolean;
+  /** Seed of the LoRA dropout masks; without one (sampling, eval, ξ) the adapters run without dropout. */
+  dropoutSeed?: number;
 }
 
 export interface ForwardOutput {
@@ -41,6 +48,8 @@ interface LayerInputs {
   sin: tf.Tensor4D;
   additiveMask: tf.Tensor4D;
   cache?: KVCache;
+  lora?: LoraAdapters;
+  dropoutSeed?: number;
 }
 
 /** Additive mask value: large enough to zero a softmax weight, finite so fully masked rows stay NaN-free. */
@@ -57,20 +66,31 @@ export class CausalLM {
   private readonly specs: ParamSpec[];
   private readonly invFreq: tf.Tensor1D;
   private readonly rot: { r: tf.Tensor2D; rT: tf.Tensor2D };
+  /** False for a view over another model's base weights (LoRA's ξ): those are not this object's to free. */
+  private readonly ownsBase: boolean;
+  private adapters?: LoraAdapters;
   private disposed = false;
   private static instances = 0;
 
-  private constructor(config: ModelConfig, values: (spec: ParamSpec) => tf.Tensor) {
+  private constructor(
+    config: ModelConfig,
+    values: ((spec: ParamSpec) => tf.Tensor) | Map<string, tf.Variable>,
+  ) {
     this.config = structuredClone(config);
     this.dims = resolveConfig(this.config);
     this.specs = paramSpecs(this.dims);
-    // tfjs registers variables by name globally, so each model gets its own prefix (clones coexist).
-    const prefix = `causal_lm_${CausalLM.instances++}/`;
-    this.vars = new Map();
-    for (const spec of this.specs) {
-      const init = values(spec);
-      this.vars.set(spec.name, tf.variable(init, true, prefix + spec.name, 'float32'));
-      init.dispose();
+    this.ownsBase = !(values instanceof Map);
+    if (values instanceof Map) {
+      this.vars = values;
+    } else {
+      // tfjs registers variables by name globally, so each model gets its own prefix (clones coexist).
+      const prefix = `causal_lm_${CausalLM.instances++}/`;
+      this.vars = new Map();
+      for (const spec of this.specs) {
+        const init = values(spec);
+        this.vars.set(spec.name, tf.variable(init, true, prefix + spec.name, 'float32'));
+        init.dispose();
+      }
     }
     this.invFreq = tf.keep(tf.tensor1d(this.dims.invFreq));
     const rot = rotationMatrices(this.dims.headDim);
@@ -101,10 +121,51 @@ export class CausalLM {
     return new CausalLM(config, (spec) => tf.tensor(checkedRecord(spec, tensors, source).data, spec.shape));
   }
 
-  /** Trainable weights keyed by Hugging Face tensor names, stable order. Linear kernels are [in, out]. */
+  /** Base weights keyed by Hugging Face tensor names, stable order. Linear kernels are [in, out]. */
   weights(): Map<string, tf.Variable> {
     this.assertAlive();
     return new Map(this.vars);
+  }
+
+  /** The LoRA adapters on this model, if any; with them the base weights are frozen. */
+  get lora(): LoraAdapters | undefined {
+    return this.adapters;
+  }
+
+  /** Put adapters on this model (it takes ownership); y = Wx + (alpha/r)·B·A·x on every targeted linear. */
+  attachLora(adapters: LoraAdapters): void {
+    this.assertAlive();
+    if (this.adapters) throw new Error('attachLora: this model already has LoRA adapters');
+    this.adapters = adapters;
+  }
+
+  /**
+   * The same base weights (shared, not copied) with its own copy of the adapters: POPO's ξ under LoRA, which
+   * then costs the adapters' size rather than a second model.
+   */
+  withSharedBase(): CausalLM {
+    this.assertAlive();
+    if (!this.adapters) throw new Error('withSharedBase: the model has no LoRA adapters (use clone())');
+    const view = new CausalLM(this.config, new Map(this.vars));
+    view.adapters = this.adapters.clone(this.dims);
+    return view;
+  }
+
+  /**
+   * Folds the adapters into the base, W' = W + (alpha/r)·A·B (PEFT's merge_and_unload), and drops them: the
+   * model then computes the same function as a plain one. A view over shared base weights cannot merge.
+   */
+  mergeLora(): void {
+    this.assertAlive();
+    const lora = this.adapters;
+    if (!lora) return;
+    if (!this.ownsBase) throw new Error('mergeLora: this model shares its base weights with another');
+    for (const m of lora.modules) {
+      const v = this.vars.get(`${m.name}.weight`)!;
+      tf.tidy(() => v.assign(tf.add(v, lora.deltaWeight(m.name))));
+    }
+    lora.dispose();
+    this.adapters = undefined;
   }
 
   /** Parameter specs (names, model-layout shapes) in the order of weights(). */
@@ -118,7 +179,7 @@ export class CausalLM {
     return n;
   }
 
-  /** Weights copied to JS in the model layout (for checkpoints; write with writeSafetensors). */
+  /** Base weights copied to JS in the model layout (for checkpoints; write with writeSafetensors). */
   async stateDict(dtype: TensorRecord['dtype'] = 'F32'): Promise<Map<string, TensorRecord>> {
     this.assertAlive();
     const out = new Map<string, TensorRecord>();
@@ -153,16 +214,19 @@ export class CausalLM {
     }
   }
 
-  /** Copy of this model (new variables), e.g. for the EMA siamese policy ξ. */
+  /** Copy of this model and its adapters (new variables), e.g. for the EMA siamese policy ξ. */
   clone(): CausalLM {
     this.assertAlive();
-    return new CausalLM(this.config, (spec) => tf.clone(this.vars.get(spec.name)!));
+    const copy = new CausalLM(this.config, (spec) => tf.clone(this.vars.get(spec.name)!));
+    if (this.adapters) copy.adapters = this.adapters.clone(this.dims);
+    return copy;
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const v of this.vars.values()) v.dispose();
+    this.adapters?.dispose();
+    if (this.ownsBase) for (const v of this.vars.values()) v.dispose();
     this.vars.clear();
     this.invFreq.dispose();
     this.rot.r.dispose();
@@ -200,6 +264,9 @@ export class CausalLM {
     const G = d.heads / d.kvHeads;
     const Tk = past + T;
     const grad = tf.engine().state.gradientDepth > 0;
+    const lora = opts.adapters === false ? undefined : this.adapters;
+    // Under LoRA the base gets no gradient: its matMuls skip computing one (ops.ts, matmulFrozen*).
+    const frozen = grad && this.adapters !== undefined;
     assertForwardFits(d, { rows: B, queries: T, keys: Tk, lastOnly: opts.lastOnly, grad });
 
     // Masks and positions involve no weights: built up front, outside any gradient path.
@@ -239,7 +306,19 @@ export class CausalLM {
         // One scope per layer: its attention scores and MLP activations are freed before the next layer runs
         // (under a gradient tape the engine keeps its own references to what the backward pass needs).
         const prev = x;
-        x = tf.tidy(() => this.layer(i, prev, { B, T, past, cos, sin, additiveMask, cache }));
+        x = tf.tidy(() =>
+          this.layer(i, prev, {
+            B,
+            T,
+            past,
+            cos,
+            sin,
+            additiveMask,
+            cache,
+            lora,
+            dropoutSeed: opts.dropoutSeed,
+          }),
+        );
         if (!grad) prev.dispose();
       }
       const normed = rmsNorm(x, b('model.norm.weight')!, d.eps);
@@ -254,8 +333,14 @@ export class CausalLM {
       const flat = d.tied
         ? blasKernelsActive()
           ? tf.matMul(last, w('model.embed_tokens.weight'), false, true)
-          : tf.transpose(matmul(w('model.embed_tokens.weight'), tf.transpose(last)))
-        : matmul(last, w('lm_head.weight'));
+          : tf.transpose(
+              frozen
+                ? matmulFrozenLeft(w('model.embed_tokens.weight'), tf.transpose(last) as tf.Tensor2D)
+                : matmul(w('model.embed_tokens.weight'), tf.transpose(last)),
+            )
+        : frozen
+          ? matmulFrozenRight(last as tf.Tensor2D, w('lm_head.weight'))
+          : matmul(last, w('lm_head.weight'));
       const logits = tf.reshape(flat, [B, opts.lastOnly ? 1 : T, d.vocab]) as tf.Tensor3D;
       if (cache) {
         cache.advance(keyMask, seen);
@@ -276,6 +361,19 @@ export class CausalLM {
   private layer(i: number, x: tf.Tensor2D, s: LayerInputs): tf.Tensor2D {
     const d = this.dims;
     const { B, T, past, cos, sin, additiveMask, cache } = s;
+    const frozen = this.adapters !== undefined && tf.engine().state.gradientDepth > 0;
+    // A targeted linear adds (alpha/r)·dropout(x)·A·B to the frozen base product.
+    const proj = (module: string, input: tf.Tensor2D): tf.Tensor2D => {
+      const weight = w(`${module}.weight`);
+      const bias = b(`${module}.bias`);
+      const base = frozen
+        ? bias
+          ? tf.add<tf.Tensor2D>(matmulFrozenRight(input, weight), bias)
+          : matmulFrozenRight(input, weight)
+        : linear(input, weight, bias);
+      const delta = s.lora?.delta(module, input, s.dropoutSeed);
+      return delta ? tf.add<tf.Tensor2D>(base, delta) : base;
+    };
     const G = d.heads / d.kvHeads;
     const N = B * T;
     const scale = 1 / Math.sqrt(d.headDim);
@@ -284,9 +382,9 @@ export class CausalLM {
     const p = layerPrefix(i);
     const a = `${p}.self_attn`;
     const h = rmsNorm(x, b(`${p}.input_layernorm.weight`)!, d.eps);
-    const q = linear(h, w(`${a}.q_proj.weight`), b(`${a}.q_proj.bias`));
-    const k = linear(h, w(`${a}.k_proj.weight`), b(`${a}.k_proj.bias`));
-    const v = linear(h, w(`${a}.v_proj.weight`), b(`${a}.v_proj.bias`));
+    const q = proj(`${a}.q_proj`, h);
+    const k = proj(`${a}.k_proj`, h);
+    const v = proj(`${a}.v_proj`, h);
     const q4 = applyRope(tf.reshape(q, [B, T, d.heads, d.headDim]), cos, sin, this.rot);
     const k4 = applyRope(tf.reshape(k, [B, T, d.kvHeads, d.headDim]), cos, sin, this.rot);
     // GQA without repeating K/V: the G query heads sharing a kv head become G·T rows of one matMul.
@@ -318,12 +416,12 @@ export class CausalLM {
       N,
       d.heads * d.headDim,
     ]) as tf.Tensor2D;
-    x = tf.add(x, linear(merged, w(`${a}.o_proj.weight`), b(`${a}.o_proj.bias`)));
+    x = tf.add(x, proj(`${a}.o_proj`, merged));
     const h2 = rmsNorm(x, b(`${p}.post_attention_layernorm.weight`)!, d.eps);
     const m = `${p}.mlp`;
-    const gate = linear(h2, w(`${m}.gate_proj.weight`), b(`${m}.gate_proj.bias`));
-    const up = linear(h2, w(`${m}.up_proj.weight`), b(`${m}.up_proj.bias`));
-    x = tf.add(x, linear(swiglu(gate, up), w(`${m}.down_proj.weight`), b(`${m}.down_proj.bias`)));
+    const gate = proj(`${m}.gate_proj`, h2);
+    const up = proj(`${m}.up_proj`, h2);
+    x = tf.add(x, proj(`${m}.down_proj`, swiglu(gate, up)));
     return x;
   }
 

@@ -77,6 +77,29 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor2D, bias?: tf.Tensor1D): tf.T
   return bias ? tf.add(y, bias) : y;
 }
 
+/**
+ * a @ w where w gets no gradient (a frozen base kernel under LoRA). tfjs's stock matMul gradient is lazy per
+ * input, but the explicit-transpose one above computes both, so frozen weights would still pay for dW = aᵀ·dy.
+ */
+export function matmulFrozenRight(a: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  if (!explicitTransposes()) return tf.matMul(a, w);
+  const f = tf.customGrad(((x: tf.Tensor2D) => ({
+    value: tf.matMul(x, w),
+    gradFunc: (dy: tf.Tensor2D) => tf.matMul(dy, tf.transpose(w)),
+  })) as unknown as CustomGradientFunc<tf.Tensor2D>);
+  return f(a) as tf.Tensor2D;
+}
+
+/** w @ b where w gets no gradient (the tied embedding as a frozen output head). */
+export function matmulFrozenLeft(w: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  if (!explicitTransposes()) return tf.matMul(w, b);
+  const f = tf.customGrad(((x: tf.Tensor2D) => ({
+    value: tf.matMul(w, x),
+    gradFunc: (dy: tf.Tensor2D) => tf.matMul(tf.transpose(w), dy),
+  })) as unknown as CustomGradientFunc<tf.Tensor2D>);
+  return f(b) as tf.Tensor2D;
+}
+
 function hasKernel(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) !== undefined;
 }

@@ -56,7 +56,7 @@ export function paramSpecs(c: ResolvedConfig): ParamSpec[] {
   return specs;
 }
 
-function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
+export function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(data.length);
   for (let r = 0; r < rows; r++) {
     const base = r * cols;

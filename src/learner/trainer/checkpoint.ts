@@ -6,6 +6,8 @@ import { initBackend } from '../backend.js';
 import { FieldError } from '../field-error.js';
 import { CausalLM } from '../model/causal-lm.js';
 import type { ModelConfig } from '../model/config.js';
+import { LoraAdapters } from '../model/lora.js';
+import { savePeftAdapter } from '../model/peft.js';
 import { savePretrained } from '../model/pretrained.js';
 import {
   readSafetensors,
@@ -24,7 +26,10 @@ export interface CheckpointContents {
   modelConfig: ModelConfig;
   tokenizer: string; // 'char' or the directory a tokenizer.json was read from
   rng: RngState;
-  policy: Map<string, TensorRecord>; // θ
+  /** θ, or under LoRA the frozen base θ's adapters sit on. */
+  policy: Map<string, TensorRecord>;
+  /** θ's LoRA adapters in the model layout (config.lora says how they apply); absent for full fine-tuning. */
+  lora?: Map<string, TensorRecord>;
   /** What the algorithm object saved: optimizer moments, ξ and φ for POPO, the reference for GRPO... */
   state: AlgorithmState;
 }
@@ -53,8 +58,9 @@ export function sha256(bytes: Uint8Array): string {
 export function encodeCheckpoint(c: CheckpointContents): CheckpointBlob {
   const tensors = new Map<string, TensorRecord>();
   for (const [name, rec] of c.policy) tensors.set(`policy/${name}`, rec);
+  for (const [name, rec] of c.lora ?? []) tensors.set(`lora/${name}`, rec);
   for (const [group, records] of Object.entries(c.state.tensors)) {
-    if (group === 'policy' || group.includes('/'))
+    if (group === 'policy' || group === 'lora' || group.includes('/'))
       throw new CheckpointError(`algorithm state group "${group}" is not a valid group name`);
     for (const [name, rec] of records) tensors.set(`${group}/${name}`, rec);
   }
@@ -91,7 +97,7 @@ export function decodeCheckpoint(blob: CheckpointBlob): CheckpointContents {
     if (slash <= 0) throw new CheckpointError(`unexpected tensor "${key}" in checkpoint`);
     (groups[key.slice(0, slash)] ??= new Map()).set(key.slice(slash + 1), rec);
   }
-  const { policy, ...state } = groups;
+  const { policy, lora, ...state } = groups;
   if (!policy) throw new CheckpointError('checkpoint holds no policy weights');
   const json = <T>(field: string): T => {
     try {
@@ -114,6 +120,7 @@ export function decodeCheckpoint(blob: CheckpointBlob): CheckpointContents {
     tokenizer: meta.tokenizer ?? 'char',
     rng: json<RngState>('rng'),
     policy,
+    ...(lora ? { lora } : {}),
     state: { tensors: state, scalars },
   };
 }
@@ -142,37 +149,87 @@ export function assignRecords(
   }
 }
 
+/** The model of a checkpoint's θ: the weights, and under LoRA the base with the checkpoint's adapters on it. */
+export function checkpointModel(c: CheckpointContents): CausalLM {
+  const source = `checkpoint step ${c.step}`;
+  const model = CausalLM.fromStateDict(c.modelConfig, c.policy, source);
+  if (!c.lora) return model;
+  try {
+    if (!c.config.lora)
+      throw new CheckpointError(`${source} holds LoRA adapters but its run has no lora section`);
+    model.attachLora(LoraAdapters.fromStateDict(c.modelConfig, c.config.lora, c.lora, source));
+    return model;
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
 /** Tokenizer marker for the character tokenizer, so `loadPolicy` can tell which one a directory needs. */
 export const CHAR_TOKENIZER_CONFIG = { tokenizer_class: 'PopoCharTokenizer', popo_tokenizer: 'char' };
 
+/** Whether a checkpoint was written by a LoRA run (its θ is a base plus adapters). */
+export function isLoraCheckpoint(blob: CheckpointBlob): boolean {
+  return [...readSafetensorsHeader(blob.bytes).entries.keys()].some((k) => k.startsWith('lora/'));
+}
+
 /**
  * Writes the policy θ of a checkpoint as a Hugging Face model directory (config.json + model.safetensors, and the
- * tokenizer marker for built-in models), so a trained policy can go to other tools or seed another run.
+ * tokenizer marker for built-in models), so a trained policy can go to other tools or seed another run. A LoRA
+ * run's θ is written merged, W' = W + (alpha/r)·B·A: a plain model that computes what base + adapters did.
  */
 export async function exportPolicy(blob: CheckpointBlob, dir: string): Promise<string[]> {
   const c = decodeCheckpoint(blob);
   // The API process never trains and may not have picked a backend yet: the conversion is cheap on cpu.
   if (!tf.engine().backendName) await initBackend('cpu');
-  const model = CausalLM.fromStateDict(c.modelConfig, c.policy, `checkpoint step ${c.step}`);
+  const model = checkpointModel(c);
   try {
+    model.mergeLora();
     const { files } = await savePretrained(model, dir, { metadata: { popo_step: String(c.step) } });
-    mkdirSync(dir, { recursive: true });
-    if (c.tokenizer === 'char') {
-      writeFileSync(
-        join(dir, 'tokenizer_config.json'),
-        JSON.stringify(CHAR_TOKENIZER_CONFIG, null, 2) + '\n',
-      );
-      files.push('tokenizer_config.json');
-    } else {
-      for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-        if (existsSync(join(c.tokenizer, f))) {
-          copyFileSync(join(c.tokenizer, f), join(dir, f));
-          files.push(f);
-        }
-      }
-    }
+    files.push(...writeTokenizerFiles(c.tokenizer, dir));
     return files;
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * Writes the adapters of a LoRA run's checkpoint as a PEFT adapter directory (adapter_config.json +
+ * adapter_model.safetensors) for `PeftModel.from_pretrained(base, dir)`; the tokenizer files go alongside.
+ */
+export async function exportAdapter(blob: CheckpointBlob, dir: string): Promise<string[]> {
+  const c = decodeCheckpoint(blob);
+  if (!c.lora)
+    throw new CheckpointError(
+      `checkpoint at step ${c.step} holds no LoRA adapters: its run trained every weight`,
+    );
+  if (!tf.engine().backendName) await initBackend('cpu');
+  const model = checkpointModel(c);
+  try {
+    const { files } = await savePeftAdapter(model, dir, {
+      baseModel: c.config.model.path ?? null,
+      metadata: { popo_step: String(c.step) },
+    });
+    files.push(...writeTokenizerFiles(c.tokenizer, dir));
+    return files;
+  } finally {
+    model.dispose();
+  }
+}
+
+/** The tokenizer beside an exported model: the char marker, or the files of the run's tokenizer directory. */
+function writeTokenizerFiles(tokenizer: string, dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  if (tokenizer === 'char') {
+    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(CHAR_TOKENIZER_CONFIG, null, 2) + '\n');
+    return ['tokenizer_config.json'];
+  }
+  const files: string[] = [];
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
+    if (existsSync(join(tokenizer, f))) {
+      copyFileSync(join(tokenizer, f), join(dir, f));
+      files.push(f);
+    }
+  }
+  return files;
 }

@@ -118,3 +118,39 @@ describe('resolveConfig', () => {
     expect(c.data.train).toHaveLength(1);
   });
 });
+
+describe('lora', () => {
+  it('is absent by default (full fine-tuning) and fills PEFT’s defaults when given', () => {
+    expect(DEFAULT_CONFIG.lora).toBeUndefined();
+    expect(resolveConfig({ lora: {} }).lora).toEqual({
+      rank: 8,
+      alpha: 16,
+      dropout: 0,
+      target_modules: ['q_proj', 'v_proj'],
+    });
+  });
+
+  it('refuses bad values at the field that holds them', () => {
+    expect(issuesOf({ lora: { rank: 0 } })).toEqual([
+      { field: 'lora.rank', reason: 'must be an integer >= 1 and <= 4096' },
+    ]);
+    expect(issuesOf({ lora: { dropout: 1 } })).toEqual([
+      { field: 'lora.dropout', reason: 'must be a number >= 0 and < 1' },
+    ]);
+    expect(issuesOf({ lora: { target_modules: ['q_proj', 'lm_head'] } })).toEqual([
+      {
+        field: 'lora.target_modules.1',
+        reason: 'must be one of: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj',
+      },
+    ]);
+    expect(issuesOf({ lora: { target_modules: [] } })).toEqual([
+      { field: 'lora.target_modules', reason: 'must name at least one projection' },
+    ]);
+    expect(issuesOf({ lora: { target_modules: ['q_proj', 'q_proj'] } })).toEqual([
+      { field: 'lora.target_modules', reason: 'must not name a projection twice' },
+    ]);
+    expect(issuesOf({ lora: { rank: 4, scale: 2 } })).toEqual([
+      expect.objectContaining({ field: expect.stringMatching(/^lora/) as unknown }),
+    ]);
+  });
+});

@@ -3,13 +3,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CausalLM } from '../model/causal-lm.js';
 import { BUILTIN_MODELS, type ModelConfig } from '../model/config.js';
+import { LoraAdapters } from '../model/lora.js';
 import { loadPretrained } from '../model/pretrained.js';
 import { CharTokenizer } from '../tokenizer/char-tokenizer.js';
 import { loadTokenizer } from '../tokenizer/load-tokenizer.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { promptFormat, type PromptFormat, type PromptTemplateName } from '../data/prompt-template.js';
-import type { CheckpointContents } from './checkpoint.js';
-import type { ModelSpec } from './types.js';
+import { checkpointModel, type CheckpointContents } from './checkpoint.js';
+import type { ModelSpec, TrainConfig } from './types.js';
 
 export interface Policy {
   model: CausalLM;
@@ -75,15 +76,28 @@ export async function loadPolicy(spec: ModelSpec, seed: number): Promise<Policy>
   return { model, tokenizer, tokenizerSpec, prompt: promptFormat('none', tokenizer) };
 }
 
-/** The policy θ stored in a checkpoint (resume, or a job started from another job's checkpoint). */
+/**
+ * The policy θ stored in a checkpoint (resume, or a job started from another job's checkpoint): under LoRA the
+ * base with the checkpoint's adapters on it.
+ */
 export function policyFromCheckpoint(c: CheckpointContents): Policy {
   const tokenizer = loadTokenizer(c.tokenizer);
   return {
-    model: CausalLM.fromStateDict(c.modelConfig, c.policy, `checkpoint step ${c.step}`),
+    model: checkpointModel(c),
     tokenizer,
     tokenizerSpec: c.tokenizer,
     prompt: promptFormat('none', tokenizer),
   };
+}
+
+/**
+ * Fresh adapters for a run with a `lora` section, as PEFT initialises them (B = 0: the run starts exactly at its
+ * base). Their seed is derived from the run's so it differs from the built-in model's init (seed) and the
+ * predictor's (seed + 1).
+ */
+export function attachFreshLora(model: CausalLM, config: TrainConfig): void {
+  if (!config.lora) return;
+  model.attachLora(LoraAdapters.create(model.config, config.lora, config.seed + 2));
 }
 
 export { encodePrompt } from '../data/prompt.js';

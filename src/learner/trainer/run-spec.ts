@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BUILTIN_MODELS } from '../model/config.js';
+import { DEFAULT_LORA_TARGETS, LORA_TARGETS } from '../model/lora-config.js';
 import { rewardListSpec } from '../rewards/reward-spec.js';
 import { getTask, listTasks } from '../tasks/index.js';
 import { bool, num, oneOf, section, text } from './spec-fields.js';
@@ -192,6 +193,27 @@ const runFields = {
     },
     'Supervised fine-tuning.',
   ).prefault({}),
+  lora: section(
+    {
+      rank: num({ int: true, gte: 1, lte: 4096 }, 'Adapter rank r (PEFT `r`).').default(8),
+      alpha: num(
+        { gt: 0, lte: 1e6 },
+        'Scale numerator (PEFT `lora_alpha`): a targeted linear adds (alpha/rank)·B·A·x.',
+      ).default(16),
+      dropout: num({ gte: 0, lt: 1 }, 'Dropout on the adapter input during training steps.').default(0),
+      target_modules: z
+        .array(oneOf(LORA_TARGETS, 'A projection by its Hugging Face name.'), {
+          error: `must be a list of: ${LORA_TARGETS.join(', ')}`,
+        })
+        .min(1, { error: 'must name at least one projection' })
+        .refine((t) => new Set(t).size === t.length, { error: 'must not name a projection twice' })
+        .meta({
+          description: `Projections that get adapters (${LORA_TARGETS.join(', ')}); default PEFT's for Llama/Qwen2.`,
+        })
+        .default([...DEFAULT_LORA_TARGETS]),
+    },
+    'LoRA: train low-rank adapters on a frozen base (absent = full fine-tuning). See docs/lora.md.',
+  ).optional(),
   eval: section(
     {
       n: num({ int: true, gte: 1, lte: 1024 }, 'Samples per held-out problem.').default(1),

@@ -3,7 +3,7 @@ import { formatBackendInfo, initBackend } from '../backend.js';
 import { groupCounts } from '../objectives/groups.js';
 import { Rng } from '../util/random.js';
 import { createAlgorithm, type RolloutExperience, type TrainingAlgorithm } from './algorithms/index.js';
-import { decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
 import { ConfigError } from './config.js';
 import { longestTaskTexts, modelConfigOf } from './context-check.js';
 import { runMemoryIssues } from './memory-check.js';
@@ -11,7 +11,13 @@ import { loadTrainingData, type TrainingData, withPromptPolicy } from './data-so
 import { evalMaxNewTokens, evaluatePolicy } from './evaluate.js';
 import { sampleRollouts, sampleSupervised } from './experience.js';
 import { learningRate } from './optimizer.js';
-import { loadPolicy, policyFromCheckpoint, withPromptTemplate, type Policy } from './policy-source.js';
+import {
+  attachFreshLora,
+  loadPolicy,
+  policyFromCheckpoint,
+  withPromptTemplate,
+  type Policy,
+} from './policy-source.js';
 import {
   rewardComponentKey,
   type LoopMeasured,
@@ -59,6 +65,18 @@ async function setUp(config: TrainConfig, opts: TrainOptions): Promise<RunState>
   let policy: Policy;
   let data: TrainingData;
   try {
+    if (resume) {
+      if (Boolean(resume.lora) !== Boolean(config.lora))
+        throw new CheckpointError(
+          config.lora
+            ? 'the run has a lora section but the checkpoint holds no adapters'
+            : 'the checkpoint holds LoRA adapters but the run has no lora section',
+        );
+    } else {
+      // A run started from a LoRA run's checkpoint starts from that policy: its adapters merged into the base.
+      loaded.model.mergeLora();
+      attachFreshLora(loaded.model, config);
+    }
     policy = withPromptTemplate(loaded, config.data.prompt_template);
     data = withPromptPolicy(loadTrainingData(config, opts.outbound), config, policy);
   } catch (e) {
@@ -94,6 +112,7 @@ async function snapshot(s: RunState): Promise<CheckpointBlob> {
     tokenizer: s.policy.tokenizerSpec,
     rng: s.rng.state(),
     policy: await s.policy.model.stateDict(),
+    lora: await s.policy.model.lora?.stateDict(),
     state: await s.algorithm.saveState(),
   });
 }

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
-import { exportPolicy } from '../../learner/trainer/checkpoint.js';
+import { exportAdapter, exportPolicy, isLoraCheckpoint } from '../../learner/trainer/checkpoint.js';
 import type { CheckpointBlob } from '../../learner/trainer/types.js';
 import type { Checkpoint } from '../../database/entities/index.js';
-import { internalError, invalidField, notFound } from '../../common/api-error.js';
+import { conflict, internalError, invalidField, notFound } from '../../common/api-error.js';
 import { ParseUuidPipe } from '../../common/uuid.pipe.js';
 import { ProjectId } from '../auth/auth.decorators.js';
 import { JobsService } from '../jobs/jobs.service.js';
@@ -77,7 +77,8 @@ export class CheckpointsController {
     summary: 'Download the policy θ of a checkpoint as a Hugging Face model directory (tar.gz).',
     description:
       'config.json + model.safetensors (+ tokenizer files): loadable by transformers, by `popo eval --model`, or as the ' +
-      'base model of another job. The checkpoint is verified by sha256 first.',
+      "base model of another job. A LoRA run's policy comes merged (W + (alpha/r)·B·A). The checkpoint is verified " +
+      'by sha256 first.',
   })
   @ApiParam({ name: 'step', description: 'A step number or "latest".', schema: { type: 'string' } })
   @ApiProduces('application/gzip')
@@ -88,15 +89,55 @@ export class CheckpointsController {
     @Param('step') rawStep: string,
     @Res() res: Response,
   ): Promise<void> {
+    await this.sendExport(projectId, id, rawStep, res, 'model', exportPolicy);
+  }
+
+  @Get(':step/adapter')
+  @ApiOperation({
+    summary: "Download a LoRA run's adapters as a PEFT adapter directory (tar.gz).",
+    description:
+      "adapter_config.json + adapter_model.safetensors (+ tokenizer files), PEFT's names and layout: " +
+      '`PeftModel.from_pretrained(base, dir)`. A checkpoint of a run without `lora` is a 409 `checkpoint_not_lora`.',
+  })
+  @ApiParam({ name: 'step', description: 'A step number or "latest".', schema: { type: 'string' } })
+  @ApiProduces('application/gzip')
+  @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
+  async downloadAdapter(
+    @ProjectId() projectId: string,
+    @Param('id', ParseUuidPipe) id: string,
+    @Param('step') rawStep: string,
+    @Res() res: Response,
+  ): Promise<void> {
+    await this.sendExport(projectId, id, rawStep, res, 'adapter', exportAdapter);
+  }
+
+  /** A verified checkpoint converted by `write` into a directory, sent as a tar.gz. */
+  private async sendExport(
+    projectId: string,
+    id: string,
+    rawStep: string,
+    res: Response,
+    kind: 'model' | 'adapter',
+    write: (blob: CheckpointBlob, dir: string) => Promise<string[]>,
+  ): Promise<void> {
     let blob!: CheckpointBlob;
     const checkpoint = await this.verified(projectId, id, rawStep, async (c) => {
       blob = await this.store.load(c);
     });
-    const dir = await mkdtemp(join(tmpdir(), 'popo-model-'));
+    if (kind === 'adapter' && !isLoraCheckpoint(blob))
+      throw conflict(
+        'checkpoint_not_lora',
+        `checkpoint ${id}@${checkpoint.step} has no LoRA adapters: its run trained every weight (use /model)`,
+      );
+    const dir = await mkdtemp(join(tmpdir(), `popo-${kind}-`));
     try {
-      const files = await exportPolicy(blob, dir);
+      const files = await write(blob, dir);
+      const suffix = kind === 'adapter' ? '-adapter' : '';
       res.setHeader('Content-Type', 'application/gzip');
-      res.setHeader('Content-Disposition', `attachment; filename="${id}-step${checkpoint.step}.tar.gz"`);
+      res.setHeader(
+        'Content-Disposition',
+        `attachment; filename="${id}-step${checkpoint.step}${suffix}.tar.gz"`,
+      );
       res.setHeader('X-Checkpoint-Step', String(checkpoint.step));
       await pipeline(tar.create({ gzip: true, cwd: dir, portable: true }, files), res);
     } finally {

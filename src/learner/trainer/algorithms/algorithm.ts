@@ -19,6 +19,28 @@ export type TrainableSelector = (model: CausalLM) => ParamSet;
 /** Full fine-tuning: every weight of the model. */
 export const allWeights: TrainableSelector = (model) => model.weights();
 
+/** LoRA: the adapters only; the base weights they sit on stay frozen (and shared with ξ). */
+export const loraWeights: TrainableSelector = (model) => {
+  if (!model.lora) throw new Error('loraWeights: the model has no LoRA adapters');
+  return model.lora.weights();
+};
+
+/** What a policy trains: its adapters when it has them, else every weight. */
+export const trainableOf = (model: CausalLM): TrainableSelector => (model.lora ? loraWeights : allWeights);
+
+/**
+ * The seed of one training pass's LoRA dropout masks, drawn from the run's stream only when dropout is on, so a
+ * run without it draws exactly what it drew before LoRA existed.
+ */
+export function loraDropoutSeed(model: CausalLM, rng: Rng): number | undefined {
+  return model.lora && model.lora.config.dropout > 0 ? rng.int(2 ** 31) : undefined;
+}
+
+/** Micro-batch i's dropout seed: each part draws its own masks (a module adds its index, far below the stride). */
+export function partDropoutSeed(seed: number | undefined, part: number): number | undefined {
+  return seed === undefined ? undefined : seed + 100_003 * part;
+}
+
 /** G sampled completions per prompt, verified, and laid out for one teacher-forced pass. */
 export interface RolloutExperience {
   rollout: Rollout;

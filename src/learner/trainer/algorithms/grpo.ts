@@ -7,7 +7,9 @@ import type { GrpoMetrics } from '../metrics.js';
 import type { TrainConfig } from '../types.js';
 import {
   allWeights,
+  loraDropoutSeed,
   mergeStates,
+  partDropoutSeed,
   type AlgorithmState,
   type AlgorithmStep,
   type RolloutAlgorithm,
@@ -17,10 +19,13 @@ import {
 } from './algorithm.js';
 import { Updater } from './updater.js';
 
-/** Per-token log-probs of the targets under a model at the sampling temperature, without gradient ([N,T]). */
-function targetLogProbs(model: CausalLM, t: BatchTensors, temperature: number): tf.Tensor2D {
+/**
+ * Per-token log-probs of the targets under a model at the sampling temperature, without gradient ([N,T]);
+ * adapters false: under its base (LoRA switched off).
+ */
+function targetLogProbs(model: CausalLM, t: BatchTensors, temperature: number, adapters = true): tf.Tensor2D {
   return tf.tidy(() => {
-    const { logits } = model.forward(t.inputIds, { attentionMask: t.attentionMask });
+    const { logits } = model.forward(t.inputIds, { attentionMask: t.attentionMask, adapters });
     return tokenLogProbs(temperedLogSoftmax(logits, temperature), t.targetIds);
   });
 }
@@ -44,7 +49,9 @@ type GrpoFields = { [K in (typeof FIELDS)[keyof typeof FIELDS]]: number };
 
 /**
  * GRPO (the baseline): μ clipped-surrogate epochs per rollout batch against the sampling policy's log-probs, with
- * an optional k3 KL to a frozen reference. Owns the reference (the run's base policy) and the optimizer.
+ * an optional k3 KL to a frozen reference. Owns the reference (the run's base policy) and the optimizer. Under
+ * LoRA the reference is the policy with its adapters switched off — the frozen base, as TRL does with PEFT — so
+ * it costs no copy and no checkpoint space.
  */
 export class GrpoAlgorithm implements RolloutAlgorithm<GrpoMetrics> {
   readonly name = 'grpo';
@@ -58,13 +65,13 @@ export class GrpoAlgorithm implements RolloutAlgorithm<GrpoMetrics> {
     trainable: TrainableSelector = allWeights,
   ) {
     // A resumed run overwrites it with the checkpointed reference: the run's base, not the θ being resumed.
-    if (config.grpo.kl_beta > 0) this.reference = policy.clone();
+    if (config.grpo.kl_beta > 0 && !policy.lora) this.reference = policy.clone();
     this.updater = new Updater(new Map(trainable(policy)), config.optimizer);
   }
 
   async step(
     { rollout, batch }: RolloutExperience,
-    { lr }: StepContext,
+    { lr, rng }: StepContext,
   ): Promise<AlgorithmStep<GrpoMetrics>> {
     const { grpo, sampling, optimizer } = this.config;
     const policy = this.policy;
@@ -80,7 +87,12 @@ export class GrpoAlgorithm implements RolloutAlgorithm<GrpoMetrics> {
         t,
         part: split ? { start, completionLengths: batch.completionTokens } : undefined,
         oldLogProbs: targetLogProbs(policy, t, temperature),
-        refLogProbs: this.reference ? targetLogProbs(this.reference, t, temperature) : undefined,
+        refLogProbs:
+          grpo.kl_beta > 0
+            ? this.reference
+              ? targetLogProbs(this.reference, t, temperature)
+              : targetLogProbs(policy, t, temperature, false)
+            : undefined,
       };
     });
     const sums = Object.fromEntries(Object.values(FIELDS).map((k) => [k, 0])) as GrpoFields;
@@ -88,8 +100,12 @@ export class GrpoAlgorithm implements RolloutAlgorithm<GrpoMetrics> {
     try {
       for (let epoch = 0; epoch < grpo.mu; epoch++) {
         const results: ReturnType<typeof grpoLoss>[] = [];
-        const losses = parts.map(({ t, part, oldLogProbs, refLogProbs }) => () => {
-          const out = policy.forward(t.inputIds, { attentionMask: t.attentionMask });
+        const dropoutSeed = loraDropoutSeed(policy, rng);
+        const losses = parts.map(({ t, part, oldLogProbs, refLogProbs }, i) => () => {
+          const out = policy.forward(t.inputIds, {
+            attentionMask: t.attentionMask,
+            dropoutSeed: partDropoutSeed(dropoutSeed, i),
+          });
           const result = grpoLoss(
             {
               logits: out.logits,

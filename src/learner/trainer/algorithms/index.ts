@@ -1,6 +1,6 @@
 import type { CausalLM } from '../../model/causal-lm.js';
 import type { TrainConfig } from '../types.js';
-import { allWeights, type TrainableSelector, type TrainingAlgorithm } from './algorithm.js';
+import { trainableOf, type TrainableSelector, type TrainingAlgorithm } from './algorithm.js';
 import { GrpoAlgorithm } from './grpo.js';
 import { PopoAlgorithm } from './popo.js';
 import { SftAlgorithm } from './sft.js';
@@ -12,7 +12,7 @@ export { SftAlgorithm } from './sft.js';
 export { Updater, type Update } from './updater.js';
 
 export interface AlgorithmOptions {
-  /** The parameters training updates (and an EMA target tracks); every weight by default. */
+  /** The parameters training updates (and an EMA target tracks); the adapters under LoRA, else every weight. */
   trainable?: TrainableSelector;
 }
 
@@ -20,7 +20,7 @@ export interface AlgorithmOptions {
 export function createAlgorithm(
   config: TrainConfig,
   policy: CausalLM,
-  { trainable = allWeights }: AlgorithmOptions = {},
+  { trainable = trainableOf(policy) }: AlgorithmOptions = {},
 ): TrainingAlgorithm {
   switch (config.algorithm) {
     case 'popo':

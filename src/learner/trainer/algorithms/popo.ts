@@ -17,7 +17,9 @@ import { Predictor } from '../predictor.js';
 import type { TrainConfig } from '../types.js';
 import {
   allWeights,
+  loraDropoutSeed,
   mergeStates,
+  partDropoutSeed,
   type AlgorithmState,
   type AlgorithmStep,
   type RolloutAlgorithm,
@@ -44,8 +46,9 @@ export class PopoAlgorithm implements RolloutAlgorithm<PopoMetrics> {
     private readonly policy: CausalLM,
     private readonly trainable: TrainableSelector = allWeights,
   ) {
-    // ξ starts as θ; a resumed run overwrites it with the checkpointed ξ.
-    this.siamese = policy.clone();
+    // ξ starts as θ; a resumed run overwrites it with the checkpointed ξ. Under LoRA only the adapters are
+    // copied: the frozen base is the same tensors for both.
+    this.siamese = policy.lora ? policy.withSharedBase() : policy.clone();
     this.predictor = new Predictor({
       inputDim: policy.config.hidden_size as number,
       hiddenDim: config.popo.predictor_dim,
@@ -62,6 +65,7 @@ export class PopoAlgorithm implements RolloutAlgorithm<PopoMetrics> {
     { lr, rng }: StepContext,
   ): Promise<AlgorithmStep<PopoMetrics>> {
     const noiseSeed = rng.int(2 ** 31);
+    const dropoutSeed = loraDropoutSeed(this.policy, rng);
     const p = this.config.popo;
     const g = this.config.sampling.group_size;
     const ranges = microBatchRanges(batch.n, this.config.optimizer.micro_batch_size, g);
@@ -74,7 +78,7 @@ export class PopoAlgorithm implements RolloutAlgorithm<PopoMetrics> {
     const splitsGroups = ranges.some(([s, e]) => s % g !== 0 || (e - s) % g !== 0);
     const scores = splitsGroups && p.weight_mode === 'softmax' ? await this.scores(batch, ranges) : undefined;
     const results: PopoResult[] = [];
-    const parts = this.lossParts(rollout.rewards, batch, ranges, scores, noiseSeed, results);
+    const parts = this.lossParts(rollout.rewards, batch, ranges, scores, { noiseSeed, dropoutSeed }, results);
     let update: Update;
     try {
       update = skipped
@@ -129,12 +133,12 @@ export class PopoAlgorithm implements RolloutAlgorithm<PopoMetrics> {
     batch: SequenceBatch,
     ranges: [number, number][],
     scores: number[] | undefined,
-    noiseSeed: number,
+    { noiseSeed, dropoutSeed }: { noiseSeed: number; dropoutSeed?: number },
     results: PopoResult[],
   ): Generator<() => tf.Scalar> {
     const p = this.config.popo;
     const split = ranges.length > 1;
-    for (const [start, end] of ranges) {
+    for (const [i, [start, end]] of ranges.entries()) {
       const t = batchTensors(split ? sliceBatch(batch, start, end) : batch);
       const xi =
         p.alpha > 0
@@ -145,7 +149,10 @@ export class PopoAlgorithm implements RolloutAlgorithm<PopoMetrics> {
           : undefined;
       try {
         yield () => {
-          const out = this.policy.forward(t.inputIds, { attentionMask: t.attentionMask });
+          const out = this.policy.forward(t.inputIds, {
+            attentionMask: t.attentionMask,
+            dropoutSeed: partDropoutSeed(dropoutSeed, i),
+          });
           const result = popoLoss(
             {
               logits: out.logits,
@@ -216,7 +223,8 @@ export class PopoAlgorithm implements RolloutAlgorithm<PopoMetrics> {
     return mergeStates(
       {
         tensors: {
-          siamese: await this.siamese.stateDict(),
+          // ξ differs from θ only in what trains (the whole model, or the adapters under LoRA).
+          siamese: await variableRecords(this.trainable(this.siamese)),
           predictor: await variableRecords(this.predictor.variables()),
         },
         scalars: { g_max: this.drift.maxUpdateNorm },
@@ -228,7 +236,7 @@ export class PopoAlgorithm implements RolloutAlgorithm<PopoMetrics> {
   loadState(state: AlgorithmState): void {
     const { siamese, predictor } = state.tensors;
     if (!siamese) throw new Error('checkpoint has no siamese policy ξ: it was not written by a POPO run');
-    this.siamese.loadStateDict(siamese, 'checkpoint ξ');
+    assignRecords(this.trainable(this.siamese), siamese, 'checkpoint ξ');
     if (predictor) assignRecords(this.predictor.variables(), predictor, 'checkpoint predictor');
     this.updater.loadState(state);
     this.drift.maxUpdateNorm = state.scalars.g_max ?? 0;

@@ -5,6 +5,8 @@ import type { SftMetrics } from '../metrics.js';
 import type { TrainConfig } from '../types.js';
 import {
   allWeights,
+  loraDropoutSeed,
+  partDropoutSeed,
   type AlgorithmState,
   type AlgorithmStep,
   type StepContext,
@@ -28,16 +30,20 @@ export class SftAlgorithm implements SupervisedAlgorithm {
     this.updater = new Updater(new Map(trainable(policy)), config.optimizer);
   }
 
-  async step({ batch }: SupervisedExperience, { lr }: StepContext): Promise<AlgorithmStep<SftMetrics>> {
+  async step({ batch }: SupervisedExperience, { lr, rng }: StepContext): Promise<AlgorithmStep<SftMetrics>> {
     const ranges = microBatchRanges(batch.n, this.config.optimizer.micro_batch_size);
     const tokens = ranges.length > 1 ? batch.completionTokens.reduce((a, b) => a + b, 0) : undefined;
     const policy = this.policy;
+    const dropoutSeed = loraDropoutSeed(policy, rng);
     function* parts() {
-      for (const [start, end] of ranges) {
+      for (const [i, [start, end]] of ranges.entries()) {
         const t = batchTensors(ranges.length > 1 ? sliceBatch(batch, start, end) : batch);
         try {
           yield () => {
-            const out = policy.forward(t.inputIds, { attentionMask: t.attentionMask });
+            const out = policy.forward(t.inputIds, {
+              attentionMask: t.attentionMask,
+              dropoutSeed: partDropoutSeed(dropoutSeed, i),
+            });
             return sftLoss(
               { logits: out.logits, targetIds: t.targetIds, completionMask: t.completionMask },
               tokens,

@@ -1,0 +1,215 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../backend.js';
+import { loadPretrained } from '../model/pretrained.js';
+import { readSafetensors, type TensorRecord } from '../model/safetensors.js';
+import { decodeCheckpoint, exportAdapter, exportPolicy, isLoraCheckpoint } from './checkpoint.js';
+import { resolveConfig } from './config.js';
+import type { GrpoMetrics, PopoMetrics, SftMetrics } from './metrics.js';
+import { writeTinyModelDir } from './tiny-model-dir.js';
+import { train } from './train.js';
+import type { CheckpointBlob, Example, StepMetrics, TrainConfig } from './types.js';
+
+/** Every answer is "1": a few SFT steps make it likely but not certain, so rollout groups mix right and wrong. */
+const ONES: Example[] = Array.from({ length: 16 }, (_, i) => ({
+  id: String(i),
+  problem: `${i}=`,
+  answer: '1',
+  completion: '1',
+}));
+
+const ALL_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+const LORA = { rank: 4, alpha: 8, target_modules: ['q_proj', 'v_proj', 'o_proj', 'down_proj'] };
+
+let baseDir: string;
+let primedDir: string;
+let loraSft: { metrics: StepMetrics[]; checkpoint: CheckpointBlob };
+
+beforeAll(async () => {
+  await initBackend('cpu');
+  const dir = mkdtempSync(join(tmpdir(), 'popo-lora-train-'));
+  baseDir = await writeTinyModelDir(join(dir, 'random'));
+  const sft = (extra: object) =>
+    resolveConfig({
+      algorithm: 'sft',
+      backend: 'cpu',
+      model: { path: baseDir },
+      data: { train: ONES, reward: 'exact' },
+      sft: { batch_size: 8 },
+      checkpoint_every: 0,
+      ...extra,
+    });
+  // Rollouts need positives: the RL runs start from a briefly (fully) fine-tuned policy, as in train.test.ts.
+  const primed = await train(sft({ steps: 40, optimizer: { lr: 0.01 } }));
+  primedDir = join(dir, 'primed');
+  await exportPolicy(primed.final_checkpoint!, primedDir);
+  const metrics: StepMetrics[] = [];
+  const result = await train(
+    sft({
+      steps: 20,
+      optimizer: { lr: 0.03 },
+      lora: { ...LORA, rank: 8, alpha: 16, target_modules: ALL_TARGETS },
+    }),
+    { onStep: (m) => void metrics.push(m) },
+  );
+  loraSft = { metrics, checkpoint: result.final_checkpoint! };
+}, 300_000);
+
+function config(algorithm: 'popo' | 'grpo' | 'sft', extra: object = {}): TrainConfig {
+  return resolveConfig({
+    algorithm,
+    seed: 7,
+    steps: 4,
+    backend: 'cpu',
+    model: { path: primedDir },
+    data: { train: ONES, test: ONES.slice(0, 4), reward: 'exact' },
+    sampling: { group_size: 4, prompts_per_step: 2, max_new_tokens: 3, temperature: 2 },
+    optimizer: { lr: 0.01 },
+    sft: { batch_size: 4 },
+    checkpoint_every: 2,
+    eval: { n: 1, k: 1, temperature: 0, max_examples: 8 },
+    lora: LORA,
+    ...extra,
+  });
+}
+
+async function run(c: TrainConfig, resumeFrom?: CheckpointBlob) {
+  const checkpoints: CheckpointBlob[] = [];
+  const metrics: StepMetrics[] = [];
+  const result = await train(
+    c,
+    { onCheckpoint: (k) => void checkpoints.push(k), onStep: (m) => void metrics.push(m) },
+    { resumeFrom },
+  );
+  return { result, checkpoints, metrics };
+}
+
+const comparable = (m: StepMetrics) => {
+  const { step_seconds: _s, tokens_per_second: _t, ...rest } = m;
+  return rest;
+};
+
+const same = (a: TensorRecord, b: TensorRecord) =>
+  Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).equals(
+    Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength),
+  );
+
+const maxAbsDiff = (a: TensorRecord, b: TensorRecord) =>
+  a.data.reduce((m, x, i) => Math.max(m, Math.abs(x - b.data[i])), 0);
+
+describe('LoRA training', () => {
+  it('SFT with LoRA learns; the checkpoint holds the untouched base and the adapters', async () => {
+    // A random tiny model's frozen head and RMS-normed output bound how far its logits can move, so LoRA alone
+    // plateaus (≈ 4.1 → 3.5 nats here) where full fine-tuning reaches 0; the loss still has to fall.
+    const sft = loraSft.metrics as SftMetrics[];
+    expect(sft.at(-1)!.loss).toBeLessThan(sft[0].loss * 0.9);
+    const c = decodeCheckpoint(loraSft.checkpoint);
+    expect(isLoraCheckpoint(loraSft.checkpoint)).toBe(true);
+    // The stored base is the starting model bit for bit.
+    const model = await loadPretrained(baseDir);
+    const initial = await model.stateDict();
+    model.dispose();
+    expect(c.policy.size).toBe(initial.size);
+    for (const [name, rec] of c.policy) expect(same(rec, initial.get(name)!), name).toBe(true);
+    expect(c.lora!.size).toBe(2 * 7 * 2); // A and B for 7 projections in 2 layers
+    // Optimizer moments exist for the adapters only.
+    expect(c.state.tensors.optimizer!.size).toBe(2 * c.lora!.size);
+  });
+
+  it('POPO with LoRA moves only the adapters; ξ tracks them over the same frozen base', async () => {
+    const { checkpoints, metrics } = await run(config('popo'));
+    const first = decodeCheckpoint(checkpoints[0]);
+    const last = decodeCheckpoint(checkpoints.at(-1)!);
+    // The base is byte-identical from step to step: it never trains.
+    for (const [name, rec] of last.policy) expect(same(rec, first.policy.get(name)!), name).toBe(true);
+    // ξ and the optimizer are over the adapters (and the predictor) only: no second copy of the base.
+    const { siamese, optimizer, predictor } = last.state.tensors;
+    expect([...siamese!.keys()].sort()).toEqual([...last.lora!.keys()].sort());
+    expect(optimizer!.size).toBe(2 * (last.lora!.size + predictor!.size));
+    // B started at zero and moved; ξ's B moved toward θ's but lags it (τ < 1).
+    const b = 'model.layers.0.self_attn.q_proj.lora_B.weight';
+    expect(maxAbsDiff(last.lora!.get(b)!, first.lora!.get(b)!)).toBeGreaterThan(0);
+    expect(maxAbsDiff(siamese!.get(b)!, first.state.tensors.siamese!.get(b)!)).toBeGreaterThan(0);
+    expect(same(siamese!.get(b)!, last.lora!.get(b)!)).toBe(false);
+    const popo = metrics as PopoMetrics[];
+    expect(popo.some((m) => m.grad_norm > 0)).toBe(true);
+    expect(popo.some((m) => m.drift > 0)).toBe(true);
+    for (const m of popo) expect(m.drift).toBeLessThanOrEqual(m.drift_bound * (1 + 1e-4) + 1e-6);
+  }, 300_000);
+
+  it.each([
+    ['popo', 'popo', { lora: { ...LORA, dropout: 0.1 } }],
+    ['grpo with a KL reference', 'grpo', { grpo: { kl_beta: 0.1 } }],
+    ['sft', 'sft', {}],
+  ] as const)(
+    '%s with LoRA resumes exactly',
+    async (_name, algorithm, extra) => {
+      const c = config(algorithm, extra);
+      const full = await run(c);
+      const resumed = await run(
+        c,
+        full.checkpoints.find((k) => k.step === 2)!,
+      );
+      expect(resumed.metrics.map(comparable)).toEqual(full.metrics.slice(2).map(comparable));
+      expect(
+        Buffer.from(resumed.result.final_checkpoint!.bytes).equals(
+          Buffer.from(full.result.final_checkpoint!.bytes),
+        ),
+      ).toBe(true);
+      if (algorithm === 'grpo') {
+        const last = decodeCheckpoint(full.result.final_checkpoint!);
+        // The reference is the base with the adapters off: nothing to store, and θ = base at the first step.
+        expect(last.state.tensors.reference).toBeUndefined();
+        const grpo = full.metrics as GrpoMetrics[];
+        expect(grpo[0].kl).toBe(0);
+        expect(grpo.some((m) => m.kl > 0)).toBe(true);
+      }
+    },
+    300_000,
+  );
+
+  it('a resume refuses a checkpoint that does not match the run’s lora section', async () => {
+    const { checkpoints } = await run(config('sft', { steps: 2 }));
+    const { lora: _l, ...plain } = config('sft', { steps: 2 });
+    await expect(run(plain as TrainConfig, checkpoints[0])).rejects.toThrow(
+      /LoRA adapters but the run has no lora/,
+    );
+  }, 300_000);
+
+  it('leaves no tensors behind (ξ over the shared base, the adapter-free reference pass)', async () => {
+    const before = tf.memory().numTensors;
+    await run(config('popo', { steps: 2 }));
+    await run(config('grpo', { steps: 2, grpo: { kl_beta: 0.1 } }));
+    expect(tf.memory().numTensors).toBe(before);
+  }, 300_000);
+
+  it('exports the adapters in PEFT’s format and the policy merged', async () => {
+    const { result } = await run(config('sft', { steps: 2 }));
+    const dir = mkdtempSync(join(tmpdir(), 'popo-lora-export-'));
+    const files = await exportAdapter(result.final_checkpoint!, join(dir, 'adapter'));
+    expect(files).toEqual(expect.arrayContaining(['adapter_config.json', 'adapter_model.safetensors']));
+    const cfg = JSON.parse(readFileSync(join(dir, 'adapter', 'adapter_config.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(cfg).toMatchObject({
+      peft_type: 'LORA',
+      r: 4,
+      lora_alpha: 8,
+      base_model_name_or_path: primedDir,
+    });
+    const tensors = readSafetensors(readFileSync(join(dir, 'adapter', 'adapter_model.safetensors')));
+    expect([...tensors.keys()]).toContain('base_model.model.model.layers.1.mlp.down_proj.lora_B.weight');
+    await expect(exportAdapter(await fullFineTuneCheckpoint(), join(dir, 'none'))).rejects.toThrow(
+      /holds no LoRA adapters/,
+    );
+  }, 300_000);
+});
+
+async function fullFineTuneCheckpoint(): Promise<CheckpointBlob> {
+  const { lora: _l, ...plain } = config('sft', { steps: 1 });
+  return (await run(plain as TrainConfig)).result.final_checkpoint!;
+}
