@@ -112,6 +112,14 @@ export class LearnerProcess {
     });
     // A spawn failure (no such executable) is followed by 'close'; the message is kept for the crash text.
     this.child.on('error', (err) => this.stderr.push(err.message));
+    // The channel also closes when the child exits; one that closes it and lives on could never answer: end it.
+    this.child.on('disconnect', () => {
+      setTimeout(() => {
+        if (this.exit || this.killed) return;
+        this.stderr.push('(the learner process closed its IPC channel and was ended)');
+        this.child.kill('SIGKILL');
+      }, 2_000).unref();
+    });
     this.exited = new Promise((resolve) => {
       this.child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
         clearTimeout(startTimer);
