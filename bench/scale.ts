@@ -157,7 +157,10 @@ function estimateInput(row: Row, s: Settings): MemoryEstimateInput {
 /** Child: one POPO step of a random model on wasm, measured. */
 async function child(row: Row, s: Settings): Promise<Measured> {
   const info = await initBackend('wasm');
-  const m = await measureRolloutStep(row.model, runConfig(row, s), s.prompt);
+  const t0 = performance.now();
+  const m = await measureRolloutStep(row.model, runConfig(row, s), s.prompt, {
+    onPhase: (p) => process.stderr.write(`    ${((performance.now() - t0) / 1000).toFixed(0)}s: ${p}…\n`),
+  });
   return {
     tensorPeak: m.tensorPeak,
     heapBytes: m.heap,
@@ -234,6 +237,67 @@ async function main(): Promise<void> {
     if (args.json) process.stdout.write(JSON.stringify(r) + '\n');
   }
   if (!args.json) printTable(results, args.s);
+  printGpuNeeds(args.json);
+}
+
+/**
+ * Estimates only: what a GPU worker needs for the full-size shapes, full fine-tuning and with a frozen base (no
+ * trainable weights: the floor for an adapter, whose ξ shares the base).
+ */
+function printGpuNeeds(json: boolean): void {
+  const steps = [
+    { G: 4, B: 1, N: 256 },
+    { G: 8, B: 8, N: 512 },
+  ];
+  const lines: string[][] = [];
+  for (const [name, model] of [
+    ['Qwen2.5-0.5B', QWEN25_05B],
+    ['Qwen2.5-1.5B', QWEN25_15B],
+  ] as const)
+    for (const { G, B, N } of steps)
+      for (const mb of [undefined, 4, 1]) {
+        if (mb === 4 && B === 1) continue;
+        const run = resolveConfig({
+          algorithm: 'popo',
+          model: { builtin: 'tiny-86k' },
+          data: { train: [{ id: '1', problem: '1', answer: '1' }] },
+          sampling: { group_size: G, prompts_per_step: B, max_new_tokens: N },
+          optimizer: { micro_batch_size: mb },
+        });
+        const full = estimateRunMemory({ model, run, promptTokens: 64 });
+        const frozen = estimateRunMemory({
+          model,
+          run,
+          promptTokens: 64,
+          trainableParams: 0,
+          siameseParams: 0,
+          largestTrainableTensor: 0,
+        });
+        const row = {
+          model: name,
+          step: `G ${G} × B ${B}, ${N} new`,
+          micro_batch: mb ?? 'whole batch',
+          resident: full.residentBytes,
+          full: full.peak,
+          frozen_base: frozen.peak,
+        };
+        if (json) process.stdout.write(JSON.stringify({ gpu_estimate: row }) + '\n');
+        lines.push([
+          name,
+          row.step,
+          String(row.micro_batch),
+          fmt(row.resident),
+          `${fmt(row.full)} (${full.peakPhase})`,
+          fmt(row.frozen_base),
+        ]);
+      }
+  if (json) return;
+  process.stdout.write('\nWhat a GPU worker needs (estimates; 64-token prompts):\n');
+  const head = ['model', 'step', 'micro-batch', 'resident', 'peak, full', 'peak, frozen base'];
+  const rows = [head, ...lines];
+  const widths = head.map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  for (const r of rows)
+    process.stdout.write('| ' + r.map((x, c) => x.padEnd(widths[c])).join(' | ') + ' |\n');
 }
 
 function printTable(results: Result[], s: Settings): void {

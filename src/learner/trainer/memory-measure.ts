@@ -36,9 +36,10 @@ export async function measureRolloutStep(
   modelConfig: ModelConfig,
   config: TrainConfig,
   promptTokens: number,
-  seed = 1,
+  { seed = 1, onPhase }: { seed?: number; onPhase?: (phase: string) => void } = {},
 ): Promise<StepMeasurement> {
   const baseHeap = wasmHeapBytes();
+  onPhase?.('random weights');
   const model = CausalLM.create(modelConfig, seed);
   const algorithm = createAlgorithm(config, model);
   if (algorithm.experience !== 'rollout')
@@ -48,6 +49,7 @@ export async function measureRolloutStep(
     const vocab = model.dims.vocab;
     const G = config.sampling.group_size;
     const prompt = Array.from({ length: promptTokens }, () => 3 + rng.int(vocab - 3));
+    onPhase?.(`generating ${G} × ${config.sampling.max_new_tokens} tokens`);
     const t0 = performance.now();
     const gen = await tf.profile(async () => {
       await generateChunked(model, [prompt], {
@@ -70,6 +72,7 @@ export async function measureRolloutStep(
       0,
     );
     const rewards = completions.map((_, i) => (i % 2 === 0 ? 1 : 0));
+    onPhase?.(`${config.algorithm} update`);
     const upd = await tf.profile(async () => {
       await algorithm.step(
         {
