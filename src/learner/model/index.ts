@@ -11,6 +11,15 @@ export { ModelError, type ModelErrorCode } from './errors.js';
 export { roundToBf16 } from './float-formats.js';
 export { KVCache, type LayerKV } from './kv-cache.js';
 export {
+  countLoraParameters,
+  DEFAULT_LORA_TARGETS,
+  LORA_TARGETS,
+  LoraAdapters,
+  type LoraConfig,
+  type LoraTarget,
+} from './lora.js';
+export { peftAdapterConfig, peftStateDict, savePeftAdapter } from './peft.js';
+export {
   hfStateDict,
   loadPretrained,
   readModelConfig,

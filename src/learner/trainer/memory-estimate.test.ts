@@ -177,3 +177,27 @@ describe('the estimate against the wasm heap measured', () => {
     });
   }
 });
+
+describe('under run.lora', () => {
+  it('only the adapters train and ξ copies only them; the GRPO reference is the base itself', () => {
+    const lora = run({ lora: { rank: 16, target_modules: ['q_proj', 'v_proj'] } });
+    const e = estimateRunMemory({ model: QWEN25_05B, run: lora, promptTokens: 64 });
+    // PEFT's count for Qwen2.5-0.5B, r = 16 on q_proj and v_proj: 24 · 16 · ((896 + 896) + (896 + 128)).
+    const adapters = 1_081_344;
+    expect(e.parameters).toBe(494_032_768 + adapters);
+    const part = (name: RegExp) => e.resident.find((p) => name.test(p.name))?.bytes;
+    expect(part(/ξ/)).toBe(adapters * 4);
+    expect(part(/moments/)).toBe(2 * e.trainable * 4);
+    expect(e.trainable - adapters).toBeLessThan(2_000_000); // the predictor head, not the model
+    const full = estimateRunMemory({ model: QWEN25_05B, run: run(), promptTokens: 64 });
+    expect(e.peak).toBeLessThan(full.peak - 8 * GiB);
+    const grpo = (extra: object) =>
+      estimateRunMemory({
+        model: QWEN25_05B,
+        run: run({ algorithm: 'grpo', grpo: { kl_beta: 0.04 }, ...extra }),
+        promptTokens: 64,
+      }).resident.some((p) => /reference/.test(p.name));
+    expect(grpo({})).toBe(true);
+    expect(grpo({ lora: {} })).toBe(false);
+  });
+});

@@ -1,4 +1,5 @@
 import { countParameters, resolveConfig, type ModelConfig, type ResolvedConfig } from '../model/config.js';
+import { countLoraParameters } from '../model/lora-config.js';
 import { forwardBytes, generationBytes, kvCacheBytes, logitsBytes } from '../model/memory-plan.js';
 import type { ConfigIssue } from './config.js';
 import type { TrainConfig } from './types.js';
@@ -36,7 +37,7 @@ const SLACK_BYTES = 96 * 2 ** 20;
 
 export type RunForEstimate = Pick<
   TrainConfig,
-  'algorithm' | 'sampling' | 'optimizer' | 'popo' | 'grpo' | 'sft'
+  'algorithm' | 'sampling' | 'optimizer' | 'popo' | 'grpo' | 'sft' | 'lora'
 >;
 
 export interface MemoryEstimateInput {
@@ -46,11 +47,14 @@ export interface MemoryEstimateInput {
   promptTokens: number;
   /** SFT: upper bound of a target's tokens; default sampling.max_new_tokens. */
   targetTokens?: number;
-  /** Parameters the optimizer updates (and keeps moments and gradients for); default every parameter. */
+  /**
+   * Parameters the optimizer updates (and keeps moments and gradients for); default every parameter, or the
+   * adapters under run.lora.
+   */
   trainableParams?: number;
   /** Largest single trainable tensor (AdamW's temporaries); default the largest weight of the model. */
   largestTrainableTensor?: number;
-  /** Parameters of POPO's siamese copy ξ; default every parameter (the policy is cloned). */
+  /** Parameters of POPO's siamese copy ξ; default every parameter (the policy is cloned), the adapters under LoRA. */
   siameseParams?: number;
 }
 
@@ -98,8 +102,10 @@ export function microBatchRows(run: RunForEstimate): { rows: number; batch: numb
 export function estimateRunMemory(input: MemoryEstimateInput, limit?: number): MemoryEstimate {
   const { run } = input;
   const d = resolveConfig(input.model);
-  const P = countParameters(input.model);
-  const T = input.trainableParams ?? P;
+  // Under LoRA θ is the base plus its adapters; only the adapters train, and ξ copies only them (docs/lora.md).
+  const adapters = run.lora ? countLoraParameters(input.model, run.lora) : 0;
+  const P = countParameters(input.model) + adapters;
+  const T = input.trainableParams ?? (run.lora ? adapters : P);
   const G = run.sampling.group_size;
   const rollout = run.algorithm !== 'sft';
   const newTokens = rollout
@@ -114,10 +120,14 @@ export function estimateRunMemory(input: MemoryEstimateInput, limit?: number): M
   const trainable = T + predictorParams;
   const resident: MemoryPart[] = [{ name: 'parameters θ', bytes: P * F32 }];
   if (run.algorithm === 'popo') {
-    resident.push({ name: 'siamese ξ (EMA copy)', bytes: (input.siameseParams ?? P) * F32 });
+    resident.push({
+      name: 'siamese ξ (EMA copy)',
+      bytes: (input.siameseParams ?? (run.lora ? adapters : P)) * F32,
+    });
     resident.push({ name: 'predictor h_φ', bytes: predictorParams * F32 });
   }
-  if (run.algorithm === 'grpo' && run.grpo.kl_beta > 0)
+  // Under LoRA the reference is the base with the adapters off: no copy.
+  if (run.algorithm === 'grpo' && run.grpo.kl_beta > 0 && !run.lora)
     resident.push({ name: 'GRPO reference', bytes: P * F32 });
   resident.push({ name: 'AdamW moments m, v', bytes: 2 * trainable * F32 });
   const residentBytes = sum(resident) + SLACK_BYTES;
