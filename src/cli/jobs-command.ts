@@ -15,6 +15,7 @@ import {
   parseGate,
   type QualityGate,
 } from '../../client/sdk/index.js';
+import { parseRowLine } from '../learner/data/examples.js';
 import { DEFAULT_URL, resolveConnection, UsageError } from './connection.js';
 import { readRunDocument } from './load-config.js';
 import { StepProgress, type ProgressPoint } from './progress.js';
@@ -87,7 +88,13 @@ export async function toJobRequest(
   const data = doc.data as Record<string, unknown> | undefined;
   if (!data || typeof data !== 'object' || (!('train_file' in data) && !('test_file' in data)))
     return doc as CreateJobRequest;
-  const { train_file, test_file, ...rest } = data;
+  const { train_file, test_file, problem_field, answer_field, ...rest } = data;
+  // Rows go up in the service's shape (problem, answer): the files' own field names are this document's business.
+  const fields = {
+    problem: typeof problem_field === 'string' ? problem_field : undefined,
+    answer: typeof answer_field === 'string' ? answer_field : undefined,
+  };
+  const mapped = fields.problem !== undefined || fields.answer !== undefined;
   if (typeof train_file !== 'string')
     throw new UsageError(
       'data.train_file: the service needs the training rows (test_file alone is not a dataset)',
@@ -107,8 +114,26 @@ export async function toJobRequest(
         `data.${split ? 'test' : 'train'}_file: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
       );
     }
-    for (const line of text.split('\n'))
-      if (line.trim()) lines.push(split ? JSON.stringify({ ...(JSON.parse(line) as object), split }) : line);
+    text.split('\n').forEach((line, i) => {
+      if (!line.trim()) return;
+      if (!mapped) {
+        lines.push(split ? JSON.stringify({ ...(JSON.parse(line) as object), split }) : line);
+        return;
+      }
+      const { row, errors } = parseRowLine(line, i + 1, fields);
+      if (!row)
+        throw new UsageError(
+          `data.${split ? 'test' : 'train'}_file: ${path} ${errors.map((e) => `${e.field}: ${e.reason}`).join('; ')}`,
+        );
+      lines.push(
+        JSON.stringify({
+          ...row.extra,
+          problem: row.problem,
+          answer: row.answer,
+          ...(split ? { split } : {}),
+        }),
+      );
+    });
   }
   const dataset = await client.datasets.upload({
     name: basename(train_file),

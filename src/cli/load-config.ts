@@ -37,18 +37,19 @@ export type LocalRun = ReturnType<typeof localRunSchema.parse>;
  * become examples through the one row mapping (rows with split "test" and every row of test_file are held out).
  */
 export function trainConfigOf(doc: LocalRun, baseDir: string): TrainConfig {
-  const { train_file, test_file, ...data } = doc.data;
+  const { train_file, test_file, problem_field, answer_field, ...data } = doc.data;
+  const fields = { problem: problem_field, answer: answer_field };
   const examples = {
     train: [] as TrainConfig['data']['train'] & object,
     test: [] as TrainConfig['data']['train'] & object,
   };
   if (train_file) {
-    const rows = readExamplesJsonl(resolve(baseDir, train_file));
+    const rows = readExamplesJsonl(resolve(baseDir, train_file), fields);
     examples.train.push(...rows.train);
     examples.test.push(...rows.test);
   }
   if (test_file) {
-    const rows = readExamplesJsonl(resolve(baseDir, test_file));
+    const rows = readExamplesJsonl(resolve(baseDir, test_file), fields);
     examples.test.push(...rows.train, ...rows.test);
   }
   if (train_file && !examples.train.length)

@@ -782,3 +782,81 @@ describe('queue outage', () => {
     }
   });
 });
+
+describe('prompts that do not fit the model, counted at creation', () => {
+  // tiny-1m: 1024 positions, one token per character plus BOS. With 100 new tokens a prompt may hold 924 tokens.
+  const long = 'x'.repeat(1000);
+  const fits = 'y'.repeat(900); // 901 tokens as it is; over the limit once a template wraps it
+  let datasetId: string;
+  beforeAll(async () => {
+    const rows = [
+      { problem: long, answer: '1' },
+      { problem: long, answer: '1', id: 'long-2' },
+      { problem: fits, answer: '1' },
+      { problem: '1+1', answer: '2' },
+      { problem: long, answer: '1', split: 'test', id: 'held-1' },
+    ];
+    const res = await api.request('POST', '/v1/datasets?name=long', {
+      token: a.token,
+      body: rows.map((r) => JSON.stringify(r)).join('\n'),
+      headers: ndjson,
+    });
+    datasetId = res.body.id;
+  });
+  const create = (patch: Record<string, unknown>) =>
+    api.request('POST', '/v1/jobs', {
+      token: a.token,
+      json: {
+        algorithm: 'popo',
+        model: { builtin: 'tiny-1m' },
+        data: { dataset_id: datasetId, ...((patch.data as object) ?? {}) },
+        sampling: { max_new_tokens: 100 },
+        ...Object.fromEntries(Object.entries(patch).filter(([k]) => k !== 'data')),
+      },
+    });
+
+  it('answers 400 naming data.overlong with the count, per split, before anything is written', async () => {
+    const before = await db.query<{ n: string }>('SELECT count(*) AS n FROM jobs');
+    const res = await create({});
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('validation_failed');
+    const details = res.body.error.details as { field: string; reason: string }[];
+    expect(details.map((d) => d.field)).toEqual(['data.overlong', 'data.overlong']);
+    expect(details[0].reason).toMatch(
+      /^training data: 2 of 4 prompts are longer than 924 tokens \(max_position_embeddings 1024 − max_new_tokens 100; longest 1001, e\.g\. "1", "long-2"\): set data\.overlong to skip or truncate_left/,
+    );
+    expect(details[1].reason).toMatch(/^held-out data: 1 of 1 prompts are longer than 924 tokens.*"held-1"/);
+    const after = await db.query<{ n: string }>('SELECT count(*) AS n FROM jobs');
+    expect(after[0].n).toBe(before[0].n);
+  });
+
+  it('counts the prompt as the template renders it, and the eval against its own max_new_tokens', async () => {
+    const wrapped = await create({ data: { prompt_template: 'simple' } });
+    expect(wrapped.status).toBe(400);
+    expect(wrapped.body.error.details[0].reason).toMatch(/^training data: 3 of 4 prompts/);
+    // A shorter eval completion makes room for the held-out row; the training rows still do not fit.
+    const evalShort = await create({ eval: { max_new_tokens: 20 } });
+    expect(evalShort.body.error.details).toEqual([
+      expect.objectContaining({
+        field: 'data.overlong',
+        reason: expect.stringMatching(/^training data: 2 of 4/),
+      }),
+    ]);
+  });
+
+  it('accepts the same rows when data.overlong says to skip or cut them', async () => {
+    for (const overlong of ['skip', 'truncate_left']) {
+      const res = await create({ data: { overlong } });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+    }
+  });
+
+  it('refuses an HTTP reward grader the workers may not reach, naming its field', async () => {
+    const res = await create({
+      data: { overlong: 'skip' },
+      rewards: [{ type: 'math' }, { type: 'http', url: 'http://127.0.0.1:9/grade' }],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual([expect.objectContaining({ field: 'rewards.1.url' })]);
+  });
+});

@@ -22,38 +22,61 @@ export interface RowIssue {
   reason: string;
 }
 
+/**
+ * Which fields of a row hold the problem and the answer (data.problem_field / data.answer_field): GSM8K's
+ * `question`, OlympiadBench's `final_answer`. The named fields are read as `problem` and `answer`; every other field
+ * (the usual `problem` / `answer` too, when they are not the ones named) is kept with the row.
+ */
+export interface RowFields {
+  problem?: string;
+  answer?: string;
+}
+
 /** Validates one JSONL line into a row; every problem of the line is reported, named `line N[.field]`. */
-export function parseRowLine(text: string, lineNo: number): { row?: DatasetRow; errors: RowIssue[] } {
+export function parseRowLine(
+  text: string,
+  lineNo: number,
+  fields: RowFields = {},
+): { row?: DatasetRow; errors: RowIssue[] } {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
     return { errors: [{ field: `line ${lineNo}`, reason: `is not valid JSON (${(e as Error).message})` }] };
   }
-  return rowOf(value, lineNo);
+  return rowOf(value, lineNo, fields);
 }
 
 /** The row rules on a parsed line (the service parses and screens the JSON itself before calling this). */
-export function rowOf(value: unknown, lineNo: number): { row?: DatasetRow; errors: RowIssue[] } {
+export function rowOf(
+  value: unknown,
+  lineNo: number,
+  fields: RowFields = {},
+): { row?: DatasetRow; errors: RowIssue[] } {
   const at = (field?: string) => (field ? `line ${lineNo}.${field}` : `line ${lineNo}`);
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     return { errors: [{ field: at(), reason: 'must be a JSON object' }] };
 
-  const { problem, answer, ...rest } = value as Record<string, unknown>;
+  const { problem, answer, rest } = pickFields(value as Record<string, unknown>, fields);
+  const problemField = fields.problem ?? 'problem';
+  const answerField = fields.answer ?? 'answer';
   const errors: RowIssue[] = [];
   if (typeof problem !== 'string' || problem.trim() === '')
     errors.push({
-      field: at('problem'),
+      field: at(problemField),
       reason: problem === undefined ? 'is required' : 'must be a non-empty string',
     });
 
-  let answerText: string | undefined;
-  if (typeof answer === 'number' && Number.isFinite(answer)) answerText = String(answer);
-  else if (typeof answer === 'string' && answer.trim() !== '') answerText = answer;
+  const answerText = answerTextOf(answer);
   if (answerText === undefined)
     errors.push({
-      field: at('answer'),
-      reason: answer === undefined ? 'is required' : 'must be a non-empty string or a finite number',
+      field: at(answerField),
+      reason:
+        answer === undefined
+          ? 'is required'
+          : Array.isArray(answer)
+            ? 'must be a non-empty list of non-empty strings or finite numbers'
+            : 'must be a non-empty string or a finite number',
     });
 
   if ('completion' in rest && typeof rest.completion !== 'string')
@@ -66,6 +89,36 @@ export function rowOf(value: unknown, lineNo: number): { row?: DatasetRow; error
 
   if (errors.length > 0) return { errors };
   return { row: { problem: problem as string, answer: answerText as string, extra }, errors };
+}
+
+/** Reads the named problem / answer fields; the rest of the row (the unnamed defaults included) stays with it. */
+function pickFields(
+  value: Record<string, unknown>,
+  fields: RowFields,
+): { problem: unknown; answer: unknown; rest: Record<string, unknown> } {
+  const rest = { ...value };
+  const take = (name: string) => {
+    const v = rest[name];
+    delete rest[name];
+    return v;
+  };
+  const problem = take(fields.problem ?? 'problem');
+  const answer = take(fields.answer ?? 'answer');
+  return { problem, answer, rest };
+}
+
+/**
+ * A string, a finite number (its decimal text) or a non-empty list of them: one element is the answer, several are
+ * one answer of comma-separated parts (the authors' loader does the same with OlympiadBench's final_answer).
+ */
+function answerTextOf(answer: unknown): string | undefined {
+  if (typeof answer === 'number' && Number.isFinite(answer)) return String(answer);
+  if (typeof answer === 'string' && answer.trim() !== '') return answer;
+  if (Array.isArray(answer) && answer.length > 0) {
+    const parts = answer.map((a) => (Array.isArray(a) ? undefined : answerTextOf(a)));
+    if (parts.every((p): p is string => p !== undefined)) return parts.join(', ');
+  }
+  return undefined;
 }
 
 /** A valid row → its example and split; `position` is the row's 1-based position among the rows. */
@@ -99,12 +152,15 @@ export class JsonlError extends Error {
 }
 
 /** A whole JSONL text (blank lines skipped) → examples by split; throws JsonlError naming every bad line. */
-export function parseExamplesJsonl(text: string): { train: Example[]; test: Example[] } {
+export function parseExamplesJsonl(
+  text: string,
+  fields: RowFields = {},
+): { train: Example[]; test: Example[] } {
   const rows: DatasetRow[] = [];
   const errors: RowIssue[] = [];
   text.split('\n').forEach((line, i) => {
     if (!line.trim()) return;
-    const { row, errors: lineErrors } = parseRowLine(line, i + 1);
+    const { row, errors: lineErrors } = parseRowLine(line, i + 1, fields);
     if (row) rows.push(row);
     errors.push(...lineErrors);
   });

@@ -1,8 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promptFormat, type PromptTemplateName } from '../data/prompt-template.js';
+import { countOverlong, OverlongError, type OverlongCount } from '../data/prompt.js';
 import { BUILTIN_MODELS, type ModelConfig } from '../model/config.js';
 import { getTask } from '../tasks/index.js';
+import { CharTokenizer } from '../tokenizer/char-tokenizer.js';
+import { loadTokenizer } from '../tokenizer/load-tokenizer.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { ConfigIssue } from './config.js';
+import type { Example } from './types.js';
 
 /** What a run needs to know about its model before loading it: the context size and how prompts are counted. */
 export interface ModelContext {
@@ -34,25 +40,90 @@ export function modelContext(model: { builtin?: string; path?: string }): ModelC
  * alone must still fit.
  */
 export function contextIssues(
-  run: { sampling: { max_new_tokens: number }; data: { overlong: string } },
+  run: {
+    sampling: { max_new_tokens: number };
+    eval?: { max_new_tokens?: number };
+    data: { overlong: string };
+  },
   model: ModelContext,
   longestProblemChars: number,
 ): ConfigIssue[] {
-  const newTokens = run.sampling.max_new_tokens;
-  const prompt = model.charTokens && run.data.overlong === 'error' ? longestProblemChars + 1 : 1;
-  if (prompt + newTokens <= model.maxPositions) return [];
-  const what =
-    prompt > 1
-      ? `the longest prompt (${prompt} tokens) + max_new_tokens (${newTokens})`
-      : `max_new_tokens (${newTokens}) + 1`;
-  return [
-    {
-      field: 'sampling.max_new_tokens',
+  const issues: ConfigIssue[] = [];
+  for (const [field, newTokens] of [
+    ['sampling.max_new_tokens', run.sampling.max_new_tokens],
+    ['eval.max_new_tokens', run.eval?.max_new_tokens],
+  ] as const) {
+    if (newTokens === undefined) continue;
+    const prompt = model.charTokens && run.data.overlong === 'error' ? longestProblemChars + 1 : 1;
+    if (prompt + newTokens <= model.maxPositions) continue;
+    const what =
+      prompt > 1
+        ? `the longest prompt (${prompt} tokens) + max_new_tokens (${newTokens})`
+        : `max_new_tokens (${newTokens}) + 1`;
+    issues.push({
+      field,
       reason: `${what} exceeds the model's max_position_embeddings (${model.maxPositions})${
         prompt > 1 ? '; lower it, shorten the problems or set data.overlong to skip or truncate_left' : ''
       }`,
-    },
-  ];
+    });
+  }
+  return issues;
+}
+
+/**
+ * The tokenizer a model speaks, without loading its weights: the character tokenizer of the built-in models, a
+ * directory's tokenizer.json (or the char marker of an exported built-in). Undefined when there is none to read.
+ */
+export function modelTokenizer(model: { builtin?: string; path?: string }): Tokenizer | undefined {
+  if (model.builtin) return BUILTIN_MODELS[model.builtin] ? new CharTokenizer() : undefined;
+  if (!model.path) return undefined;
+  try {
+    if (existsSync(join(model.path, 'tokenizer.json'))) return loadTokenizer(model.path);
+    const cfg = JSON.parse(readFileSync(join(model.path, 'tokenizer_config.json'), 'utf8')) as {
+      popo_tokenizer?: string;
+    };
+    return cfg.popo_tokenizer ? loadTokenizer(cfg.popo_tokenizer) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What overlongIssues reads of a run. */
+export interface PromptRun {
+  algorithm: string;
+  sampling: { max_new_tokens: number };
+  eval: { max_new_tokens?: number };
+  data: { overlong: string; prompt_template: PromptTemplateName };
+}
+
+/**
+ * Counts, exactly as the trainer will, the prompts (under the run's template) that leave no room for the
+ * completion: training rows against sampling.max_new_tokens (RL only: SFT does not sample them), held-out rows
+ * against the eval's limit. With data.overlong = error a run that has any is certain to fail when it starts, so it
+ * is refused now, naming data.overlong with the counts. Limits that leave no room at all are contextIssues'.
+ */
+export function overlongIssues(
+  run: PromptRun,
+  maxPositions: number,
+  tokenizer: Tokenizer,
+  rows: { train: Pick<Example, 'id' | 'problem'>[]; test: Pick<Example, 'id' | 'problem'>[] },
+): ConfigIssue[] {
+  if (run.data.overlong !== 'error') return [];
+  const render = promptFormat(run.data.prompt_template, tokenizer).render;
+  const evalTokens = run.eval.max_new_tokens ?? run.sampling.max_new_tokens;
+  const counts: { what: string; c: OverlongCount }[] = [];
+  for (const [what, examples, newTokens] of [
+    ['training', run.algorithm === 'sft' ? [] : rows.train, run.sampling.max_new_tokens],
+    ['held-out', rows.test, evalTokens],
+  ] as const) {
+    if (!examples.length || maxPositions - newTokens < 1) continue;
+    const c = countOverlong(examples as Example[], tokenizer, render, maxPositions, newTokens);
+    if (c.count) counts.push({ what, c });
+  }
+  return counts.map(({ what, c }) => ({
+    field: 'data.overlong',
+    reason: `${what} data: ${new OverlongError(c).reason}`,
+  }));
 }
 
 /** The longest problem and target (completion, else answer) texts the task will generate for this run. */

@@ -283,6 +283,14 @@ export const DATA_SOURCES = {
     test_file: text(
       'JSONL held-out set, relative to this file (rows with split "test" count too).',
     ).optional(),
+    problem_field: text(
+      'The field of a data file row that holds the problem (e.g. GSM8K `question`); default `problem`.',
+      200,
+    ).optional(),
+    answer_field: text(
+      'The field that holds the reference answer (e.g. OlympiadBench `final_answer`, a list); default `answer`.',
+      200,
+    ).optional(),
   },
   /** The service: an uploaded dataset. */
   service: {
@@ -299,6 +307,9 @@ export const DATA_SOURCE_KEYS = [
   ...new Set(Object.values(DATA_SOURCES).flatMap((s) => Object.keys(s))),
 ] as readonly string[];
 
+/** Data keys that go with a source but are not one: a held-out set, and how the files' rows are read. */
+const NOT_A_SOURCE = ['test', 'test_file', 'problem_field', 'answer_field'];
+
 const DEFAULT_MODEL = { builtin: 'tiny-1m' };
 const DEFAULT_DATA = { task: { name: 'add', difficulty: 2 } };
 
@@ -312,7 +323,7 @@ function checkRun(run: RunShape, ctx: Ctx): void {
   if (modelKeys.length !== 1)
     issue(['model'], `must name exactly one of ${Object.keys(run.modelShape).join(' or ')}`);
   const sources = Object.keys(run.data).filter(
-    (k) => DATA_SOURCE_KEYS.includes(k) && run.data[k] !== undefined && k !== 'test' && k !== 'test_file',
+    (k) => DATA_SOURCE_KEYS.includes(k) && run.data[k] !== undefined && !NOT_A_SOURCE.includes(k),
   );
   if (sources.length === 0) issue(['data'], `must name a data source: ${run.sourceKeys.join(' or ')}`);
   else if (sources.length > 1) issue(['data'], `must name one data source, got ${sources.join(' and ')}`);
@@ -403,7 +414,7 @@ export function runDocument<
         {
           ...(run as unknown as RunShape),
           modelShape: modelRef,
-          sourceKeys: Object.keys(dataSource).filter((k) => k !== 'test' && k !== 'test_file'),
+          sourceKeys: Object.keys(dataSource).filter((k) => !NOT_A_SOURCE.includes(k)),
         },
         ctx,
       ),

@@ -9,11 +9,15 @@ import { Dataset, DatasetRow, Model, type Job, type JsonObject } from '../../dat
 import { CheckpointRepository } from '../../repositories/checkpoint.repository.js';
 import { JobRepository } from '../../repositories/job.repository.js';
 import { stepBudget } from '../../learner/trainer/compute-budget.js';
+import { getTask } from '../../learner/tasks/index.js';
+import { examplesOfRows } from '../../learner/data/examples.js';
 import {
   contextIssues,
   longestTaskTexts,
   modelConfigOf,
   modelContext,
+  modelTokenizer,
+  overlongIssues,
 } from '../../learner/trainer/context-check.js';
 import { runMemoryIssues } from '../../learner/trainer/memory-check.js';
 import { DATA_SOURCE_KEYS } from '../../learner/trainer/run-spec.js';
@@ -116,17 +120,30 @@ export class JobRequestResolver {
       modelPath = model?.path;
     }
     let longest = { problem: 0, target: 0 };
+    let rows: PromptRows = { train: [], test: [] };
     if (run.data.dataset_id !== undefined) {
       if (
         !(await this.db.getRepository(Dataset).existsBy({ id: run.data.dataset_id, project_id: projectId }))
       )
         fail('data.dataset_id', 'no such dataset in this project');
-      else longest = await this.longestDatasetTexts(run.data.dataset_id);
-    } else if (run.data.task) longest = longestTaskTexts(run.data.task, run.seed);
+      else {
+        longest = await this.longestDatasetTexts(run.data.dataset_id);
+        rows = await this.datasetPrompts(run.data.dataset_id);
+      }
+    } else if (run.data.task) {
+      longest = longestTaskTexts(run.data.task, run.seed);
+      rows = taskPrompts(run.data.task, run.seed);
+    }
 
     const modelRef = run.model.builtin ? { builtin: run.model.builtin } : { path: modelPath };
     const context = modelContext(modelRef);
-    if (context) errors.push(...contextIssues(run, context, longest.problem));
+    const tokenizer = context ? cachedTokenizer(modelRef) : undefined;
+    if (context && tokenizer) {
+      // The prompts are counted in the model's own tokens, under the run's template, as the trainer will.
+      const bare = contextIssues(run, { ...context, charTokens: false }, 0);
+      errors.push(...bare);
+      if (!bare.length) errors.push(...overlongIssues(run, context.maxPositions, tokenizer, rows));
+    } else if (context) errors.push(...contextIssues(run, context, longest.problem));
     // A character is at most one token for every tokenizer here, so the longest problem bounds the prompt.
     const budget = stepBudget(
       run,
@@ -226,4 +243,40 @@ export class JobRequestResolver {
       .getRawMany<{ problem: number | string; target: number | string }>();
     return { problem: Number(row?.problem ?? 0), target: Number(row?.target ?? 0) };
   }
+
+  /** A dataset's problems by split, with the ids the trainer gives them (the row mapping's). */
+  private async datasetPrompts(datasetId: string): Promise<PromptRows> {
+    const raw = await this.db
+      .getRepository(DatasetRow)
+      .createQueryBuilder('r')
+      .select(['r.idx AS idx', 'r.problem AS problem', 'r.extra AS extra'])
+      .where('r.dataset_id = :datasetId', { datasetId })
+      .orderBy('r.idx')
+      .getRawMany<{ problem: string; extra: Record<string, unknown> | null }>();
+    const { train, test } = examplesOfRows(
+      raw.map((r) => ({ problem: r.problem, answer: '', extra: r.extra })),
+    );
+    return { train, test };
+  }
+}
+
+type PromptRows = Parameters<typeof overlongIssues>[3];
+
+/** The problems the task will generate for this run, as the trainer generates them. */
+function taskPrompts(task: Task, seed: number): PromptRows {
+  const t = getTask(task.name);
+  const gen = (split: 'train' | 'test', n: number) =>
+    t.generate({ split, n, seed, difficulty: task.difficulty });
+  return { train: gen('train', task.n_train), test: gen('test', task.n_test) };
+}
+
+/** Tokenizers of registered models are read once per directory (a tokenizer.json can be megabytes). */
+const tokenizers = new Map<string, ReturnType<typeof modelTokenizer>>();
+function cachedTokenizer(model: { builtin?: string; path?: string }) {
+  const key = model.builtin ? `builtin:${model.builtin}` : `path:${model.path}`;
+  if (!tokenizers.has(key)) {
+    if (tokenizers.size >= 16) tokenizers.delete(tokenizers.keys().next().value!);
+    tokenizers.set(key, modelTokenizer(model));
+  }
+  return tokenizers.get(key);
 }
