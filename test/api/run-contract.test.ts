@@ -27,7 +27,13 @@ function leaves(schema: Schema, prefix = ''): Map<string, Record<string, unknown
   return out;
 }
 
-const CLI_ONLY = ['model.path', 'data.train_file', 'data.test_file'];
+const CLI_ONLY = [
+  'model.path',
+  'data.train_file',
+  'data.test_file',
+  'data.problem_field',
+  'data.answer_field',
+];
 const API_ONLY = ['model.id', 'data.dataset_id'];
 const serviceOnly = (path: string) => SERVICE_ONLY_FIELDS.some((f) => path === f || path.startsWith(`${f}.`));
 
