@@ -201,6 +201,64 @@ describe('checkpoints', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("serves a LoRA run's adapters as a PEFT archive and its policy merged; /adapter of a full run is a 409", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'popo-ckpt-lora-'));
+    const modelDir = await writeTinyModelDir(join(dir, 'base'));
+    const sft = (lora?: object) =>
+      train(
+        resolveConfig({
+          algorithm: 'sft',
+          steps: 1,
+          backend: 'cpu',
+          model: { path: modelDir },
+          data: { task: { name: 'add', difficulty: 1, n_train: 20, n_test: 2 } },
+          sft: { batch_size: 2 },
+          optimizer: { lr: 0.05 },
+          ...(lora ? { lora } : {}),
+        }),
+      );
+    const withLora = (await sft({ rank: 2, target_modules: ['q_proj', 'down_proj'] })).final_checkpoint!;
+    const full = (await sft()).final_checkpoint!;
+    await store.save(jobId, { ...withLora, step: 3 });
+    await store.save(jobId, { ...full, step: 4 });
+    const fetchTar = async (path: string) => {
+      const res = await fetch(`${api.baseUrl}/v1/jobs/${jobId}/checkpoints/${path}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      if (res.status !== 200)
+        return { status: res.status, body: (await res.json()) as { error: { code: string } } };
+      const out = mkdtempSync(join(dir, 'out-'));
+      await pipeline(Readable.fromWeb(res.body as never), tar.extract({ cwd: out }));
+      return { status: 200, out, files: readdirSync(out).sort() };
+    };
+    const adapter = await fetchTar('3/adapter');
+    expect(adapter.files).toEqual([
+      'adapter_config.json',
+      'adapter_model.safetensors',
+      'tokenizer_config.json',
+    ]);
+    const merged = await fetchTar('3/model');
+    expect(merged.files).toEqual(['config.json', 'model.safetensors', 'tokenizer_config.json']);
+    // The merged model differs from the base exactly where adapters sat.
+    const base = await (await loadPretrained(modelDir)).stateDict();
+    const model = await loadPretrained(merged.out!);
+    const state = await model.stateDict();
+    model.dispose();
+    const changed = [...state]
+      .filter(([n, r]) => r.data.some((x, i) => x !== base.get(n)!.data[i]))
+      .map(([n]) => n);
+    expect(changed.sort()).toEqual([
+      'model.layers.0.mlp.down_proj.weight',
+      'model.layers.0.self_attn.q_proj.weight',
+      'model.layers.1.mlp.down_proj.weight',
+      'model.layers.1.self_attn.q_proj.weight',
+    ]);
+    const refused = await fetchTar('4/adapter');
+    expect(refused.status).toBe(409);
+    expect(refused.body!.error.code).toBe('checkpoint_not_lora');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('replaces a checkpoint saved again for the same step', async () => {
     const a = new TextEncoder().encode('first');
     const b = new TextEncoder().encode('second version');
