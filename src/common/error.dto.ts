@@ -12,7 +12,8 @@ export class ErrorInfoDto {
     description:
       'validation_failed, malformed_json, unauthorized, forbidden, not_found, conflict, invalid_state, ' +
       'idempotency_key_reused, dataset_in_use, model_in_use, model_exists, payload_too_large, ' +
-      'unsupported_media_type, rate_limited, checkpoint_corrupt, queue_unavailable, internal_error',
+      'unsupported_media_type, rate_limited, checkpoint_corrupt, internal_error, database_unavailable and ' +
+      'service_unavailable (503 with Retry-After: a dependency is down; retry later)',
   })
   code: string;
   @ApiProperty() message: string;

@@ -143,6 +143,9 @@ describe('Postgres faults under a running job', () => {
       id,
     ]);
     expect(failures).toEqual([]);
+    // Retried inside the step: the run was never handed back (that would be a second attempt).
+    const [{ attempts }] = await query<{ attempts: number }>('SELECT attempts FROM jobs WHERE id = $1', [id]);
+    expect(attempts).toBe(1);
     console.log(`[faults] pg_ctl restart: database down ${down} ms; job succeeded with every step once`);
   });
 
