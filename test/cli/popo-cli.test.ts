@@ -77,6 +77,26 @@ describe('popo CLI', () => {
     expect(readFileSync(join(out, 'curve.html'), 'utf8')).toContain('<svg');
   });
 
+  it('train with --set lora.rank writes the merged model to final/ and the PEFT adapter to final-adapter/', () => {
+    const out = join(dir, 'run-lora');
+    const r = popo('train', '-c', cfg, '-o', out, '--quiet', '--set', 'steps=2', '--set', 'lora.rank=2');
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(join(out, 'final')).sort()).toEqual([
+      'config.json',
+      'model.safetensors',
+      'tokenizer_config.json',
+    ]);
+    expect(readdirSync(join(out, 'final-adapter')).sort()).toEqual([
+      'adapter_config.json',
+      'adapter_model.safetensors',
+      'tokenizer_config.json',
+    ]);
+    const adapter = JSON.parse(
+      readFileSync(join(out, 'final-adapter', 'adapter_config.json'), 'utf8'),
+    ) as object;
+    expect(adapter).toMatchObject({ peft_type: 'LORA', r: 2, target_modules: ['q_proj', 'v_proj'] });
+  });
+
   it('--resume continues from a checkpoint: each step once, the same numbers as the uninterrupted run', () => {
     const out = join(dir, 'run');
     const before = lines(join(out, 'metrics.jsonl'));
