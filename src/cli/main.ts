@@ -40,6 +40,10 @@ for (const algorithm of ['train', 'sft'] as const) {
       'start from this model directory (e.g. an earlier run`s final/) instead of the document`s model',
     )
     .option('--quiet', 'no progress bar')
+    .option(
+      '--check',
+      'validate the document, its data files and (when the model is here) its prompts against the model; no training',
+    )
     .addOption(backendOption)
     .action(async (opts) => {
       process.exitCode = await runTrain({ ...opts, forceAlgorithm: algorithm === 'sft' ? 'sft' : undefined });

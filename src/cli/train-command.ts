@@ -3,6 +3,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OutboundPolicy } from '../common/ssrf-guard.js';
 import { ConfigError } from '../learner/trainer/config.js';
+import {
+  contextIssues,
+  modelContext,
+  modelTokenizer,
+  overlongIssues,
+} from '../learner/trainer/context-check.js';
 import { FieldError } from '../learner/field-error.js';
 import { CheckpointError, exportAdapter, exportPolicy } from '../learner/trainer/checkpoint.js';
 import { train } from '../learner/trainer/train.js';
@@ -21,6 +27,8 @@ export interface TrainCommandOptions {
   forceAlgorithm?: 'sft';
   /** Start from this model directory (e.g. an earlier run's final/) instead of the document's model. */
   init?: string;
+  /** Validate the document (and the data files, and the prompts against the model when it is here); no training. */
+  check?: boolean;
 }
 
 /** Prints config problems the way a person fixes them: one field per line. */
@@ -30,6 +38,35 @@ export function reportConfigError(e: unknown): number {
     return 2;
   }
   throw e;
+}
+
+/**
+ * `popo train --check`: the checks a job gets at creation, without training. The document's fields, bounds and
+ * cross-field rules and its data files through the row mapping were checked by loading it; here the prompts are
+ * counted against the model's context in its own tokens, when the model is at hand (built-in, or a directory).
+ */
+function checkRun(config: TrainConfig): number {
+  const d = config.data;
+  const train = d.train ?? [];
+  const test = d.test ?? [];
+  const source = d.task ? `task ${d.task.name}` : `${train.length} training / ${test.length} held-out examples`;
+  const context = modelContext(config.model);
+  const tokenizer = context ? modelTokenizer(config.model) : undefined;
+  if (context && tokenizer) {
+    const bare = contextIssues(config, { ...context, charTokens: false }, 0);
+    const issues = bare.length
+      ? bare
+      : overlongIssues(config, context.maxPositions, tokenizer, d.task ? { train: [], test: [] } : { train, test });
+    if (issues.length) return reportConfigError(new ConfigError(issues));
+  }
+  const model = config.model.builtin ?? config.model.path;
+  process.stdout.write(
+    `valid: ${config.algorithm}, ${config.steps} steps, ${source}` +
+      (context && tokenizer
+        ? `; prompts fit ${model} (${context.maxPositions} positions)\n`
+        : `; model ${model} is not here: its context and tokenizer were not checked\n`),
+  );
+  return 0;
 }
 
 /** Runs one config into a run folder; the exported final policy lands in `<out>/final` (HF format). */
@@ -118,6 +155,7 @@ export async function runTrain(opts: TrainCommandOptions): Promise<number> {
     process.stderr.write(`${(e as Error).message}\n`);
     return 2;
   }
+  if (opts.check) return checkRun(config);
   const out = opts.out ?? join('runs', name);
   let outcome;
   try {
