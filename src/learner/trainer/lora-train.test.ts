@@ -171,6 +171,24 @@ describe('LoRA training', () => {
     300_000,
   );
 
+  it.each(['popo', 'grpo', 'sft'] as const)(
+    '%s with LoRA: micro-batches give the whole batch’s adapters',
+    async (algorithm) => {
+      const c = config(algorithm, { steps: 2, checkpoint_every: 0, grpo: { kl_beta: 0.1 } });
+      const whole = decodeCheckpoint((await run(c)).result.final_checkpoint!);
+      const split = decodeCheckpoint(
+        (await run({ ...c, optimizer: { ...c.optimizer, micro_batch_size: 2 } })).result.final_checkpoint!,
+      );
+      let moved = 0;
+      for (const [name, rec] of whole.lora!) {
+        expect(maxAbsDiff(rec, split.lora!.get(name)!), name).toBeLessThan(1e-5);
+        if (name.endsWith('lora_B.weight')) moved = Math.max(moved, Math.max(...rec.data.map(Math.abs)));
+      }
+      expect(moved).toBeGreaterThan(0);
+    },
+    300_000,
+  );
+
   it('a resume refuses a checkpoint that does not match the run’s lora section', async () => {
     const { checkpoints } = await run(config('sft', { steps: 2 }));
     const { lora: _l, ...plain } = config('sft', { steps: 2 });
