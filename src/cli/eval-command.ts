@@ -17,6 +17,7 @@ export interface EvalCommandOptions {
   n: string;
   k: string;
   temperature: string;
+  topP?: string;
   maxNewTokens: string;
   limit?: string;
   seed: string;
@@ -68,6 +69,7 @@ export async function runEval(o: EvalCommandOptions): Promise<number> {
       n,
       k: int('k', o.k, 1),
       temperature: Number(o.temperature),
+      top_p: o.topP === undefined ? 1 : Number(o.topP),
       max_examples: o.limit ? int('limit', o.limit, 1) : examples.length,
       maxNewTokens: int('max-new-tokens', o.maxNewTokens, 1),
       seed,
@@ -75,6 +77,8 @@ export async function runEval(o: EvalCommandOptions): Promise<number> {
     };
     if (settings.k > n) throw new Error(`--k (${settings.k}) must be <= --n (${n})`);
     if (!(settings.temperature >= 0)) throw new Error(`--temperature must be >= 0, got "${o.temperature}"`);
+    if (!(settings.top_p > 0 && settings.top_p <= 1))
+      throw new Error(`--top-p must be a number > 0 and <= 1, got "${o.topP}"`);
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n`);
     return 2;

@@ -60,6 +60,7 @@ program
   .option('-n, --n <n>', 'samples per problem', '1')
   .option('-k, --k <k>', 'k of pass@k', '1')
   .option('-t, --temperature <t>', 'sampling temperature (0 = greedy)', '0')
+  .option('--top-p <p>', 'nucleus sampling mass (1 = off; the authors evaluate at 0.95 with -t 0.7)')
   .option('--max-new-tokens <n>', 'completion length limit', '32')
   .option('--limit <n>', 'at most this many problems')
   .option('--seed <n>', 'random seed', '0')
