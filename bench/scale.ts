@@ -3,7 +3,8 @@
  * peak memory of one POPO step (memory-estimate.ts) against this backend's limit, and where it fits, the measured
  * peak (tf.profile's tensor high-water and the wasm heap's grown size) and the step's time (rollouts + update).
  *
- *   npm run bench:scale -- [--json] [--rows=0.5b,1.5b,0.5b-mb1,...] [--new-tokens=256] [--group=4] [--prompt=64]
+ *   npm run bench:scale -- [--json] [--estimate-only] [--rows=0.5b,1.5b,0.5b-mb1,...] [--new-tokens=256]
+ *                          [--group=4] [--prompt=64]
  *
  * Each measured row runs in its own child process: the wasm heap never shrinks, and a heap that overflows
  * breaks its module for good. Progress goes to stderr; the table (or one JSON line per row with --json) to
@@ -60,6 +61,8 @@ interface Row {
   microBatch?: number;
   /** Overrides of the run (shorter completions for a row that shows what fits). */
   newTokens?: number;
+  /** LoRA rank (PEFT's default targets q_proj, v_proj); full fine-tuning when absent. */
+  lora?: number;
 }
 
 /** Qwen shapes cut to a few layers and a 32k vocabulary: small enough to measure on wasm, to check the estimate. */
@@ -87,6 +90,31 @@ const ROWS: Row[] = [
     model: QWEN25_15B,
     algorithm: 'popo',
     microBatch: 1,
+  },
+  {
+    key: '0.5b-lora-mb1',
+    label: 'Qwen2.5-0.5B LoRA r8, micro-batch 1',
+    model: QWEN25_05B,
+    algorithm: 'popo',
+    microBatch: 1,
+    lora: 8,
+  },
+  {
+    key: '1.5b-lora-mb1',
+    label: 'Qwen2.5-1.5B LoRA r8, micro-batch 1',
+    model: QWEN25_15B,
+    algorithm: 'popo',
+    microBatch: 1,
+    lora: 8,
+  },
+  {
+    key: '0.5b-lora-mb1-32',
+    label: 'Qwen2.5-0.5B LoRA r8, micro-batch 1, 32 new tokens',
+    model: QWEN25_05B,
+    algorithm: 'popo',
+    microBatch: 1,
+    lora: 8,
+    newTokens: 32,
   },
   {
     key: '0.5b-2L-32k',
@@ -147,6 +175,7 @@ function runConfig(row: Row, s: Settings): TrainConfig {
       max_new_tokens: row.newTokens ?? s.newTokens,
     },
     optimizer: { lr: 1e-6, ...(row.microBatch ? { micro_batch_size: row.microBatch } : {}) },
+    ...(row.lora ? { lora: { rank: row.lora } } : {}),
   });
 }
 
@@ -170,11 +199,18 @@ async function child(row: Row, s: Settings): Promise<Measured> {
   };
 }
 
-function parseArgs(argv: string[]): { json: boolean; rows: Row[]; s: Settings; child?: string } {
+function parseArgs(argv: string[]): {
+  json: boolean;
+  estimateOnly: boolean;
+  rows: Row[];
+  s: Settings;
+  child?: string;
+} {
   const get = (k: string) => argv.find((a) => a.startsWith(`--${k}=`))?.split('=')[1];
   const keys = get('rows')?.split(',');
   return {
     json: argv.includes('--json'),
+    estimateOnly: argv.includes('--estimate-only'),
     rows: keys ? ROWS.filter((r) => keys.includes(r.key)) : ROWS,
     s: {
       group: Number(get('group') ?? 4),
@@ -214,6 +250,7 @@ async function main(): Promise<void> {
         (issues.length ? ' — refused\n' : ` — measuring (${elapsed}s so far)…\n`),
     );
     if (issues.length) r.error = issues;
+    else if (args.estimateOnly) r.error = [];
     else {
       const self = fileURLToPath(import.meta.url);
       const out = spawnSync(

@@ -164,7 +164,7 @@ describe('the estimate against the wasm heap measured', () => {
     ['POPO, micro-batches of 1', { optimizer: { micro_batch_size: 1 } }],
     ['POPO, the whole group at once', {}],
   ] as const) {
-    it(`${name}: an upper bound within a factor 1.6`, { timeout: 300_000 }, async () => {
+    it(`${name}: an upper bound within a factor 1.75`, { timeout: 300_000 }, async () => {
       const config = run({ ...extra, sampling: { group_size: 4, prompts_per_step: 1, max_new_tokens: 160 } });
       const m = await measureRolloutStep(MODEL, config, 32);
       const used = m.heap! - base;
@@ -173,7 +173,7 @@ describe('the estimate against the wasm heap measured', () => {
         `${name}: estimate ${est} B, heap used ${used} B, ratio ${(est / used).toFixed(2)}\n`,
       );
       expect(est).toBeGreaterThanOrEqual(used);
-      expect(est).toBeLessThanOrEqual(1.6 * used);
+      expect(est).toBeLessThanOrEqual(1.75 * used);
     });
   }
 });

@@ -5,6 +5,7 @@ import { generateChunked } from '../sampling/chunked.js';
 import { Rng } from '../util/random.js';
 import { createAlgorithm } from './algorithms/index.js';
 import { buildSequenceBatch } from './batch.js';
+import { attachFreshLora } from './policy-source.js';
 import type { TrainConfig } from './types.js';
 
 /**
@@ -41,6 +42,7 @@ export async function measureRolloutStep(
   const baseHeap = wasmHeapBytes();
   onPhase?.('random weights');
   const model = CausalLM.create(modelConfig, seed);
+  attachFreshLora(model, config);
   const algorithm = createAlgorithm(config, model);
   if (algorithm.experience !== 'rollout')
     throw new Error('measureRolloutStep: a rollout algorithm is needed');
