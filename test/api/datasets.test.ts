@@ -49,6 +49,30 @@ describe('datasets', () => {
     expect(rows.body).toMatchObject({ total: 3, items: [{ idx: 1, problem: 'What is 7*6?' }] });
   });
 
+  it('maps other field names with problem_field / answer_field (GSM8K question, OlympiadBench final_answer)', async () => {
+    const text = [
+      { question: 'What is 6 times 7?', answer: 'unused', final_answer: ['42'] },
+      { question: 'Name two primes', final_answer: ['2', '3'], split: 'test' },
+    ]
+      .map((r) => JSON.stringify(r))
+      .join('\n');
+    const res = await api.request(
+      'POST',
+      '/v1/datasets?name=mapped&problem_field=question&answer_field=final_answer',
+      { token, body: text, headers: ndjson },
+    );
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const rows = await api.request('GET', `/v1/datasets/${res.body.id}/rows`, { token });
+    expect(rows.body.items).toMatchObject([
+      { problem: 'What is 6 times 7?', answer: '42', extra: { answer: 'unused' } },
+      { problem: 'Name two primes', answer: '2, 3', extra: { split: 'test' } },
+    ]);
+    // Unmapped, the same lines have no problem: refused naming the line and the field.
+    const plain = await upload('plain', text);
+    expect(plain.status).toBe(400);
+    expect(plain.body.error.details[0]).toMatchObject({ field: 'line 1.problem', reason: 'is required' });
+  });
+
   it('streams a large upload in batches (more rows than one insert batch)', async () => {
     const n = 1234;
     const text = Array.from({ length: n }, (_, i) =>

@@ -1751,6 +1751,10 @@ export interface operations {
       query: {
         /** @description Display name of the dataset. */
         name: string;
+        /** @description The field of each line that holds the problem (e.g. GSM8K `question`); default `problem`. Stored as `problem`. */
+        problem_field?: string;
+        /** @description The field that holds the reference answer (e.g. OlympiadBench `final_answer`, a list); default `answer`. Stored as `answer`. */
+        answer_field?: string;
       };
       header?: never;
       path?: never;

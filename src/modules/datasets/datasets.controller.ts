@@ -63,7 +63,10 @@ export class DatasetsController {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > this.config.limits.datasetBytes)
       throw payloadTooLarge(`dataset upload exceeds the limit of ${this.config.limits.datasetBytes} bytes`);
-    return this.datasets.upload(projectId, query.name, req);
+    return this.datasets.upload(projectId, query.name, req, {
+      problem: query.problem_field,
+      answer: query.answer_field,
+    });
   }
 
   @Get()

@@ -22,6 +22,7 @@ import { Dataset, DatasetRow } from '../../database/entities/index.js';
 import { JobRepository } from '../../repositories/job.repository.js';
 import type { Example } from '../../learner/trainer/types.js';
 import { parseDatasetLine } from './jsonl-line.js';
+import type { RowFields } from '../../learner/data/examples.js';
 import { BodyTooLargeError, LineTooLongError, readLines } from './line-reader.js';
 
 const INSERT_BATCH = 500;
@@ -53,10 +54,15 @@ export class DatasetsService {
    * complete, valid upload is then inserted, from that file, in one transaction that runs at database speed.
    * Any bad line, an empty file, a line or body over its limit stores nothing.
    */
-  async upload(projectId: string, name: string, body: AsyncIterable<Buffer | string>): Promise<Dataset> {
+  async upload(
+    projectId: string,
+    name: string,
+    body: AsyncIterable<Buffer | string>,
+    fields: RowFields = {},
+  ): Promise<Dataset> {
     const dir = await mkdtemp(join(tmpdir(), 'popo-upload-'));
     try {
-      const staged = await this.stage(body, join(dir, 'rows.jsonl'));
+      const staged = await this.stage(body, join(dir, 'rows.jsonl'), fields);
       return await this.insertStaged(projectId, name, staged);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -64,7 +70,11 @@ export class DatasetsService {
   }
 
   /** Phase 1: validate the body and write its rows as `[problem, answer, extra]` lines; no database. */
-  private async stage(body: AsyncIterable<Buffer | string>, file: string): Promise<StagedUpload> {
+  private async stage(
+    body: AsyncIterable<Buffer | string>,
+    file: string,
+    fields: RowFields,
+  ): Promise<StagedUpload> {
     const { datasetBytes, datasetRows, datasetLineBytes } = this.config.limits;
     const hash = createHash('sha256');
     const errors: ErrorDetail[] = [];
@@ -86,7 +96,7 @@ export class DatasetsService {
         datasetLineBytes,
       )) {
         if (text.trim() === '') continue;
-        const { row, errors: lineErrors } = parseDatasetLine(text, lineNo);
+        const { row, errors: lineErrors } = parseDatasetLine(text, lineNo, fields);
         if (!row) {
           errors.push(...lineErrors);
           if (errors.length >= MAX_REPORTED_ERRORS) break;

@@ -1,6 +1,6 @@
 import type { ErrorDetail } from '../../common/api-error.js';
 import { findHostileInput } from '../../common/hostile-input.js';
-import { rowOf, type DatasetRow } from '../../learner/data/examples.js';
+import { rowOf, type DatasetRow, type RowFields } from '../../learner/data/examples.js';
 
 export type ParsedRow = DatasetRow;
 
@@ -9,7 +9,11 @@ export type ParsedRow = DatasetRow;
  * mapping of the learner (src/learner/data/examples.ts: problem, answer as string or number, completion, id,
  * split) applies, exactly as for `data.train_file` and the worker.
  */
-export function parseDatasetLine(text: string, lineNo: number): { row?: ParsedRow; errors: ErrorDetail[] } {
+export function parseDatasetLine(
+  text: string,
+  lineNo: number,
+  fields: RowFields = {},
+): { row?: ParsedRow; errors: ErrorDetail[] } {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -22,5 +26,5 @@ export function parseDatasetLine(text: string, lineNo: number): { row?: ParsedRo
     const hostile = findHostileInput(value, undefined, `line ${lineNo}`);
     if (hostile) return { errors: [hostile] };
   }
-  return rowOf(value, lineNo);
+  return rowOf(value, lineNo, fields);
 }

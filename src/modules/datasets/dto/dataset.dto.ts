@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { QueryInt } from '../../../common/dto-decorators.js';
-import { IsString, Length } from 'class-validator';
+import { IsOptional, IsString, Length } from 'class-validator';
 import { PageQuery } from '../../../common/pagination.js';
 
 export class UploadDatasetQuery {
@@ -8,6 +8,31 @@ export class UploadDatasetQuery {
   @IsString()
   @Length(1, 200)
   name: string;
+
+  @ApiProperty({
+    required: false,
+    minLength: 1,
+    maxLength: 200,
+    description:
+      'The field of each line that holds the problem (e.g. GSM8K `question`); default `problem`. Stored as `problem`.',
+  })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  problem_field?: string;
+
+  @ApiProperty({
+    required: false,
+    minLength: 1,
+    maxLength: 200,
+    description:
+      'The field that holds the reference answer (e.g. OlympiadBench `final_answer`, a list); default `answer`. ' +
+      'Stored as `answer`.',
+  })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  answer_field?: string;
 }
 
 export class ListDatasetsQuery extends PageQuery {}
