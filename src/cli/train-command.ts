@@ -49,14 +49,21 @@ function checkRun(config: TrainConfig): number {
   const d = config.data;
   const train = d.train ?? [];
   const test = d.test ?? [];
-  const source = d.task ? `task ${d.task.name}` : `${train.length} training / ${test.length} held-out examples`;
+  const source = d.task
+    ? `task ${d.task.name}`
+    : `${train.length} training / ${test.length} held-out examples`;
   const context = modelContext(config.model);
   const tokenizer = context ? modelTokenizer(config.model) : undefined;
   if (context && tokenizer) {
     const bare = contextIssues(config, { ...context, charTokens: false }, 0);
     const issues = bare.length
       ? bare
-      : overlongIssues(config, context.maxPositions, tokenizer, d.task ? { train: [], test: [] } : { train, test });
+      : overlongIssues(
+          config,
+          context.maxPositions,
+          tokenizer,
+          d.task ? { train: [], test: [] } : { train, test },
+        );
     if (issues.length) return reportConfigError(new ConfigError(issues));
   }
   const model = config.model.builtin ?? config.model.path;
