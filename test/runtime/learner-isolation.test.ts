@@ -203,8 +203,15 @@ describe('a learner in its own process', () => {
       'the learner to block',
       120_000,
     );
-    const stuck = (await slot())!;
-    expect(stuck).toMatchObject({ job: id, learner: { state: 'running' } });
+    // Health is the workers' last heartbeat (a shared report, at most a few seconds old): poll until it shows it.
+    const stuck = await waitFor(
+      async () => {
+        const s = await slot();
+        return s?.job === id && s.learner.state === 'running' && s;
+      },
+      'health to show the stuck job on the slot',
+      60_000,
+    );
     const pid = stuck.learner.pid!;
     expect(alive(pid)).toBe(true);
 
