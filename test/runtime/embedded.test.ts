@@ -85,7 +85,15 @@ describe('embedded mode (npm start with no DATABASE_URL / REDIS_URL)', () => {
       });
       return { status: res.status, body: (await res.json()) as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
     };
-    const health = await call('GET', '/v1/health');
+    // Health is a shared report of the last heartbeats: right after boot it may predate the slot's learner.
+    const health = await waitFor(
+      async () => {
+        const h = await call('GET', '/v1/health');
+        return h.body.workers?.[0]?.slots?.[0]?.learner?.state === 'idle' && h;
+      },
+      'health to show the worker slot with an idle learner',
+      60_000,
+    );
     expect(health.body).toMatchObject({ status: 'ok', database: { ok: true }, redis: { configured: false } });
     // No Redis: the worker in this process is read from its in-memory heartbeat, with its slot's learner process.
     expect(health.body.workers).toEqual([
