@@ -23,14 +23,25 @@ export function learningRate(p: OptimizerParams, step: number, totalSteps: numbe
 
 /** sqrt(Σ g²) over every gradient, read back as a number. */
 export async function globalNorm(grads: tf.Tensor[]): Promise<number> {
-  // Summed on the host one gradient at a time, so only one gradient's square is alive at once.
-  let sq = 0;
+  // Accumulated on the device in float32, in order, one gradient's square alive at a time (no AddN over every
+  // gradient: WebGPU binds one buffer per input). Float32 as before, not a float64 host sum: the clip scale
+  // feeds every update, and the tiny SFT runs the tests calibrate on are chaotic in its last bits.
+  let acc: tf.Tensor | undefined;
   for (const g of grads) {
     const s = tf.tidy(() => tf.sum(tf.square(g)));
-    sq += (await s.data())[0];
-    s.dispose();
+    if (!acc) acc = s;
+    else {
+      const next = tf.add(acc, s);
+      tf.dispose([acc, s]);
+      acc = next;
+    }
   }
-  return Math.sqrt(sq);
+  if (!acc) return 0;
+  const norm = tf.sqrt(acc);
+  acc.dispose();
+  const value = (await norm.data())[0];
+  norm.dispose();
+  return value;
 }
 
 /**
