@@ -7,11 +7,11 @@ import { initBackend } from './backend.js';
 import { CausalLM } from './model/causal-lm.js';
 import type { ModelConfig } from './model/config.js';
 import type { TensorRecord } from './model/safetensors.js';
-import { decodeCheckpoint, exportPolicy } from './trainer/checkpoint.js';
+import { decodeCheckpoint } from './trainer/checkpoint.js';
 import { resolveConfig } from './trainer/config.js';
-import { writeTinyModelDir } from './trainer/tiny-model-dir.js';
+import { ONES, writePrimedModelDir } from './trainer/primed-model-dir.js';
 import { train } from './trainer/train.js';
-import type { Example, StepMetrics } from './trainer/types.js';
+import type { StepMetrics } from './trainer/types.js';
 import { installNodeWebGpu } from './webgpu-node.js';
 
 /**
@@ -122,32 +122,10 @@ describe.skipIf(!!unavailable)('webgpu backend (Dawn) matches cpu', () => {
   });
 
   describe('the trainer', () => {
-    const ONES: Example[] = Array.from({ length: 16 }, (_, i) => ({
-      id: String(i),
-      problem: `${i}=`,
-      answer: '1',
-      completion: '1',
-    }));
     let primed: string;
     beforeAll(async () => {
       await initBackend('cpu');
-      const dir = mkdtempSync(join(tmpdir(), 'popo-webgpu-'));
-      const random = await writeTinyModelDir(join(dir, 'random'));
-      // A random policy has no positives; a few SFT steps give POPO groups that mix right and wrong.
-      const sft = await train(
-        resolveConfig({
-          algorithm: 'sft',
-          steps: 30,
-          backend: 'cpu',
-          model: { path: random },
-          data: { train: ONES, reward: 'exact' },
-          sft: { batch_size: 8 },
-          optimizer: { lr: 0.01 },
-          checkpoint_every: 0,
-        }),
-      );
-      primed = join(dir, 'primed');
-      await exportPolicy(sft.final_checkpoint!, primed);
+      ({ primed } = await writePrimedModelDir(mkdtempSync(join(tmpdir(), 'popo-webgpu-'))));
     });
 
     async function popo(backend: 'cpu' | 'webgpu') {

@@ -3,39 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend.js';
-import { exportPolicy } from './checkpoint.js';
 import { resolveConfig } from './config.js';
-import { writeTinyModelDir } from './tiny-model-dir.js';
+import { ONES, writePrimedModelDir } from './primed-model-dir.js';
 import { COMPLETION_GROUPS, train } from './train.js';
-import type { CompletionSample, Example, StepMetrics } from './types.js';
-
-const ONES: Example[] = Array.from({ length: 16 }, (_, i) => ({
-  id: String(i),
-  problem: `${i}=`,
-  answer: '1',
-  completion: '1',
-}));
+import type { CompletionSample, StepMetrics } from './types.js';
 
 let modelDir: string;
 beforeAll(async () => {
   await initBackend('cpu');
-  const dir = mkdtempSync(join(tmpdir(), 'popo-completions-'));
-  const random = await writeTinyModelDir(join(dir, 'random'));
   // Briefly fine-tuned so that groups mix right and wrong answers (POPO then has weights to report).
-  const primed = await train(
-    resolveConfig({
-      algorithm: 'sft',
-      steps: 40,
-      backend: 'cpu',
-      model: { path: random },
-      data: { train: ONES, reward: 'exact' },
-      sft: { batch_size: 8 },
-      optimizer: { lr: 0.01 },
-      checkpoint_every: 0,
-    }),
-  );
-  modelDir = join(dir, 'primed');
-  await exportPolicy(primed.final_checkpoint!, modelDir);
+  ({ primed: modelDir } = await writePrimedModelDir(mkdtempSync(join(tmpdir(), 'popo-completions-'))));
 });
 
 const G = 4;

@@ -6,20 +6,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend.js';
 import { loadPretrained } from '../model/pretrained.js';
 import { readSafetensors, type TensorRecord } from '../model/safetensors.js';
-import { decodeCheckpoint, exportAdapter, exportPolicy, isLoraCheckpoint } from './checkpoint.js';
+import { decodeCheckpoint, exportAdapter, isLoraCheckpoint } from './checkpoint.js';
 import { resolveConfig } from './config.js';
 import type { GrpoMetrics, PopoMetrics, SftMetrics } from './metrics.js';
-import { writeTinyModelDir } from './tiny-model-dir.js';
+import { ONES, writePrimedModelDir } from './primed-model-dir.js';
 import { train } from './train.js';
-import type { CheckpointBlob, Example, StepMetrics, TrainConfig } from './types.js';
-
-/** Every answer is "1": a few SFT steps make it likely but not certain, so rollout groups mix right and wrong. */
-const ONES: Example[] = Array.from({ length: 16 }, (_, i) => ({
-  id: String(i),
-  problem: `${i}=`,
-  answer: '1',
-  completion: '1',
-}));
+import type { CheckpointBlob, StepMetrics, TrainConfig } from './types.js';
 
 const ALL_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 const LORA = { rank: 4, alpha: 8, target_modules: ['q_proj', 'v_proj', 'o_proj', 'down_proj'] };
@@ -30,8 +22,10 @@ let loraSft: { metrics: StepMetrics[]; checkpoint: CheckpointBlob };
 
 beforeAll(async () => {
   await initBackend('cpu');
-  const dir = mkdtempSync(join(tmpdir(), 'popo-lora-train-'));
-  baseDir = await writeTinyModelDir(join(dir, 'random'));
+  // Rollouts need positives: the RL runs start from a briefly (fully) fine-tuned policy.
+  ({ random: baseDir, primed: primedDir } = await writePrimedModelDir(
+    mkdtempSync(join(tmpdir(), 'popo-lora-train-')),
+  ));
   const sft = (extra: object) =>
     resolveConfig({
       algorithm: 'sft',
@@ -42,10 +36,6 @@ beforeAll(async () => {
       checkpoint_every: 0,
       ...extra,
     });
-  // Rollouts need positives: the RL runs start from a briefly (fully) fine-tuned policy, as in train.test.ts.
-  const primed = await train(sft({ steps: 40, optimizer: { lr: 0.01 } }));
-  primedDir = join(dir, 'primed');
-  await exportPolicy(primed.final_checkpoint!, primedDir);
   const metrics: StepMetrics[] = [];
   const result = await train(
     sft({

@@ -6,44 +6,18 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend.js';
 import { decodeCheckpoint } from './checkpoint.js';
 import { resolveConfig } from './config.js';
-import { writeTinyModelDir } from './tiny-model-dir.js';
+import { ONES, writePrimedModelDir } from './primed-model-dir.js';
 import { loadPretrained } from '../model/pretrained.js';
-import { exportPolicy } from './checkpoint.js';
 import { train } from './train.js';
 import type { GrpoMetrics, PopoMetrics, SftMetrics } from './metrics.js';
-import type { CheckpointBlob, Example, StepMetrics, TrainConfig } from './types.js';
+import type { CheckpointBlob, StepMetrics, TrainConfig } from './types.js';
 
 const train_ = train;
-
-/** Every answer is "1": a few SFT steps make it likely but not certain, so rollout groups mix right and wrong. */
-const ONES: Example[] = Array.from({ length: 16 }, (_, i) => ({
-  id: String(i),
-  problem: `${i}=`,
-  answer: '1',
-  completion: '1',
-}));
 
 let modelDir: string;
 beforeAll(async () => {
   await initBackend('cpu');
-  const dir = mkdtempSync(join(tmpdir(), 'popo-train-'));
-  const random = await writeTinyModelDir(join(dir, 'random'));
-  // A random policy almost never produces a correct answer, and POPO rightly skips batches without positives;
-  // these tests need real updates, so they start from a briefly fine-tuned policy.
-  const primed = await train(
-    resolveConfig({
-      algorithm: 'sft',
-      steps: 40,
-      backend: 'cpu',
-      model: { path: random },
-      data: { train: ONES, reward: 'exact' },
-      sft: { batch_size: 8 },
-      optimizer: { lr: 0.01 },
-      checkpoint_every: 0,
-    }),
-  );
-  modelDir = join(dir, 'primed');
-  await exportPolicy(primed.final_checkpoint!, modelDir);
+  ({ primed: modelDir } = await writePrimedModelDir(mkdtempSync(join(tmpdir(), 'popo-train-'))));
 });
 
 function config(algorithm: 'popo' | 'grpo' | 'sft', extra: object = {}): TrainConfig {
