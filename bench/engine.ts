@@ -22,6 +22,7 @@ import { disableBlasKernels } from '../src/learner/kernels/blas-matmul.js';
 import { CausalLM } from '../src/learner/model/causal-lm.js';
 import { countParameters, type ModelConfig } from '../src/learner/model/config.js';
 import { KVCache } from '../src/learner/model/kv-cache.js';
+import { AdamW } from '../src/learner/trainer/optimizer.js';
 import { Rng } from '../src/learner/util/random.js';
 
 interface BenchConfig {
@@ -142,28 +143,33 @@ async function trainTokensPerSec(
   const V = cfg.model.vocab_size;
   const ids = randomIds(rng, batch, seq, V);
   const targets = tf.oneHot(tf.slice(ids, [0, 1], [-1, -1]), V);
-  const optimizer = tf.train.adam(1e-4);
-  const vars = [...model.weights().values()];
+  // The trainer's own AdamW (fused on wasm), as plain Adam: no clipping, no decay (PyTorch's side: torch.optim.Adam).
+  const vars = new Map([...model.weights().values()].map((v) => [v.name, v]));
+  const optimizer = new AdamW(vars, {
+    lr: 1e-4,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    weight_decay: 0,
+    clip_grad_norm: 0,
+  } as ConstructorParameters<typeof AdamW>[1]);
   let step = 0;
   const ms = await timeBoth(
     async () => {
       progress(`${tag} train step ${++step}/${reps + warmup}`);
-      const loss = optimizer.minimize(
-        () => {
-          const { logits } = model.forward(ids);
-          const logp = tf.logSoftmax(tf.slice(logits, [0, 0, 0], [-1, seq - 1, -1]));
-          return tf.neg(tf.mean(tf.sum(tf.mul(logp, targets), -1))) as tf.Scalar;
-        },
-        true,
-        vars,
-      );
-      await loss?.data();
-      loss?.dispose();
+      const { value, grads } = tf.variableGrads(() => {
+        const { logits } = model.forward(ids);
+        const logp = tf.logSoftmax(tf.slice(logits, [0, 0, 0], [-1, seq - 1, -1]));
+        return tf.neg(tf.mean(tf.sum(tf.mul(logp, targets), -1))) as tf.Scalar;
+      }, [...vars.values()]);
+      await optimizer.apply(new Map(Object.entries(grads)), 1e-4);
+      await value.data();
+      tf.dispose([value, ...Object.values(grads)]);
     },
     reps,
     warmup,
   );
-  optimizer.dispose();
+  tf.dispose([...optimizer.stateTensors().values()]);
   tf.dispose([ids, targets]);
   return { wall: (batch * seq) / (ms.wall / 1000), cpu: (batch * seq) / (ms.cpu / 1000) };
 }

@@ -16,8 +16,22 @@ import os
 import sys
 import time
 
-import torch
-import torch.nn.functional as F
+
+def _threads_from_argv():
+    for i, a in enumerate(sys.argv):
+        if a == "--threads" and i + 1 < len(sys.argv):
+            return sys.argv[i + 1]
+        if a.startswith("--threads="):
+            return a.split("=", 1)[1]
+    return "1"
+
+
+# Debian's torch does its matMuls in OpenBLAS, whose own thread pool ignores torch.set_num_threads: without these
+# a "1-thread" run used both cores (and 2 torch threads × 2 OpenBLAS threads thrashed). Read at import.
+os.environ["OPENBLAS_NUM_THREADS"] = os.environ["OMP_NUM_THREADS"] = _threads_from_argv()
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 CONFIGS = {
     # layers, hidden, heads, kv heads, intermediate, vocab; train batch × seq; decode rows, prompt, new tokens

@@ -4,7 +4,10 @@
  * average seen during each run.
  *
  *   node --import ./bench/register.mjs bench/vs-pytorch.ts [--rounds=3] [--configs=S,M] [--backends=wasm]
- *        [--torch-threads=1,2] [--python=/usr/bin/python3] [--rows=saved.jsonl]
+ *        [--threads=1,2] [--python=/usr/bin/python3] [--rows=saved.jsonl]
+ *
+ * Each thread count runs on both sides: PyTorch with `torch.set_num_threads(n)`, popo with POPO_BLAS_THREADS=n
+ * (rows `wasm+blas-1t`, `wasm+blas-2t`), and each of ours is compared with PyTorch at the same count.
  *
  * Two tables: wall-clock tokens/s, and tokens per CPU-second of the whole process (robust to other load on a
  * shared machine; equal to wall-clock throughput for a single-threaded run on an idle core). --rows re-renders
@@ -22,7 +25,7 @@ const flag = (name: string, dflt: string) =>
 const rounds = Number(flag('rounds', '3'));
 const configs = flag('configs', 'S,M');
 const backends = flag('backends', 'wasm');
-const torchThreads = flag('torch-threads', '1').split(',');
+const threads = flag('threads', '1').split(',');
 const python = flag('python', '/usr/bin/python3');
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
@@ -45,8 +48,13 @@ const parseRows = (text: string) =>
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Row);
 
-function runJson(cmd: string, argv: string[]): Row[] {
-  const out = execFileSync(cmd, argv, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+function runJson(cmd: string, argv: string[], env: NodeJS.ProcessEnv = process.env): Row[] {
+  const out = execFileSync(cmd, argv, {
+    cwd: root,
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return parseRows(out);
 }
 
@@ -55,18 +63,21 @@ const rows: Row[] = saved ? parseRows(readFileSync(saved, 'utf8')) : [];
 const started = saved ? `(rows from ${saved})` : new Date().toISOString();
 for (let r = 1; r <= (saved ? 0 : rounds); r++) {
   process.stderr.write(`round ${r}/${rounds}, load avg ${os.loadavg()[0].toFixed(2)}\n`);
-  rows.push(
-    ...runJson(process.execPath, [
-      '--import',
-      './bench/register.mjs',
-      'bench/engine.ts',
-      '--json',
-      '--reps=1',
-      `--backends=${backends}`,
-      `--configs=${configs}`,
-    ]),
-  );
-  for (const t of torchThreads) {
+  for (const t of threads) {
+    const ours = runJson(
+      process.execPath,
+      [
+        '--import',
+        './bench/register.mjs',
+        'bench/engine.ts',
+        '--json',
+        '--reps=1',
+        `--backends=${backends}`,
+        `--configs=${configs}`,
+      ],
+      { ...process.env, POPO_BLAS_THREADS: t },
+    );
+    rows.push(...ours.map((r) => ({ ...r, backend: `${r.backend}-${t}t` })));
     rows.push(
       ...runJson(python, [
         'bench/engine_torch.py',
@@ -89,13 +100,17 @@ const median = (xs: number[]) => {
 const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
 const names = [...new Set(rows.map((r) => r.backend))];
 const configList = [...new Set(rows.map((r) => r.config))];
-const roundCount = rows.filter((r) => r.backend === 'pytorch-1t' && r.config === configList[0]).length;
+const roundCount =
+  rows.filter((r) => r.backend.startsWith('pytorch') && r.config === configList[0]).length /
+  Math.max(1, new Set(rows.filter((r) => r.backend.startsWith('pytorch')).map((r) => r.backend)).size);
+/** Each row is compared with PyTorch at its own thread count (`…-2t`); rows without one with 1 thread. */
+const reference = (backend: string) => `pytorch-${/-(\d+)t$/.exec(backend)?.[1] ?? '1'}t`;
 const loads = rows.map((r) => r.load_avg);
 console.log(
   `Started ${started}, ${roundCount} interleaved rounds (1 timed repetition each), ${os.cpus().length} cores ` +
     `(${os.cpus()[0]?.model ?? 'cpu'}); 1-minute load average during the runs ${Math.min(...loads).toFixed(1)}–` +
     `${Math.max(...loads).toFixed(1)} (median ${median(loads).toFixed(1)}). Medians over rounds; ratio = ours / ` +
-    `pytorch-1t in the same rounds.`,
+    `PyTorch with the same thread count in the same rounds.`,
 );
 
 function table(title: string, metrics: readonly (keyof Row)[]): void {
@@ -103,14 +118,14 @@ function table(title: string, metrics: readonly (keyof Row)[]): void {
   console.log('| backend | config | train | prefill | decode | load avg |');
   console.log('|---|---|---:|---:|---:|---:|');
   for (const c of configList) {
-    const ref = rows.filter((r) => r.backend === 'pytorch-1t' && r.config === c);
     for (const b of names) {
+      const ref = rows.filter((r) => r.backend === reference(b) && r.config === c);
       const mine = rows.filter((r) => r.backend === b && r.config === c);
       if (!mine.length) continue;
       const cells = metrics.map((m) => {
         const v = median(mine.map((r) => Number(r[m])));
         const base = median(ref.map((r) => Number(r[m])));
-        const ratio = ref.length && b !== 'pytorch-1t' ? ` (${(v / base).toFixed(2)}×)` : '';
+        const ratio = ref.length && !b.startsWith('pytorch') ? ` (${(v / base).toFixed(2)}×)` : '';
         return `${fmt(v)}${ratio}`;
       });
       const l = mine.map((r) => r.load_avg);

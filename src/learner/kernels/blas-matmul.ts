@@ -17,28 +17,51 @@ interface WasmBackendLike {
 
 /**
  * Products below this many multiply-adds run on one BLAS thread: waking the other threads costs more than it
- * saves (measured on the 2-core build machine; see docs/engine.md). POPO_BLAS_THREADS caps the count.
+ * saves (measured on the 2-core build machine; see docs/engine.md). POPO_BLAS_THREADS=n fixes the count for the
+ * larger products (no load rule).
  */
 const MULTI_THREAD_MIN_MACS = 1 << 22;
 
 /**
- * OpenBLAS threads wait for each other at every block: on an oversubscribed machine (load average ≥ cores) a
- * descheduled thread stalls the product, and one thread was 2.4× faster for a whole training step at load 15 on
- * 2 cores. The load average is re-read at most once a second.
+ * OpenBLAS threads wait for each other at every block: on an oversubscribed machine a descheduled thread stalls
+ * the product, and one thread was 2.4× faster for a whole training step at load 15 on 2 cores. So the second and
+ * later threads are used only while another core is free: the 1-minute load average, less this process's own
+ * share of it (its CPU use averaged over the same minute: its BLAS threads count in the load average too, and on
+ * an idle 2-core machine would otherwise switch themselves off), must leave a core besides the calling thread's.
+ * Re-read at most once a second.
  */
 let loadCheckedAt = 0;
 let machineBusy = false;
+let ownCpu = { at: 0, usage: 0, rate: 0 };
 function busy(): boolean {
   const now = performance.now();
   if (now - loadCheckedAt > 1000) {
     loadCheckedAt = now;
-    machineBusy = os.loadavg()[0] >= os.availableParallelism();
+    const usage = process.cpuUsage();
+    const total = usage.user + usage.system;
+    if (ownCpu.at > 0) {
+      const dt = (now - ownCpu.at) / 1000;
+      const rate = (total - ownCpu.usage) / 1e6 / dt;
+      const keep = Math.exp(-dt / 60); // the kernel's 1-minute load average decays the same way
+      ownCpu.rate = keep * ownCpu.rate + (1 - keep) * rate;
+    }
+    ownCpu = { at: now, usage: total, rate: ownCpu.rate };
+    const others = Math.max(0, os.loadavg()[0] - ownCpu.rate);
+    machineBusy = others > os.availableParallelism() - 1.5;
   }
   return machineBusy;
 }
 
 let state:
-  | { blas: OpenBlas; original: tf.KernelConfig; maxThreads: number; base: number; heap?: ArrayBuffer }
+  | {
+      blas: OpenBlas;
+      original: tf.KernelConfig;
+      maxThreads: number;
+      /** POPO_BLAS_THREADS given: that many threads for large products whatever the load (benchmarks). */
+      fixed: boolean;
+      base: number;
+      heap?: ArrayBuffer;
+    }
   | undefined;
 
 /** True while BatchMatMul on wasm runs on OpenBLAS. */
@@ -62,8 +85,9 @@ export function enableBlasKernels(): { ok: true } | { ok: false; reason: string 
   const original = tf.getKernel('BatchMatMul', 'wasm');
   if (!original) return { ok: false, reason: 'the wasm backend has no BatchMatMul kernel to replace' };
   const cap = Number(process.env.POPO_BLAS_THREADS);
-  const maxThreads = Number.isInteger(cap) && cap > 0 ? Math.min(cap, blas.maxThreads) : blas.maxThreads;
-  state = { blas, original, maxThreads, base: 0 };
+  const fixed = Number.isInteger(cap) && cap > 0;
+  const maxThreads = fixed ? Math.min(cap, blas.maxThreads) : blas.maxThreads;
+  state = { blas, original, maxThreads, fixed, base: 0 };
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: blasBatchMatMul });
   return { ok: true };
@@ -169,7 +193,9 @@ function gemm(
   c: number,
   ldc: number,
 ): void {
-  s.blas.setThreads(s.maxThreads === 1 || m * n * k < MULTI_THREAD_MIN_MACS || busy() ? 1 : s.maxThreads);
+  s.blas.setThreads(
+    s.maxThreads === 1 || m * n * k < MULTI_THREAD_MIN_MACS || (!s.fixed && busy()) ? 1 : s.maxThreads,
+  );
   s.blas.sgemm(transA, transB, m, n, k, a, lda, b, ldb, 0, c, ldc);
 }
 

@@ -1,13 +1,16 @@
+import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend.js';
-import { applyRope, rmsNorm, ropeTables, rotationMatrices, swiglu } from '../model/ops.js';
+import { applyRope, embeddingLookup, rmsNorm, ropeTables, rotationMatrices, swiglu } from '../model/ops.js';
+import { AdamW } from '../trainer/optimizer.js';
 import { Rng } from '../util/random.js';
 import { fusedKernels } from './fused.js';
 
 /**
- * The fused wasm kernels (RMSNorm, SwiGLU, rotary) against the composite tfjs ops they replace, on wasm
- * (POPO_FUSED=0 switches the same process to the composites) and on the cpu backend: values and gradients.
+ * The fused wasm kernels (RMSNorm, SwiGLU, rotary, embedding rows, AdamW; SIMD in simd.wat) against the composite
+ * tfjs ops they replace, on wasm (POPO_FUSED=0 switches the same process to the composites) and on the cpu
+ * backend: values and gradients.
  */
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
@@ -73,9 +76,11 @@ describe('fused wasm kernels', () => {
   });
 
   it('RMSNorm (rank 2 and 3) matches the composite, values and gradients for x and the weight', async () => {
+    // [3, 6]: a width the SIMD kernel does not take (not a multiple of 4) goes to the composite ops.
     for (const shape of [
       [7, 16],
       [2, 5, 24],
+      [3, 6],
     ]) {
       await compare(() =>
         tf.tidy(() => {
@@ -116,5 +121,77 @@ describe('fused wasm kernels', () => {
         return valueAndGrads((a) => applyRope(a as tf.Tensor4D, cos, sin, rot), [x], 6);
       }),
     );
+  });
+
+  it('SwiGLU with a size the SIMD kernel does not take (not a multiple of 4) still matches', async () => {
+    await compare(() =>
+      tf.tidy(() => {
+        const [g, u] = tensors(13, [
+          [3, 5],
+          [3, 5],
+        ]);
+        return valueAndGrads((a, b) => swiglu(a, b), [g, u], 14);
+      }),
+    );
+  });
+
+  it('embedding rows match tf.gather, values and the scatter-add gradient (repeated ids)', async () => {
+    await compare(() =>
+      tf.tidy(() => {
+        const [table] = tensors(7, [[11, 12]]);
+        const ids = tf.tensor1d([3, 0, 10, 3, 3, 7], 'int32');
+        return valueAndGrads((t) => embeddingLookup(t as tf.Tensor2D, ids), [table], 8);
+      }),
+    );
+  });
+
+  it('an AdamW step is bit-identical to the composite ops (clipping, decay, sizes not a multiple of 4)', async () => {
+    const run = async () => {
+      const rng = new Rng(9);
+      const params = new Map<string, tf.Variable>([
+        ['w', tf.variable(tf.tensor(rng.normalArray(6 * 7), [6, 7]), true, `adam_test_w_${Math.random()}`)],
+        ['b', tf.variable(tf.tensor(rng.normalArray(5), [5]), true, `adam_test_b_${Math.random()}`)],
+        ['e', tf.variable(tf.tensor(rng.normalArray(64), [16, 4]), true, `adam_test_e_${Math.random()}`)],
+      ]);
+      const opt = new AdamW(params, {
+        lr: 1e-2,
+        beta1: 0.9,
+        beta2: 0.99,
+        eps: 1e-8,
+        weight_decay: 0.1,
+        clip_grad_norm: 1,
+      } as ConstructorParameters<typeof AdamW>[1]);
+      const norms: number[] = [];
+      for (let step = 0; step < 3; step++) {
+        const grads = new Map([...params].map(([k, p]) => [k, tf.tensor(rng.normalArray(p.size), p.shape)]));
+        const r = await opt.apply(grads, 1e-2 * (step + 1));
+        norms.push(r.gradNorm, r.updateNorm);
+        tf.dispose([...grads.values()]);
+      }
+      const out = [...params.values(), ...opt.stateTensors().values()].map(
+        (t) => t.dataSync() as Float32Array,
+      );
+      tf.dispose([...params.values(), ...opt.stateTensors().values()]);
+      return { out, norms };
+    };
+    await initBackend('wasm');
+    expect(fusedKernels()).toBe(true);
+    const fused = await run();
+    process.env.POPO_FUSED = '0';
+    try {
+      const composite = await run();
+      fused.out.forEach((a, k) => expect(Array.from(a), `tensor ${k}`).toEqual(Array.from(composite.out[k])));
+      fused.norms.forEach((n, k) => expect(n).toBeCloseTo(composite.norms[k], 5));
+    } finally {
+      delete process.env.POPO_FUSED;
+    }
+  });
+});
+
+describe('simd-binary.ts', () => {
+  it('is exactly what simd.wat assembles to', () => {
+    const r = spawnSync(process.execPath, ['scripts/build-simd.mjs', '--check'], { encoding: 'utf8' });
+    expect(r.stdout.trim()).toBe('up to date');
+    expect(r.status).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { blasKernelsActive } from '../kernels/blas-matmul.js';
-import { fusedKernels, fusedRmsNorm, fusedRope, fusedSwiGLU } from '../kernels/fused.js';
+import { fusedGatherRows, fusedKernels, fusedRmsNorm, fusedRope, fusedSwiGLU } from '../kernels/fused.js';
 
 /**
  * Differentiable building blocks tuned for the wasm backend, where (measured on this project's machine)
@@ -121,7 +121,10 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor
     }
   }
   const lookup = tf.customGrad(((t: tf.Tensor2D) => ({
-    value: tf.gather(t, ids),
+    value:
+      fusedKernels() && t.dtype === 'float32' && ids.dtype === 'int32'
+        ? fusedGatherRows(t, ids)
+        : tf.gather(t, ids),
     gradFunc: (dy: tf.Tensor2D) => {
       const g = dy.dataSync();
       const out = new Float32Array(vocab * width);
@@ -138,7 +141,8 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor
 
 /** RMSNorm over the last axis, computed in float32 like HF's LlamaRMSNorm. */
 export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: number): T {
-  if (fusedKernels()) return fusedRmsNorm(x, weight, eps);
+  // The SIMD kernels work in groups of 4 floats (8 for rotary halves).
+  if (fusedKernels() && weight.shape[0] % 4 === 0) return fusedRmsNorm(x, weight, eps);
   const variance = tf.mean(tf.square(x), -1, true);
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight);
 }
@@ -149,7 +153,7 @@ export function silu<T extends tf.Tensor>(x: T): T {
 
 /** The SwiGLU MLP's silu(gate) · up. */
 export function swiglu<T extends tf.Tensor>(gate: T, up: T): T {
-  if (fusedKernels()) return fusedSwiGLU(gate, up);
+  if (fusedKernels() && gate.size % 4 === 0) return fusedSwiGLU(gate, up);
   return tf.mul(silu(gate), up);
 }
 
@@ -190,7 +194,7 @@ export function applyRope(
   sin: tf.Tensor4D,
   rot: { r: tf.Tensor2D; rT: tf.Tensor2D },
 ): tf.Tensor4D {
-  if (fusedKernels()) return fusedRope(x, cos, sin);
+  if (fusedKernels() && x.shape[3] % 8 === 0) return fusedRope(x, cos, sin);
   const [b, t, h, d] = x.shape;
   const rotate = tf.customGrad(((x2d: tf.Tensor2D) => ({
     value: tf.matMul(x2d, rot.r),

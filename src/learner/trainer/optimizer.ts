@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedAdamW, fusedKernels } from '../kernels/fused.js';
 import type { OptimizerParams } from './types.js';
 
 /** Warm-up steps: optimizer.warmup_steps, or ceil(warmup_ratio × steps) as Hugging Face's get_warmup_steps. */
@@ -93,6 +94,17 @@ export class AdamW {
       if (!p) throw new Error(`AdamW: gradient for unknown parameter ${name}`);
       const m = this.m.get(name)!;
       const v = this.v.get(name)!;
+      const decays = wd > 0 && p.rank > 1;
+      if (fusedKernels()) {
+        const c = { scale, beta1: b1, beta2: b2, bc1, bc2, eps, lr, wd: decays ? wd : 0 };
+        const [p1, m1, v1, sq] = fusedAdamW(p, g0, m, v, c);
+        replace(p, p1);
+        replace(m, m1);
+        replace(v, v1);
+        updateSq += (await sq.data())[0];
+        sq.dispose();
+        continue;
+      }
       const g = scale === 1 ? g0 : tf.mul(g0, scale);
       replace(m, lerp(m, b1, g, 1 - b1));
       const g2 = tf.square(g);
@@ -102,7 +114,7 @@ export class AdamW {
       const denom = consume(consume(tf.div(v, bc2), tf.sqrt), (x) => tf.add(x, eps));
       const update = consume(tf.div(m, bc1), (x) => tf.div(x, denom));
       denom.dispose();
-      const decay = wd > 0 && p.rank > 1 ? tf.mul(p, wd) : null;
+      const decay = decays ? tf.mul(p, wd) : null;
       const delta = consume(decay ? consume(update, (x) => tf.add(x, decay)) : update, (x) => tf.mul(x, lr));
       decay?.dispose();
       const sq = tf.tidy(() => tf.sum(tf.square(delta)));
