@@ -1,4 +1,3 @@
-import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadOpenBlas, type OpenBlas } from './openblas.js';
 
@@ -17,48 +16,18 @@ interface WasmBackendLike {
 
 /**
  * Products below this many multiply-adds run on one BLAS thread: waking the other threads costs more than it
- * saves (measured on the 2-core build machine; see docs/engine.md). POPO_BLAS_THREADS=n fixes the count for the
- * larger products (no load rule).
+ * saves (measured on the 2-core build machine; see docs/engine.md). Larger ones use POPO_BLAS_THREADS threads
+ * (default: OpenBLAS's, i.e. the cores). The count depends on nothing else — not on the machine's load — because
+ * OpenBLAS's result depends on it (1 and 2 threads round differently), and a run must give the same numbers
+ * whenever it is repeated or resumed on the same machine. Worker slots split the cores (learner-slots).
  */
 const MULTI_THREAD_MIN_MACS = 1 << 22;
-
-/**
- * OpenBLAS threads wait for each other at every block: on an oversubscribed machine a descheduled thread stalls
- * the product, and one thread was 2.4× faster for a whole training step at load 15 on 2 cores. So the second and
- * later threads are used only while another core is free: the 1-minute load average, less this process's own
- * share of it (its CPU use averaged over the same minute: its BLAS threads count in the load average too, and on
- * an idle 2-core machine would otherwise switch themselves off), must leave a core besides the calling thread's.
- * Re-read at most once a second.
- */
-let loadCheckedAt = 0;
-let machineBusy = false;
-let ownCpu = { at: 0, usage: 0, rate: 0 };
-function busy(): boolean {
-  const now = performance.now();
-  if (now - loadCheckedAt > 1000) {
-    loadCheckedAt = now;
-    const usage = process.cpuUsage();
-    const total = usage.user + usage.system;
-    if (ownCpu.at > 0) {
-      const dt = (now - ownCpu.at) / 1000;
-      const rate = (total - ownCpu.usage) / 1e6 / dt;
-      const keep = Math.exp(-dt / 60); // the kernel's 1-minute load average decays the same way
-      ownCpu.rate = keep * ownCpu.rate + (1 - keep) * rate;
-    }
-    ownCpu = { at: now, usage: total, rate: ownCpu.rate };
-    const others = Math.max(0, os.loadavg()[0] - ownCpu.rate);
-    machineBusy = others > os.availableParallelism() - 1.5;
-  }
-  return machineBusy;
-}
 
 let state:
   | {
       blas: OpenBlas;
       original: tf.KernelConfig;
       maxThreads: number;
-      /** POPO_BLAS_THREADS given: that many threads for large products whatever the load (benchmarks). */
-      fixed: boolean;
       base: number;
       heap?: ArrayBuffer;
     }
@@ -85,9 +54,8 @@ export function enableBlasKernels(): { ok: true } | { ok: false; reason: string 
   const original = tf.getKernel('BatchMatMul', 'wasm');
   if (!original) return { ok: false, reason: 'the wasm backend has no BatchMatMul kernel to replace' };
   const cap = Number(process.env.POPO_BLAS_THREADS);
-  const fixed = Number.isInteger(cap) && cap > 0;
-  const maxThreads = fixed ? Math.min(cap, blas.maxThreads) : blas.maxThreads;
-  state = { blas, original, maxThreads, fixed, base: 0 };
+  const maxThreads = Number.isInteger(cap) && cap > 0 ? Math.min(cap, blas.maxThreads) : blas.maxThreads;
+  state = { blas, original, maxThreads, base: 0 };
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: blasBatchMatMul });
   return { ok: true };
@@ -194,7 +162,7 @@ function gemm(
   ldc: number,
 ): void {
   s.blas.setThreads(
-    s.maxThreads === 1 || m * n * k < MULTI_THREAD_MIN_MACS || (!s.fixed && busy()) ? 1 : s.maxThreads,
+    s.maxThreads === 1 || m * n * k < MULTI_THREAD_MIN_MACS ? 1 : s.maxThreads,
   );
   s.blas.sgemm(transA, transB, m, n, k, a, lda, b, ldb, 0, c, ldc);
 }

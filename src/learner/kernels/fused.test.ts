@@ -123,6 +123,19 @@ describe('fused wasm kernels', () => {
     );
   });
 
+  it('SwiGLU stays finite and exact at the ends of the SIMD exponential (|gate| up to 1000)', async () => {
+    await compare(() =>
+      tf.tidy(() => {
+        const ends = [-1000, -100, -88, -87.5, -30, -1e-3, 0, 1e-3, 30, 87.5, 88, 100, 1000, -5, 5, 0.5];
+        const g = tf.tensor2d(ends, [4, 4]);
+        const [u] = tensors(15, [[4, 4]]);
+        const out = valueAndGrads((a, b) => swiglu(a, b), [g, u], 16);
+        for (const o of out) expect(o.every(Number.isFinite)).toBe(true);
+        return out;
+      }),
+    );
+  });
+
   it('SwiGLU with a size the SIMD kernel does not take (not a multiple of 4) still matches', async () => {
     await compare(() =>
       tf.tidy(() => {

@@ -3,7 +3,9 @@ import { Rng } from '../util/random.js';
 import { type ModelConfig, type ResolvedConfig, resolveConfig } from './config.js';
 import { ModelError } from './errors.js';
 import { blasKernelsActive } from '../kernels/blas-matmul.js';
+import { fusedGatherRows, fusedKernels } from '../kernels/fused.js';
 import { KVCache } from './kv-cache.js';
+import { RopeTable } from './rope-table.js';
 import { LoraAdapters } from './lora.js';
 import { assertForwardFits } from './memory-plan.js';
 import {
@@ -65,6 +67,7 @@ export class CausalLM {
   private readonly vars: Map<string, tf.Variable>;
   private readonly specs: ParamSpec[];
   private readonly invFreq: tf.Tensor1D;
+  private readonly ropeTable: RopeTable;
   private readonly rot: { r: tf.Tensor2D; rT: tf.Tensor2D };
   /** False for a view over another model's base weights (LoRA's ξ): those are not this object's to free. */
   private readonly ownsBase: boolean;
@@ -93,6 +96,7 @@ export class CausalLM {
       }
     }
     this.invFreq = tf.keep(tf.tensor1d(this.dims.invFreq));
+    this.ropeTable = new RopeTable(this.dims.invFreq, this.dims.maxPositions);
     const rot = rotationMatrices(this.dims.headDim);
     this.rot = { r: tf.keep(rot.r), rT: tf.keep(rot.rT) };
   }
@@ -229,6 +233,7 @@ export class CausalLM {
     if (this.ownsBase) for (const v of this.vars.values()) v.dispose();
     this.vars.clear();
     this.invFreq.dispose();
+    this.ropeTable.dispose();
     this.rot.r.dispose();
     this.rot.rT.dispose();
   }
@@ -297,7 +302,10 @@ export class CausalLM {
 
     let advanced = false;
     try {
-      const { cos, sin } = ropeTables(positions, this.invFreq);
+      const { cos, sin } =
+        fusedKernels() && d.headDim % 8 === 0
+          ? this.ropeTable.tables(positions, Tk)
+          : ropeTables(positions, this.invFreq);
       const w = (name: string) => this.vars.get(name) as unknown as tf.Tensor2D;
       const b = (name: string) => this.vars.get(name) as unknown as tf.Tensor1D | undefined;
       const N = B * T;
@@ -323,10 +331,18 @@ export class CausalLM {
       }
       const normed = rmsNorm(x, b('model.norm.weight')!, d.eps);
       const hidden = tf.reshape(normed, [B, T, d.hidden]) as tf.Tensor3D;
-      const last =
-        opts.lastOnly && T > 1
-          ? tf.reshape(tf.slice(hidden, [0, T - 1, 0], [B, 1, d.hidden]), [B, d.hidden])
-          : normed;
+      // The last position's rows: a row gather on the fused path (wasm's Slice reads the whole input back).
+      const lastRows = () =>
+        !grad && fusedKernels()
+          ? fusedGatherRows(
+              normed,
+              tf.tensor1d(
+                Array.from({ length: B }, (_, r) => r * T + T - 1),
+                'int32',
+              ),
+            )
+          : tf.reshape(tf.slice(hidden, [0, T - 1, 0], [B, 1, d.hidden]), [B, d.hidden]);
+      const last = opts.lastOnly && T > 1 ? lastRows() : normed;
       // Tied head as (E · lastᵀ)ᵀ: transposes the [rows, H] activations and [V, rows] logits instead of the whole
       // [V, H] embedding, which matters when decoding a few rows against a large vocabulary.
       // With BLAS the transpose flag is free: last · Eᵀ directly.

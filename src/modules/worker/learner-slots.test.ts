@@ -14,4 +14,17 @@ describe('learnerEnv', () => {
     expect(learnerEnv('cpu:1', env)).toBe(env);
     expect(learnerEnv('cuda:1', env)).toBe(env);
   });
+
+  it('splits the cores between the BLAS threads of several CPU slots, unless POPO_BLAS_THREADS is set', () => {
+    expect(learnerEnv('cpu:0', { PATH: '/bin' }, { slots: 2, cores: 16 })).toEqual({
+      PATH: '/bin',
+      POPO_BLAS_THREADS: '8',
+    });
+    expect(learnerEnv('cpu:2', {}, { slots: 3, cores: 2 }).POPO_BLAS_THREADS).toBe('1');
+    expect(learnerEnv('cpu', { POPO_BLAS_THREADS: '4' }, { slots: 2, cores: 16 }).POPO_BLAS_THREADS).toBe(
+      '4',
+    );
+    const one = {};
+    expect(learnerEnv('cpu', one, { slots: 1, cores: 16 })).toBe(one);
+  });
 });

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { Logger } from '@nestjs/common';
 import { FieldError } from '../../learner/field-error.js';
 import { LearnerCrashError, LearnerProcess } from '../../learner/process/learner-process.js';
@@ -11,11 +12,20 @@ import type { LearnerState } from './worker-registry.js';
 /**
  * The environment of a slot's learner process. A `cuda:N` slot sees only the N-th GPU visible to the worker
  * (CUDA_VISIBLE_DEVICES narrowed to it), so the slots of a multi-GPU worker each train on their own GPU: TensorFlow
- * would otherwise place every process's work on the first GPU it sees. Other slots get the worker's environment.
+ * would otherwise place every process's work on the first GPU it sees. The CPU slots split the cores between their
+ * BLAS thread pools (POPO_BLAS_THREADS, unless the operator set it): OpenBLAS threads that outnumber the cores wait
+ * on each other at every block. Otherwise a slot gets the worker's environment.
  */
-export function learnerEnv(device: string, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function learnerEnv(
+  device: string,
+  env: NodeJS.ProcessEnv = process.env,
+  cpu: { slots: number; cores: number } = { slots: 1, cores: os.availableParallelism() },
+): NodeJS.ProcessEnv {
   const m = /^cuda:(\d+)$/.exec(device);
-  if (!m) return env;
+  if (!m) {
+    if (env.POPO_BLAS_THREADS || cpu.slots <= 1) return env;
+    return { ...env, POPO_BLAS_THREADS: String(Math.max(1, Math.floor(cpu.cores / cpu.slots))) };
+  }
   const index = Number(m[1]);
   const visible = env.CUDA_VISIBLE_DEVICES?.split(',')
     .map((d) => d.trim())
@@ -115,7 +125,10 @@ export class LearnerSlots implements JobLearner {
     slot.started = true;
     const proc = LearnerProcess.start({
       entry: this.opts.entry,
-      env: learnerEnv(slot.device),
+      env: learnerEnv(slot.device, process.env, {
+        slots: this.slots.filter((s) => !s.device.startsWith('cuda')).length,
+        cores: os.availableParallelism(),
+      }),
       onLine: (stream, line) =>
         stream === 'stderr'
           ? this.logger.warn(`[${slot.device} pid ${proc.pid}] ${line}`)
