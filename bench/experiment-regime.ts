@@ -100,7 +100,7 @@ export async function passRate(
   examples: Example[],
   s: { n: number; temperature: number },
 ): Promise<number> {
-  const policy = policyFromCheckpoint(decodeCheckpoint(checkpoint));
+  const policy = await policyFromCheckpoint(decodeCheckpoint(checkpoint));
   try {
     const r = await evaluatePolicy(policy, examples, loadTrainingData(config).reward, {
       n: s.n,

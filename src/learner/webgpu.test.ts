@@ -160,7 +160,7 @@ describe.skipIf(!!unavailable)('webgpu backend (Dawn) matches cpu', () => {
         const cr = c as unknown as Record<string, number>;
         for (const k of keys) expect(g[k], `step ${c.step} ${k}`).toBeCloseTo(cr[k], 3);
       });
-      const [pc, pg] = [decodeCheckpoint(cpu.final).policy, decodeCheckpoint(gpu.final).policy];
+      const [pc, pg] = [decodeCheckpoint(cpu.final).policy!, decodeCheckpoint(gpu.final).policy!];
       for (const [name, rec] of pc) expect(relDiff(pg.get(name)!.data, rec.data), name).toBeLessThan(1e-3);
     });
   });

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -193,7 +193,7 @@ describe('checkpoints', () => {
     expect(readdirSync(out).sort()).toEqual(['config.json', 'model.safetensors', 'tokenizer_config.json']);
     // The archive is the checkpoint's θ: same weights, loadable by the engine.
     const model = await loadPretrained(out);
-    const theta = decodeCheckpoint(run.final_checkpoint!).policy;
+    const theta = decodeCheckpoint(run.final_checkpoint!).policy!;
     const state = await model.stateDict();
     for (const [name, rec] of theta)
       expect(Array.from(state.get(name)!.data), name).toEqual(Array.from(rec.data));
@@ -201,9 +201,25 @@ describe('checkpoints', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("serves a LoRA run's adapters as a PEFT archive and its policy merged; /adapter of a full run is a 409", async () => {
+  it("serves a LoRA run's adapters as a PEFT archive and its policy merged into the registered base; /adapter of a full run is a 409", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'popo-ckpt-lora-'));
-    const modelDir = await writeTinyModelDir(join(dir, 'base'));
+    // A registered model, as a job's base is: the checkpoint names this directory instead of holding its weights.
+    const modelDir = await writeTinyModelDir(join(api.config.modelRoots[0], 'lora-base'));
+    const registered = await api.request('POST', '/v1/models', {
+      token,
+      json: { name: 'lora-base', path: modelDir },
+    });
+    expect(registered.status, JSON.stringify(registered.body)).toBe(201);
+    const job = await api.request('POST', '/v1/jobs', {
+      token,
+      json: {
+        algorithm: 'sft',
+        model: { id: registered.body.id },
+        data: { task: { name: 'add', difficulty: 1, n_train: 20, n_test: 2 } },
+      },
+    });
+    expect(job.status, JSON.stringify(job.body)).toBe(201);
+    const loraJob = job.body.id as string;
     const sft = (lora?: object) =>
       train(
         resolveConfig({
@@ -219,14 +235,18 @@ describe('checkpoints', () => {
       );
     const withLora = (await sft({ rank: 2, target_modules: ['q_proj', 'down_proj'] })).final_checkpoint!;
     const full = (await sft()).final_checkpoint!;
-    await store.save(jobId, { ...withLora, step: 3 });
-    await store.save(jobId, { ...full, step: 4 });
+    expect(decodeCheckpoint(withLora).policy).toBeUndefined();
+    await store.save(loraJob, { ...withLora, step: 3 });
+    await store.save(loraJob, { ...full, step: 4 });
     const fetchTar = async (path: string) => {
-      const res = await fetch(`${api.baseUrl}/v1/jobs/${jobId}/checkpoints/${path}`, {
+      const res = await fetch(`${api.baseUrl}/v1/jobs/${loraJob}/checkpoints/${path}`, {
         headers: { authorization: `Bearer ${token}` },
       });
       if (res.status !== 200)
-        return { status: res.status, body: (await res.json()) as { error: { code: string } } };
+        return {
+          status: res.status,
+          body: (await res.json()) as { error: { code: string; message: string } },
+        };
       const out = mkdtempSync(join(dir, 'out-'));
       await pipeline(Readable.fromWeb(res.body as never), tar.extract({ cwd: out }));
       return { status: 200, out, files: readdirSync(out).sort() };
@@ -256,6 +276,28 @@ describe('checkpoints', () => {
     const refused = await fetchTar('4/adapter');
     expect(refused.status).toBe(409);
     expect(refused.body!.error.code).toBe('checkpoint_not_lora');
+
+    // The base changed since the run (one bit of its weights): never merged into it, a 409 naming the model.
+    const weights = join(modelDir, 'model.safetensors');
+    const original = readFileSync(weights);
+    const flipped = Buffer.from(original);
+    flipped[flipped.length - 1] ^= 1;
+    writeFileSync(weights, flipped);
+    const stale = await fetchTar('3/model');
+    expect(stale.status).toBe(409);
+    expect(stale.body!.error.code).toBe('base_model_changed');
+    const message = stale.body!.error.message;
+    expect(message).toContain(
+      `checkpoint ${loraJob}@3: its base, the model "lora-base" (${registered.body.id})`,
+    );
+    expect(message).toContain('model.safetensors differs');
+    // The adapters need no base.
+    expect((await fetchTar('3/adapter')).status).toBe(200);
+    rmSync(modelDir, { recursive: true });
+    const missing = await fetchTar('3/model');
+    expect(missing.status).toBe(409);
+    expect(missing.body!.error.code).toBe('base_model_missing');
+    expect(missing.body!.error.message).toContain('"lora-base"');
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readSafetensorsHeader } from '../../src/learner/model/safetensors.js';
 import { writeTinyModelDir } from '../../src/learner/trainer/tiny-model-dir.js';
 import { DIST_CLI } from '../helpers/dist.js';
 
@@ -95,6 +96,31 @@ describe('popo CLI', () => {
       readFileSync(join(out, 'final-adapter', 'adapter_config.json'), 'utf8'),
     ) as object;
     expect(adapter).toMatchObject({ peft_type: 'LORA', r: 2, target_modules: ['q_proj', 'v_proj'] });
+  });
+
+  it('--resume of a LoRA run rebuilds θ from the base the checkpoint names; a changed base is refused', () => {
+    const base = join(dir, 'lora-base');
+    cpSync(join(dir, 'base'), base, { recursive: true });
+    const out = join(dir, 'run-lora-resume');
+    const args = ['-c', cfg, '-o', out, '--quiet', '--set', 'lora.rank=2', '--set', `model.path=${base}`];
+    expect(popo('train', ...args).code).toBe(0);
+    const before = lines(join(out, 'metrics.jsonl'));
+    const ckpt = join(out, 'checkpoints/step-000002.safetensors');
+    // No base weights in it: the adapters, ξ's, the predictor and their moments.
+    const groups = new Set(
+      [...readSafetensorsHeader(readFileSync(ckpt)).entries.keys()].map((k) => k.split('/')[0]),
+    );
+    expect([...groups].sort()).toEqual(['lora', 'optimizer', 'predictor', 'siamese']);
+    const r = popo('train', ...args, '--resume', ckpt);
+    expect(r.code, r.stderr).toBe(0);
+    expect(lines(join(out, 'metrics.jsonl')).map(timeless)).toEqual(before.map(timeless));
+    writeFileSync(join(base, 'config.json'), readFileSync(join(base, 'config.json'), 'utf8') + '\n');
+    const refused = popo('train', ...args, '--resume', ckpt);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(
+      `cannot resume: checkpoint step 2: its base, the model at ${base}, has changed`,
+    );
+    expect(refused.stderr).toContain('config.json differs');
   });
 
   it('--resume continues from a checkpoint: each step once, the same numbers as the uninterrupted run', () => {

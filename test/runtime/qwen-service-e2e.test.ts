@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -24,8 +24,8 @@ import {
  * A service job on a Hugging Face model as users bring one: a Qwen2-shaped directory with the real Qwen3 byte-level
  * BPE tokenizer, registered by path; MATH train rows uploaded as they are in ../shared/datasets; POPO with LoRA
  * under the authors' qwen_math prompt. It runs 10 steps on a real worker, checkpoints, survives a SIGKILL of that
- * worker (a second one resumes from the checkpoint, every step's metrics exactly once), and the result downloads
- * as a PEFT adapter and as a merged model, which loads.
+ * worker (a second one resumes from the checkpoint, every step's metrics exactly once, θ rebuilt from the registered
+ * base the checkpoint names), and the result downloads as a PEFT adapter and as a merged model, which loads.
  */
 
 const MATH_TRAIN = join(import.meta.dirname, '../../../shared/datasets/deepscaler_train_math.jsonl');
@@ -113,6 +113,7 @@ describe('a Qwen2-shaped HF model through the service', () => {
     const checkpoints = async () =>
       (await api.request('GET', `/v1/jobs/${id}/checkpoints`, { token: project.token })).body as {
         step: number;
+        size_bytes: number;
       }[];
 
     // Past its first checkpoint, the worker dies with no chance to save anything.
@@ -138,6 +139,12 @@ describe('a Qwen2-shaped HF model through the service', () => {
     expect(done.attempts).toBeGreaterThanOrEqual(2);
     const metrics = await api.request('GET', `/v1/jobs/${id}/metrics?limit=100`, { token: project.token });
     expect(metrics.body.items.map((m: { step: number }) => m.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    // The checkpoints name the registered base instead of holding it: the 38.9 MB model is in none of them
+    // (adapters, ξ's, the predictor and moments: under 1 MB), and the resume above rebuilt θ from the directory.
+    const modelBytes = statSync(join(roots, 'qwen2-tiny', 'model.safetensors')).size;
+    const sizes = (await checkpoints()).map((c) => c.size_bytes);
+    expect(sizes.length).toBeGreaterThan(0);
+    for (const size of sizes) expect(size).toBeLessThan(modelBytes / 20);
     // Completions are stored per problem (the rendered qwen_math chat is the worker's business).
     expect(done.config.data.prompt_template).toBe('qwen_math');
     const samples = await api.request('GET', `/v1/jobs/${id}/completions?limit=5`, { token: project.token });

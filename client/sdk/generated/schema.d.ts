@@ -429,7 +429,7 @@ export interface paths {
     };
     /**
      * Download the policy θ of a checkpoint as a Hugging Face model directory (tar.gz).
-     * @description config.json + model.safetensors (+ tokenizer files): loadable by transformers, by `popo eval --model`, or as the base model of another job. A LoRA run's policy comes merged (W + (alpha/r)·B·A). The checkpoint is verified by sha256 first.
+     * @description config.json + model.safetensors (+ tokenizer files): loadable by transformers, by `popo eval --model`, or as the base model of another job. A LoRA run's policy comes merged (W + (alpha/r)·B·A) into its base, which the checkpoint names rather than holds: a base model that has since been deleted or changed is a 409 `base_model_missing` / `base_model_changed` naming it. The checkpoint is verified by sha256 first.
      */
     get: operations['CheckpointsController_downloadModel'];
     put?: never;

@@ -125,7 +125,7 @@ describe('LoRA adapters', () => {
     };
     const model = trainedLoraModel(lora);
     const dir = mkdtempSync(join(tmpdir(), 'popo-lora-'));
-    await savePeftAdapter(model, join(dir, 'adapter'), { baseModel: join(dir, 'base') });
+    await savePeftAdapter(model.lora!, join(dir, 'adapter'), { baseModel: join(dir, 'base') });
     await savePretrained(model, join(dir, 'base')); // the base weights only: adapters are not part of the model
 
     const config = JSON.parse(readFileSync(join(dir, 'adapter', 'adapter_config.json'), 'utf8')) as Record<

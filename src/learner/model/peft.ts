@@ -1,7 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { CausalLM } from './causal-lm.js';
-import { ModelError } from './errors.js';
 import { LORA_TARGETS, loraAName, loraBName, PEFT_PREFIX, type LoraAdapters } from './lora.js';
 import { type TensorRecord, writeSafetensors } from './safetensors.js';
 import { transpose2d } from './weight-layout.js';
@@ -70,14 +68,12 @@ export interface PeftSaveOptions {
   metadata?: Record<string, string>;
 }
 
-/** Writes a model's LoRA adapters as a PEFT adapter directory; returns the file names. */
+/** Writes LoRA adapters (a model's, or a checkpoint's without their base) as a PEFT adapter directory. */
 export async function savePeftAdapter(
-  model: CausalLM,
+  lora: LoraAdapters,
   dir: string,
   opts: PeftSaveOptions = {},
 ): Promise<{ files: string[] }> {
-  const lora = model.lora;
-  if (!lora) throw new ModelError('missing_tensor', 'savePeftAdapter: the model has no LoRA adapters');
   await mkdir(dir, { recursive: true });
   await writeFile(
     path.join(dir, ADAPTER_CONFIG),

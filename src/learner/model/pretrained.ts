@@ -58,16 +58,12 @@ interface OpenShard {
   header: SafetensorsHeader;
 }
 
-/** Load a Llama / Qwen2 model from a local HF-format directory. */
-export async function loadPretrained(dir: string): Promise<CausalLM> {
-  if (!(await exists(dir))) throw new ModelError('missing_file', `${dir}: model directory not found`);
-  const config = await readModelConfig(dir);
-  const dims = resolveConfig(config);
+/** Where a directory's weights are: model.safetensors (an empty map), or each tensor's shard from the index. */
+async function shardMap(dir: string): Promise<Map<string, string>> {
   const shardOf = new Map<string, string>();
-  const single = path.join(dir, SINGLE_FILE);
   const index = path.join(dir, INDEX_FILE);
-  if (await exists(single)) {
-    // Names resolved lazily below: every tensor lives in the single file.
+  if (await exists(path.join(dir, SINGLE_FILE))) {
+    // Names resolved lazily by the loader: every tensor lives in the single file.
   } else if (await exists(index)) {
     const idx = (await readJson(index)) as { weight_map?: Record<string, string> };
     if (!idx || typeof idx.weight_map !== 'object' || idx.weight_map === null) {
@@ -77,6 +73,27 @@ export async function loadPretrained(dir: string): Promise<CausalLM> {
   } else {
     throw new ModelError('missing_file', `${dir}: neither ${SINGLE_FILE} nor ${INDEX_FILE} found`);
   }
+  return shardOf;
+}
+
+/**
+ * The files loadPretrained reads, relative to the directory: config.json and model.safetensors, or config.json,
+ * the index and its shards. What a fingerprint of the model must cover.
+ */
+export async function modelFiles(dir: string): Promise<string[]> {
+  if (!(await exists(dir))) throw new ModelError('missing_file', `${dir}: model directory not found`);
+  const shardOf = await shardMap(dir);
+  if (!shardOf.size) return ['config.json', SINGLE_FILE];
+  return ['config.json', INDEX_FILE, ...[...new Set(shardOf.values())].sort()];
+}
+
+/** Load a Llama / Qwen2 model from a local HF-format directory. */
+export async function loadPretrained(dir: string): Promise<CausalLM> {
+  if (!(await exists(dir))) throw new ModelError('missing_file', `${dir}: model directory not found`);
+  const config = await readModelConfig(dir);
+  const dims = resolveConfig(config);
+  const shardOf = await shardMap(dir);
+  const index = path.join(dir, INDEX_FILE);
 
   const shards = new Map<string, OpenShard>();
   const open = async (file: string): Promise<OpenShard> => {

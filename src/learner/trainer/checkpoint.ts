@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend } from '../backend.js';
-import { FieldError } from '../field-error.js';
 import { CausalLM } from '../model/causal-lm.js';
 import type { ModelConfig } from '../model/config.js';
 import { LoraAdapters } from '../model/lora.js';
@@ -17,7 +16,11 @@ import {
 } from '../model/safetensors.js';
 import type { RngState } from '../util/random.js';
 import type { AlgorithmState } from './algorithms/algorithm.js';
+import { loadBaseModel, type BaseModelRef } from './checkpoint-base.js';
+import { CheckpointError } from './checkpoint-error.js';
 import type { CheckpointBlob, TrainConfig } from './types.js';
+
+export { CheckpointError };
 
 /** Everything a run needs to continue exactly where it stopped. */
 export interface CheckpointContents {
@@ -26,38 +29,40 @@ export interface CheckpointContents {
   modelConfig: ModelConfig;
   tokenizer: string; // 'char' or the directory a tokenizer.json was read from
   rng: RngState;
-  /** θ, or under LoRA the frozen base θ's adapters sit on. */
-  policy: Map<string, TensorRecord>;
+  /**
+   * θ; under LoRA the frozen base θ's adapters sit on, stored only when the base cannot be named (a run started
+   * from another run's checkpoint, or resumed from a checkpoint written before bases were named).
+   */
+  policy?: Map<string, TensorRecord>;
+  /** Under LoRA, where the frozen base comes from, in place of `policy`. */
+  base?: BaseModelRef;
   /** θ's LoRA adapters in the model layout (config.lora says how they apply); absent for full fine-tuning. */
   lora?: Map<string, TensorRecord>;
   /** What the algorithm object saved: optimizer moments, ξ and φ for POPO, the reference for GRPO... */
   state: AlgorithmState;
 }
 
-/** A checkpoint that cannot be used as given (not ours, incomplete, another model's shapes): bad input. */
-export class CheckpointError extends FieldError {
-  constructor(reason: string) {
-    super('checkpoint', reason);
-    this.message = reason;
-  }
-}
-
 const FORMAT = 'popo-checkpoint/1';
 /** Metadata keys of the run itself; every other key is a scalar of the algorithm's state. */
-const RUN_METADATA = ['format', 'step', 'config', 'model_config', 'tokenizer', 'rng'];
+const RUN_METADATA = ['format', 'step', 'config', 'model_config', 'tokenizer', 'rng', 'base'];
 
 export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
 /**
- * One safetensors file: tensors named `<group>/<name>` (θ as `policy`, then the algorithm's groups such as
- * siamese, reference, predictor, optimizer) and the rest as strings in the header's metadata, so any safetensors
- * reader can open a checkpoint and the policy stays portable.
+ * One safetensors file: tensors named `<group>/<name>` (θ as `policy`, or under LoRA its adapters as `lora` and,
+ * unless the base is named in the metadata, the base as `policy`; then the algorithm's groups such as siamese,
+ * reference, predictor, optimizer) and the rest as strings in the header's metadata, so any safetensors reader
+ * can open a checkpoint and the policy stays portable.
  */
 export function encodeCheckpoint(c: CheckpointContents): CheckpointBlob {
+  if (!c.policy && !(c.base && c.lora))
+    throw new CheckpointError(
+      'a checkpoint needs the policy weights, or LoRA adapters and the base they sit on',
+    );
   const tensors = new Map<string, TensorRecord>();
-  for (const [name, rec] of c.policy) tensors.set(`policy/${name}`, rec);
+  for (const [name, rec] of c.policy ?? []) tensors.set(`policy/${name}`, rec);
   for (const [name, rec] of c.lora ?? []) tensors.set(`lora/${name}`, rec);
   for (const [group, records] of Object.entries(c.state.tensors)) {
     if (group === 'policy' || group === 'lora' || group.includes('/'))
@@ -71,6 +76,7 @@ export function encodeCheckpoint(c: CheckpointContents): CheckpointBlob {
     model_config: JSON.stringify(c.modelConfig),
     tokenizer: c.tokenizer,
     rng: JSON.stringify(c.rng),
+    ...(c.base ? { base: JSON.stringify(c.base) } : {}),
   };
   for (const [key, value] of Object.entries(c.state.scalars)) {
     if (RUN_METADATA.includes(key)) throw new CheckpointError(`algorithm state scalar "${key}" is reserved`);
@@ -98,7 +104,6 @@ export function decodeCheckpoint(blob: CheckpointBlob): CheckpointContents {
     (groups[key.slice(0, slash)] ??= new Map()).set(key.slice(slash + 1), rec);
   }
   const { policy, lora, ...state } = groups;
-  if (!policy) throw new CheckpointError('checkpoint holds no policy weights');
   const json = <T>(field: string): T => {
     try {
       return JSON.parse(meta[field]) as T;
@@ -113,13 +118,19 @@ export function decodeCheckpoint(blob: CheckpointBlob): CheckpointContents {
     if (!Number.isFinite(n)) throw new CheckpointError(`checkpoint metadata "${key}" is not a number`);
     scalars[key] = n;
   }
+  const base = meta.base === undefined ? undefined : json<BaseModelRef>('base');
+  if (!policy && !(base && lora))
+    throw new CheckpointError(
+      'checkpoint holds no policy weights (nor LoRA adapters and the name of their base)',
+    );
   return {
     step: Number(meta.step),
     config: json<TrainConfig>('config'),
     modelConfig: json<ModelConfig>('model_config'),
     tokenizer: meta.tokenizer ?? 'char',
     rng: json<RngState>('rng'),
-    policy,
+    ...(policy ? { policy } : {}),
+    ...(base && !policy ? { base } : {}),
     ...(lora ? { lora } : {}),
     state: { tensors: state, scalars },
   };
@@ -149,20 +160,32 @@ export function assignRecords(
   }
 }
 
-/** The model of a checkpoint's θ: the weights, and under LoRA the base with the checkpoint's adapters on it. */
-export function checkpointModel(c: CheckpointContents): CausalLM {
+/**
+ * The model of a checkpoint's θ: the weights, and under LoRA the base (stored, or loaded from where the checkpoint
+ * names it and checked against its hashes) with the checkpoint's adapters on it.
+ */
+export async function checkpointModel(c: CheckpointContents): Promise<CausalLM> {
   const source = `checkpoint step ${c.step}`;
-  const model = CausalLM.fromStateDict(c.modelConfig, c.policy, source);
+  const model = c.policy
+    ? CausalLM.fromStateDict(c.modelConfig, c.policy, source)
+    : await loadBaseModel(c.base!, c.modelConfig, source);
   if (!c.lora) return model;
   try {
-    if (!c.config.lora)
-      throw new CheckpointError(`${source} holds LoRA adapters but its run has no lora section`);
-    model.attachLora(LoraAdapters.fromStateDict(c.modelConfig, c.config.lora, c.lora, source));
+    model.attachLora(checkpointAdapters(c));
     return model;
   } catch (e) {
     model.dispose();
     throw e;
   }
+}
+
+/** A LoRA checkpoint's adapters, without their base. */
+function checkpointAdapters(c: CheckpointContents): LoraAdapters {
+  const source = `checkpoint step ${c.step}`;
+  if (!c.lora) throw new CheckpointError(`${source} holds no LoRA adapters: its run trained every weight`);
+  if (!c.config.lora)
+    throw new CheckpointError(`${source} holds LoRA adapters but its run has no lora section`);
+  return LoraAdapters.fromStateDict(c.modelConfig, c.config.lora, c.lora, source);
 }
 
 /** Tokenizer marker for the character tokenizer, so `loadPolicy` can tell which one a directory needs. */
@@ -182,7 +205,7 @@ export async function exportPolicy(blob: CheckpointBlob, dir: string): Promise<s
   const c = decodeCheckpoint(blob);
   // The API process never trains and may not have picked a backend yet: the conversion is cheap on cpu.
   if (!tf.engine().backendName) await initBackend('cpu');
-  const model = checkpointModel(c);
+  const model = await checkpointModel(c);
   try {
     model.mergeLora();
     const { files } = await savePretrained(model, dir, { metadata: { popo_step: String(c.step) } });
@@ -195,25 +218,22 @@ export async function exportPolicy(blob: CheckpointBlob, dir: string): Promise<s
 
 /**
  * Writes the adapters of a LoRA run's checkpoint as a PEFT adapter directory (adapter_config.json +
- * adapter_model.safetensors) for `PeftModel.from_pretrained(base, dir)`; the tokenizer files go alongside.
+ * adapter_model.safetensors) for `PeftModel.from_pretrained(base, dir)`; the tokenizer files go alongside. The
+ * base is not needed (nor loaded): the directory is the adapters alone.
  */
 export async function exportAdapter(blob: CheckpointBlob, dir: string): Promise<string[]> {
   const c = decodeCheckpoint(blob);
-  if (!c.lora)
-    throw new CheckpointError(
-      `checkpoint at step ${c.step} holds no LoRA adapters: its run trained every weight`,
-    );
   if (!tf.engine().backendName) await initBackend('cpu');
-  const model = checkpointModel(c);
+  const adapters = checkpointAdapters(c);
   try {
-    const { files } = await savePeftAdapter(model, dir, {
+    const { files } = await savePeftAdapter(adapters, dir, {
       baseModel: c.config.model.path ?? null,
       metadata: { popo_step: String(c.step) },
     });
     files.push(...writeTokenizerFiles(c.tokenizer, dir));
     return files;
   } finally {
-    model.dispose();
+    adapters.dispose();
   }
 }
 

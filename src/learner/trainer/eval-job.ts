@@ -22,7 +22,7 @@ export async function runEvalJob(
 ): Promise<EvalJobResult> {
   const info = await initBackend(config.backend ?? 'auto');
   const policy = base
-    ? policyFromCheckpoint(decodeCheckpoint(base))
+    ? await policyFromCheckpoint(decodeCheckpoint(base))
     : await loadPolicy(config.model, config.seed);
   try {
     const data = loadTrainingData(config, outbound);

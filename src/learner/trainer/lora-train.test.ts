@@ -1,12 +1,19 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend.js';
 import { loadPretrained } from '../model/pretrained.js';
-import { readSafetensors, type TensorRecord } from '../model/safetensors.js';
-import { decodeCheckpoint, exportAdapter, isLoraCheckpoint } from './checkpoint.js';
+import { readSafetensors, readSafetensorsHeader, type TensorRecord } from '../model/safetensors.js';
+import {
+  decodeCheckpoint,
+  encodeCheckpoint,
+  exportAdapter,
+  exportPolicy,
+  isLoraCheckpoint,
+} from './checkpoint.js';
+import { BaseModelError, modelFileHashes } from './checkpoint-base.js';
 import { resolveConfig } from './config.js';
 import type { GrpoMetrics, PopoMetrics, SftMetrics } from './metrics.js';
 import { ONES, writePrimedModelDir } from './primed-model-dir.js';
@@ -91,30 +98,51 @@ const maxAbsDiff = (a: TensorRecord, b: TensorRecord) =>
   a.data.reduce((m, x, i) => Math.max(m, Math.abs(x - b.data[i])), 0);
 
 describe('LoRA training', () => {
-  it('SFT with LoRA learns; the checkpoint holds the untouched base and the adapters', async () => {
+  it('SFT with LoRA learns; the checkpoint holds the adapters and names the base, without its weights', async () => {
     // A random tiny model's frozen head and RMS-normed output bound how far its logits can move, so LoRA alone
     // plateaus (≈ 4.1 → 3.5 nats here) where full fine-tuning reaches 0; the loss still has to fall.
     const sft = loraSft.metrics as SftMetrics[];
     expect(sft.at(-1)!.loss).toBeLessThan(sft[0].loss * 0.9);
     const c = decodeCheckpoint(loraSft.checkpoint);
     expect(isLoraCheckpoint(loraSft.checkpoint)).toBe(true);
-    // The stored base is the starting model bit for bit.
+    // No base tensor under any group: the base is named by its path and the sha256 of its files.
     const model = await loadPretrained(baseDir);
-    const initial = await model.stateDict();
+    const baseNames = new Set(model.parameterSpecs().map((p) => p.name));
     model.dispose();
-    expect(c.policy.size).toBe(initial.size);
-    for (const [name, rec] of c.policy) expect(same(rec, initial.get(name)!), name).toBe(true);
+    const stored = [...readSafetensorsHeader(loraSft.checkpoint.bytes).entries.keys()];
+    expect(
+      stored.filter((k) => k.startsWith('policy/') || baseNames.has(k.slice(k.indexOf('/') + 1))),
+    ).toEqual([]);
+    expect(c.policy).toBeUndefined();
+    expect(c.base).toEqual({ path: baseDir, files: await modelFileHashes(baseDir) });
     expect(c.lora!.size).toBe(2 * 7 * 2); // A and B for 7 projections in 2 layers
     // Optimizer moments exist for the adapters only.
     expect(c.state.tensors.optimizer!.size).toBe(2 * c.lora!.size);
   });
 
+  it('a LoRA checkpoint is far smaller than its model; a full fine-tuning one still holds θ', async () => {
+    const { lora: _l, ...plain } = config('sft', { steps: 1, checkpoint_every: 0 });
+    const small = { rank: 2, alpha: 4, target_modules: ['q_proj', 'v_proj'] };
+    const lora = await run(config('sft', { steps: 1, checkpoint_every: 0, lora: small }));
+    const full = await run(plain as TrainConfig);
+    const modelBytes = statSync(join(primedDir, 'model.safetensors')).size;
+    const loraBytes = lora.result.final_checkpoint!.bytes.length;
+    const fullBytes = full.result.final_checkpoint!.bytes.length;
+    // 32-wide, 2 layers: 92 KB of weights; r = 2 on q and v is 512 adapter floats (+ 2 moments) and the metadata.
+    expect(loraBytes).toBeLessThan(modelBytes / 5);
+    expect(fullBytes).toBeGreaterThan(3 * modelBytes); // θ and two AdamW moments
+    const c = decodeCheckpoint(full.result.final_checkpoint!);
+    expect(c.base).toBeUndefined();
+    expect(c.policy!.size).toBe(readSafetensors(readFileSync(join(primedDir, 'model.safetensors'))).size);
+  }, 300_000);
+
   it('POPO with LoRA moves only the adapters; ξ tracks them over the same frozen base', async () => {
     const { checkpoints, metrics } = await run(config('popo'));
     const first = decodeCheckpoint(checkpoints[0]);
     const last = decodeCheckpoint(checkpoints.at(-1)!);
-    // The base is byte-identical from step to step: it never trains.
-    for (const [name, rec] of last.policy) expect(same(rec, first.policy.get(name)!), name).toBe(true);
+    // Every checkpoint names the same base: it never trains.
+    expect(last.policy).toBeUndefined();
+    expect(last.base).toEqual(first.base);
     // ξ and the optimizer are over the adapters (and the predictor) only: no second copy of the base.
     const { siamese, optimizer, predictor } = last.state.tensors;
     expect([...siamese!.keys()].sort()).toEqual([...last.lora!.keys()].sort());
@@ -139,10 +167,10 @@ describe('LoRA training', () => {
     async (_name, algorithm, extra) => {
       const c = config(algorithm, extra);
       const full = await run(c);
-      const resumed = await run(
-        c,
-        full.checkpoints.find((k) => k.step === 2)!,
-      );
+      const from = full.checkpoints.find((k) => k.step === 2)!;
+      // θ is rebuilt from the base directory the checkpoint names plus its adapters.
+      expect(decodeCheckpoint(from).policy).toBeUndefined();
+      const resumed = await run(c, from);
       expect(resumed.metrics.map(comparable)).toEqual(full.metrics.slice(2).map(comparable));
       expect(
         Buffer.from(resumed.result.final_checkpoint!.bytes).equals(
@@ -214,6 +242,108 @@ describe('LoRA training', () => {
     await expect(exportAdapter(await fullFineTuneCheckpoint(), join(dir, 'none'))).rejects.toThrow(
       /holds no LoRA adapters/,
     );
+  }, 300_000);
+});
+
+describe('the base a LoRA checkpoint names', () => {
+  /** A LoRA SFT run on a copy of the primed model, checkpointed at step 2 of 4. */
+  async function runOnCopy() {
+    const dir = mkdtempSync(join(tmpdir(), 'popo-lora-base-'));
+    const modelDir = join(dir, 'model');
+    cpSync(primedDir, modelDir, { recursive: true });
+    const c = config('sft', { model: { path: modelDir } });
+    const full = await run(c);
+    return { dir, modelDir, c, full, from: full.checkpoints.find((k) => k.step === 2)! };
+  }
+
+  it('a base that changed or is gone is refused by resume and merged export, naming it; the adapter still exports', async () => {
+    const { dir, modelDir, c, from } = await runOnCopy();
+    const weights = join(modelDir, 'model.safetensors');
+    const original = readFileSync(weights);
+    // One bit of the last weight: the same shapes and sizes, another model.
+    const changed = Buffer.from(original);
+    changed[changed.length - 1] ^= 1;
+    writeFileSync(weights, changed);
+    const isChanged = (e: unknown) =>
+      e instanceof BaseModelError &&
+      e.problem === 'changed' &&
+      e.message.includes(modelDir) &&
+      e.message.includes('model.safetensors differs');
+    await expect(run(c, from).catch((e: unknown) => isChanged(e))).resolves.toBe(true);
+    await expect(exportPolicy(from, join(dir, 'merged')).catch((e: unknown) => isChanged(e))).resolves.toBe(
+      true,
+    );
+    expect(await exportAdapter(from, join(dir, 'adapter'))).toContain('adapter_model.safetensors');
+    // Put back as it was (a new inode and times): accepted again.
+    rmSync(weights);
+    writeFileSync(weights, original);
+    expect(await exportPolicy(from, join(dir, 'merged'))).toContain('model.safetensors');
+    rmSync(modelDir, { recursive: true });
+    await expect(run(c, from)).rejects.toThrow(
+      new RegExp(`its base, the model at ${modelDir}, is missing or unreadable`),
+    );
+    await expect(exportPolicy(from, join(dir, 'merged2'))).rejects.toSatisfy(
+      (e) => e instanceof BaseModelError && e.problem === 'missing',
+    );
+    rmSync(dir, { recursive: true, force: true });
+  }, 300_000);
+
+  it('a checkpoint that stores its base (the format before bases were named) resumes and exports as before', async () => {
+    const { dir, modelDir, c, full, from } = await runOnCopy();
+    // The old format: the base as `policy/*` beside `lora/*`, no `base` in the metadata.
+    const slim = decodeCheckpoint(from);
+    const model = await loadPretrained(modelDir);
+    const base = await model.stateDict();
+    model.dispose();
+    const old = encodeCheckpoint({ ...slim, base: undefined, policy: base });
+    expect(decodeCheckpoint(old).base).toBeUndefined();
+    const resumed = await run(c, old);
+    expect(resumed.metrics.map(comparable)).toEqual(full.metrics.slice(2).map(comparable));
+    const last = decodeCheckpoint(resumed.result.final_checkpoint!);
+    const expected = decodeCheckpoint(full.result.final_checkpoint!);
+    for (const [name, rec] of expected.lora!) expect(same(rec, last.lora!.get(name)!), name).toBe(true);
+    // Its run cannot know the stored base is the directory's, so it goes on storing it.
+    for (const [name, rec] of base) expect(same(rec, last.policy!.get(name)!), name).toBe(true);
+    expect(last.base).toBeUndefined();
+    // Self-contained: exports need no directory.
+    rmSync(modelDir, { recursive: true });
+    expect(await exportPolicy(old, join(dir, 'merged'))).toContain('model.safetensors');
+    rmSync(dir, { recursive: true, force: true });
+  }, 300_000);
+
+  it('a built-in base is rebuilt from its seed; another init is refused', async () => {
+    const c = config('sft', { model: { builtin: 'tiny-86k' }, data: { train: ONES, reward: 'exact' } });
+    const full = await run(c);
+    const from = full.checkpoints.find((k) => k.step === 2)!;
+    const slim = decodeCheckpoint(from);
+    expect(slim.policy).toBeUndefined();
+    expect(slim.base).toMatchObject({ builtin: 'tiny-86k', seed: 7 });
+    const resumed = await run(c, from);
+    expect(resumed.metrics.map(comparable)).toEqual(full.metrics.slice(2).map(comparable));
+    expect(
+      Buffer.from(resumed.result.final_checkpoint!.bytes).equals(
+        Buffer.from(full.result.final_checkpoint!.bytes),
+      ),
+    ).toBe(true);
+    const other = encodeCheckpoint({ ...slim, base: { ...slim.base!, seed: 8 } as typeof slim.base });
+    await expect(run(c, other)).rejects.toThrow(
+      /its base, the built-in model tiny-86k \(seed 8\), is initialised differently by this version of popo/,
+    );
+  }, 300_000);
+
+  it('a run started from a LoRA checkpoint stores its base: the merged policy has no source to name', async () => {
+    const { result } = await run(config('sft', { steps: 1, checkpoint_every: 0 }));
+    const next = await train(
+      config('sft', { steps: 1, checkpoint_every: 0 }),
+      {},
+      {
+        baseCheckpoint: result.final_checkpoint!,
+      },
+    );
+    const c = decodeCheckpoint(next.final_checkpoint!);
+    expect(c.base).toBeUndefined();
+    expect(c.policy!.size).toBeGreaterThan(0);
+    expect(c.lora!.size).toBeGreaterThan(0);
   }, 300_000);
 });
 

@@ -77,13 +77,13 @@ export async function loadPolicy(spec: ModelSpec, seed: number): Promise<Policy>
 }
 
 /**
- * The policy θ stored in a checkpoint (resume, or a job started from another job's checkpoint): under LoRA the
- * base with the checkpoint's adapters on it.
+ * The policy θ of a checkpoint (resume, or a job started from another job's checkpoint): under LoRA the base
+ * (stored, or loaded from where the checkpoint names it) with the checkpoint's adapters on it.
  */
-export function policyFromCheckpoint(c: CheckpointContents): Policy {
+export async function policyFromCheckpoint(c: CheckpointContents): Promise<Policy> {
   const tokenizer = loadTokenizer(c.tokenizer);
   return {
-    model: checkpointModel(c),
+    model: await checkpointModel(c),
     tokenizer,
     tokenizerSpec: c.tokenizer,
     prompt: promptFormat('none', tokenizer),

@@ -112,8 +112,8 @@ describe('train', () => {
       expect(resumed.metrics.map((m) => m.step)).toEqual([3, 4]);
       expect(resumed.metrics.map(comparable)).toEqual(full.metrics.slice(2).map(comparable));
       // The final weights agree too, not only the logged numbers.
-      const a = decodeCheckpoint(full.result.final_checkpoint!).policy;
-      const b = decodeCheckpoint(resumed.result.final_checkpoint!).policy;
+      const a = decodeCheckpoint(full.result.final_checkpoint!).policy!;
+      const b = decodeCheckpoint(resumed.result.final_checkpoint!).policy!;
       for (const [name, rec] of a) expect(Array.from(b.get(name)!.data), name).toEqual(Array.from(rec.data));
     },
   );
@@ -143,7 +143,7 @@ describe('train', () => {
     const last = decodeCheckpoint(full.result.final_checkpoint!);
     if (algorithm === 'grpo') {
       // The reference is the base policy, kept in the checkpoint so a resumed run measures KL to the same thing.
-      expect(last.state.tensors.reference!.size).toBe(last.policy.size);
+      expect(last.state.tensors.reference!.size).toBe(last.policy!.size);
       expect(only('grpo', full.metrics).some((m) => m.kl > 0)).toBe(true);
     }
   });
@@ -152,11 +152,11 @@ describe('train', () => {
     const { checkpoints } = await run(config('popo', { popo: { ema: false } }));
     const first = decodeCheckpoint(checkpoints[0]);
     const last = decodeCheckpoint(checkpoints.at(-1)!);
-    const name = [...last.policy.keys()][0];
+    const name = [...last.policy!.keys()][0];
     expect(Array.from(last.state.tensors.siamese!.get(name)!.data)).toEqual(
       Array.from(first.state.tensors.siamese!.get(name)!.data),
     );
-    expect(Array.from(last.policy.get(name)!.data)).not.toEqual(Array.from(first.policy.get(name)!.data));
+    expect(Array.from(last.policy!.get(name)!.data)).not.toEqual(Array.from(first.policy!.get(name)!.data));
   });
 
   it('a POPO batch without a single positive moves nothing: θ, ξ and the optimizer stay put', async () => {
@@ -178,7 +178,7 @@ describe('train', () => {
     const base = await loadPretrained(modelDir);
     const initial = await base.stateDict();
     base.dispose();
-    for (const [name, rec] of last.policy)
+    for (const [name, rec] of last.policy!)
       expect(Array.from(rec.data), name).toEqual(Array.from(initial.get(name)!.data));
     for (const [name, rec] of last.state.tensors.siamese!)
       expect(Array.from(rec.data), name).toEqual(Array.from(initial.get(name)!.data));
@@ -218,16 +218,16 @@ describe('train', () => {
     const c = decodeCheckpoint(checkpoints.at(-1)!);
     expect(c.step).toBe(2);
     const { siamese, predictor, optimizer } = c.state.tensors;
-    expect(siamese!.size).toBe(c.policy.size);
+    expect(siamese!.size).toBe(c.policy!.size);
     expect([...predictor!.keys()]).toEqual(
       expect.arrayContaining(['predictor.fc1.weight', 'predictor.fc2.weight']),
     );
-    expect(optimizer!.size).toBe(2 * (c.policy.size + predictor!.size));
+    expect(optimizer!.size).toBe(2 * (c.policy!.size + predictor!.size));
     expect(c.state.scalars.optimizer_step).toBe(2);
     expect(c.rng.state).toHaveLength(4);
     // ξ moved toward θ but is not θ (τ < 1), and the drift stays under the Lemma 3.2 bound.
-    const name = [...c.policy.keys()][0];
-    expect(Array.from(siamese!.get(name)!.data)).not.toEqual(Array.from(c.policy.get(name)!.data));
+    const name = [...c.policy!.keys()][0];
+    expect(Array.from(siamese!.get(name)!.data)).not.toEqual(Array.from(c.policy!.get(name)!.data));
     for (const m of only('popo', metrics))
       expect(m.drift).toBeLessThanOrEqual(m.drift_bound * (1 + 1e-4) + 1e-6);
   });

@@ -4,6 +4,7 @@ import { groupCounts } from '../objectives/groups.js';
 import { Rng } from '../util/random.js';
 import { createAlgorithm, type RolloutExperience, type TrainingAlgorithm } from './algorithms/index.js';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from './checkpoint.js';
+import { baseModelRef, type BaseModelRef } from './checkpoint-base.js';
 import { ConfigError } from './config.js';
 import { longestTaskTexts, modelConfigOf } from './context-check.js';
 import { runMemoryIssues } from './memory-check.js';
@@ -51,6 +52,11 @@ export interface TrainOptions {
 interface RunState {
   config: TrainConfig;
   policy: Policy;
+  /**
+   * Under LoRA, where the frozen base comes from: checkpoints name it instead of storing it. Unset when it cannot
+   * be named (the run started from another run's checkpoint, or resumed from one that stores its base).
+   */
+  base?: BaseModelRef;
   algorithm: TrainingAlgorithm;
   rng: Rng;
   data: TrainingData;
@@ -61,9 +67,10 @@ async function setUp(config: TrainConfig, opts: TrainOptions): Promise<RunState>
   const resume = opts.resumeFrom ? decodeCheckpoint(opts.resumeFrom) : undefined;
   const base = !resume && opts.baseCheckpoint ? decodeCheckpoint(opts.baseCheckpoint) : undefined;
   const from = resume ?? base;
-  const loaded = from ? policyFromCheckpoint(from) : await loadPolicy(config.model, config.seed);
+  const loaded = from ? await policyFromCheckpoint(from) : await loadPolicy(config.model, config.seed);
   let policy: Policy;
   let data: TrainingData;
+  let baseRef = resume?.base;
   try {
     if (resume) {
       if (Boolean(resume.lora) !== Boolean(config.lora))
@@ -75,6 +82,7 @@ async function setUp(config: TrainConfig, opts: TrainOptions): Promise<RunState>
     } else {
       // A run started from a LoRA run's checkpoint starts from that policy: its adapters merged into the base.
       loaded.model.mergeLora();
+      if (config.lora && !base) baseRef = await baseModelRef(config.model, config.seed, loaded.model);
       attachFreshLora(loaded.model, config);
     }
     policy = withPromptTemplate(loaded, config.data.prompt_template);
@@ -86,6 +94,7 @@ async function setUp(config: TrainConfig, opts: TrainOptions): Promise<RunState>
   const state: RunState = {
     config,
     policy,
+    ...(baseRef ? { base: baseRef } : {}),
     algorithm: createAlgorithm(config, policy.model),
     rng: new Rng(config.seed),
     data,
@@ -111,7 +120,7 @@ async function snapshot(s: RunState): Promise<CheckpointBlob> {
     modelConfig: s.policy.model.config,
     tokenizer: s.policy.tokenizerSpec,
     rng: s.rng.state(),
-    policy: await s.policy.model.stateDict(),
+    ...(s.base ? { base: s.base } : { policy: await s.policy.model.stateDict() }),
     lora: await s.policy.model.lora?.stateDict(),
     state: await s.algorithm.saveState(),
   });

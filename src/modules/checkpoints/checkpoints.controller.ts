@@ -7,12 +7,14 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import { exportAdapter, exportPolicy, isLoraCheckpoint } from '../../learner/trainer/checkpoint.js';
+import { BaseModelError, baseModelName } from '../../learner/trainer/checkpoint-base.js';
 import type { CheckpointBlob } from '../../learner/trainer/types.js';
 import type { Checkpoint } from '../../database/entities/index.js';
 import { conflict, internalError, invalidField, notFound } from '../../common/api-error.js';
 import { ParseUuidPipe } from '../../common/uuid.pipe.js';
 import { ProjectId } from '../auth/auth.decorators.js';
 import { JobsService } from '../jobs/jobs.service.js';
+import { ModelsService } from '../models/models.service.js';
 import { CheckpointCorruptError, CheckpointStore } from './checkpoint-store.js';
 import { CheckpointDto } from './dto/checkpoint.dto.js';
 import { ApiErrors } from '../../common/error.dto.js';
@@ -31,6 +33,7 @@ export class CheckpointsController {
   constructor(
     private readonly store: CheckpointStore,
     private readonly jobs: JobsService,
+    private readonly models: ModelsService,
   ) {}
 
   @Get()
@@ -77,8 +80,9 @@ export class CheckpointsController {
     summary: 'Download the policy θ of a checkpoint as a Hugging Face model directory (tar.gz).',
     description:
       'config.json + model.safetensors (+ tokenizer files): loadable by transformers, by `popo eval --model`, or as the ' +
-      "base model of another job. A LoRA run's policy comes merged (W + (alpha/r)·B·A). The checkpoint is verified " +
-      'by sha256 first.',
+      "base model of another job. A LoRA run's policy comes merged (W + (alpha/r)·B·A) into its base, which the " +
+      'checkpoint names rather than holds: a base model that has since been deleted or changed is a 409 ' +
+      '`base_model_missing` / `base_model_changed` naming it. The checkpoint is verified by sha256 first.',
   })
   @ApiParam({ name: 'step', description: 'A step number or "latest".', schema: { type: 'string' } })
   @ApiProduces('application/gzip')
@@ -131,7 +135,13 @@ export class CheckpointsController {
       );
     const dir = await mkdtemp(join(tmpdir(), `popo-${kind}-`));
     try {
-      const files = await write(blob, dir);
+      const files = await write(blob, dir).catch(async (e: unknown) => {
+        // A LoRA checkpoint's base is read from where the run loaded it: gone or changed since is the user's state.
+        if (!(e instanceof BaseModelError)) throw e;
+        const source = `checkpoint ${id}@${checkpoint.step}`;
+        const name = (await this.registeredName(projectId, id, e)) ?? baseModelName(e.base);
+        throw conflict(`base_model_${e.problem}`, e.renamed(source, name));
+      });
       const suffix = kind === 'adapter' ? '-adapter' : '';
       res.setHeader('Content-Type', 'application/gzip');
       res.setHeader(
@@ -143,6 +153,25 @@ export class CheckpointsController {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * A directory base named as this project registered it (the job's model: its name and id, or its id once the
+   * registration is deleted), which says more than the data dir path of an uploaded model.
+   */
+  private async registeredName(
+    projectId: string,
+    jobId: string,
+    e: BaseModelError,
+  ): Promise<string | undefined> {
+    if ('builtin' in e.base) return undefined;
+    const job = await this.jobs.get(projectId, jobId);
+    const modelId = (job.config.model as { id?: string } | undefined)?.id;
+    if (!modelId) return undefined;
+    const model = await this.models.get(projectId, modelId).catch(() => undefined);
+    return model
+      ? `model "${model.name}" (${modelId}) at ${e.base.path}`
+      : `model ${modelId} (its registration is deleted) at ${e.base.path}`;
   }
 
   /** The job's checkpoint at `rawStep` after `check` (which reads and verifies it); corruption is a 500. */
