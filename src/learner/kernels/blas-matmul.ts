@@ -161,9 +161,7 @@ function gemm(
   c: number,
   ldc: number,
 ): void {
-  s.blas.setThreads(
-    s.maxThreads === 1 || m * n * k < MULTI_THREAD_MIN_MACS ? 1 : s.maxThreads,
-  );
+  s.blas.setThreads(s.maxThreads === 1 || m * n * k < MULTI_THREAD_MIN_MACS ? 1 : s.maxThreads);
   s.blas.sgemm(transA, transB, m, n, k, a, lda, b, ldb, 0, c, ldc);
 }
 
