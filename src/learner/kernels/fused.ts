@@ -67,20 +67,21 @@ const KERNELS: Record<string, Kernel> = {
     simd!.rms_norm_grad(pdy, px, pw, pdx, pdw, tf.util.sizeFromShape(x.shape) / H, H, eps);
     return [dx, dw];
   },
-  /** y = silu(gate) · up. */
-  [SWIGLU]: ({ gate, up }, backend) => {
-    assertFloat(SWIGLU, [gate, up]);
+  /** y = gate · s · up with s = sigmoid(gate) computed by the backend's own (vectorised) Sigmoid. */
+  [SWIGLU]: ({ gate, sig, up }, backend) => {
+    assertFloat(SWIGLU, [gate, sig, up]);
     const out = backend.makeOutput(gate.shape, 'float32');
-    simd!.swiglu(at(backend, gate), at(backend, up), at(backend, out), tf.util.sizeFromShape(gate.shape));
+    const [pg, ps, pu, py] = [gate, sig, up, out].map((t) => at(backend, t));
+    simd!.swiglu(pg, ps, pu, py, tf.util.sizeFromShape(gate.shape));
     return out;
   },
-  /** dgate = dy·up·s·(1 + gate·(1 − s)), dup = dy·gate·s with s = sigmoid(gate). */
-  [SWIGLU_GRAD]: ({ dy, gate, up }, backend) => {
-    assertFloat(SWIGLU_GRAD, [dy, gate, up]);
+  /** dgate = dy·up·s·(1 + gate·(1 − s)), dup = dy·gate·s. */
+  [SWIGLU_GRAD]: ({ dy, gate, sig, up }, backend) => {
+    assertFloat(SWIGLU_GRAD, [dy, gate, sig, up]);
     const dg = backend.makeOutput(gate.shape, 'float32');
     const du = backend.makeOutput(up.shape, 'float32');
-    const [pdy, pg, pu, pdg, pdu] = [dy, gate, up, dg, du].map((t) => at(backend, t));
-    simd!.swiglu_grad(pdy, pg, pu, pdg, pdu, tf.util.sizeFromShape(gate.shape));
+    const [pdy, pg, ps, pu, pdg, pdu] = [dy, gate, sig, up, dg, du].map((t) => at(backend, t));
+    simd!.swiglu_grad(pdy, pg, ps, pu, pdg, pdu, tf.util.sizeFromShape(gate.shape));
     return [dg, du];
   },
   /**
@@ -212,14 +213,15 @@ export function fusedRmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps
   return f(x, weight) as T;
 }
 
-/** silu(gate) · up (SwiGLU) in one kernel each way; only gate and up are kept for the gradient (call only when fusedKernels()). */
+/** silu(gate) · up (SwiGLU) in one kernel each way after the backend's Sigmoid (call only when fusedKernels()). */
 export function fusedSwiGLU<T extends tf.Tensor>(gate: T, up: T): T {
   const f = tf.customGrad(((g: tf.Tensor, u: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([g, u]);
+    const sig = tf.sigmoid(g);
+    save([g, sig, u]);
     return {
-      value: run(SWIGLU, { gate: g, up: u }) as tf.Tensor,
-      gradFunc: (dy: tf.Tensor, [sg, su]: tf.Tensor[]) =>
-        run(SWIGLU_GRAD, { dy, gate: sg, up: su }) as tf.Tensor[],
+      value: run(SWIGLU, { gate: g, sig, up: u }) as tf.Tensor,
+      gradFunc: (dy: tf.Tensor, [sg, ss, su]: tf.Tensor[]) =>
+        run(SWIGLU_GRAD, { dy, gate: sg, sig: ss, up: su }) as tf.Tensor[],
     };
   }) as unknown as CustomGradientFunc<T>);
   return f(gate, up) as T;

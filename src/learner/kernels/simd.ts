@@ -13,8 +13,8 @@ export interface SimdKernels {
     H: number,
     eps: number,
   ): void;
-  swiglu(g: number, u: number, y: number, n: number): void;
-  swiglu_grad(dy: number, g: number, u: number, dg: number, du: number, n: number): void;
+  swiglu(g: number, s: number, u: number, y: number, n: number): void;
+  swiglu_grad(dy: number, g: number, s: number, u: number, dg: number, du: number, n: number): void;
   rope(
     x: number,
     cos: number,
