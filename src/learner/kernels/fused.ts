@@ -39,7 +39,8 @@ type Kernel = (
   attrs: Record<string, number>,
 ) => tf.TensorInfo | tf.TensorInfo[];
 
-let simd: SimdKernels | undefined;
+/** The SIMD kernels bound to this backend's memory (looked up per call: a re-created backend has a new memory). */
+const simd = (backend: WasmBackendLike): SimdKernels => simdKernelsFor(backend.wasm.asm?.memory).kernels!;
 
 const KERNELS: Record<string, Kernel> = {
   /** y = x · rsqrt(mean(x²) + eps) · weight over the last axis. */
@@ -47,7 +48,7 @@ const KERNELS: Record<string, Kernel> = {
     assertFloat(RMS_NORM, [x, weight]);
     const out = backend.makeOutput(x.shape, 'float32');
     const H = weight.shape[0];
-    simd!.rms_norm(
+    simd(backend).rms_norm(
       at(backend, x),
       at(backend, weight),
       at(backend, out),
@@ -64,7 +65,7 @@ const KERNELS: Record<string, Kernel> = {
     const dw = backend.makeOutput(weight.shape, 'float32');
     const H = weight.shape[0];
     const [pdy, px, pw, pdx, pdw] = [dy, x, weight, dx, dw].map((t) => at(backend, t));
-    simd!.rms_norm_grad(pdy, px, pw, pdx, pdw, tf.util.sizeFromShape(x.shape) / H, H, eps);
+    simd(backend).rms_norm_grad(pdy, px, pw, pdx, pdw, tf.util.sizeFromShape(x.shape) / H, H, eps);
     return [dx, dw];
   },
   /** y = gate · s · up with s = sigmoid(gate) computed by the backend's own (vectorised) Sigmoid. */
@@ -72,7 +73,7 @@ const KERNELS: Record<string, Kernel> = {
     assertFloat(SWIGLU, [gate, sig, up]);
     const out = backend.makeOutput(gate.shape, 'float32');
     const [pg, ps, pu, py] = [gate, sig, up, out].map((t) => at(backend, t));
-    simd!.swiglu(pg, ps, pu, py, tf.util.sizeFromShape(gate.shape));
+    simd(backend).swiglu(pg, ps, pu, py, tf.util.sizeFromShape(gate.shape));
     return out;
   },
   /** dgate = dy·up·s·(1 + gate·(1 − s)), dup = dy·gate·s. */
@@ -81,7 +82,7 @@ const KERNELS: Record<string, Kernel> = {
     const dg = backend.makeOutput(gate.shape, 'float32');
     const du = backend.makeOutput(up.shape, 'float32');
     const [pdy, pg, ps, pu, pdg, pdu] = [dy, gate, sig, up, dg, du].map((t) => at(backend, t));
-    simd!.swiglu_grad(pdy, pg, ps, pu, pdg, pdu, tf.util.sizeFromShape(gate.shape));
+    simd(backend).swiglu_grad(pdy, pg, ps, pu, pdg, pdu, tf.util.sizeFromShape(gate.shape));
     return [dg, du];
   },
   /**
@@ -92,7 +93,16 @@ const KERNELS: Record<string, Kernel> = {
     assertFloat(ROPE, [x, cos, sin]);
     const out = backend.makeOutput(x.shape, 'float32');
     const [B, T, h, d] = x.shape;
-    simd!.rope(at(backend, x), at(backend, cos), at(backend, sin), at(backend, out), B * T, h, d, sign);
+    simd(backend).rope(
+      at(backend, x),
+      at(backend, cos),
+      at(backend, sin),
+      at(backend, out),
+      B * T,
+      h,
+      d,
+      sign,
+    );
     return out;
   },
   /** One AdamW step of one parameter: [p', m', v', Σδ²] (see simd.wat; bit-identical to the composite ops). */
@@ -104,7 +114,7 @@ const KERNELS: Record<string, Kernel> = {
     const ptrs = [p, g, m, v, ...outs].map((t) => at(backend, t));
     const c = [a.scale, a.b1, a.c1, a.b2, a.c2, a.bc1, a.bc2, a.eps, a.lr, a.wd];
     const vec = n - (n % 4);
-    let sum = simd!.adamw(...ptrs.slice(0, 4), ...ptrs.slice(4), vec, ...c);
+    let sum = simd(backend).adamw(...ptrs.slice(0, 4), ...ptrs.slice(4), vec, ...c);
     if (vec < n) sum += adamwTail(backend, ptrs, vec, n, a);
     new Float32Array(backend.wasm.HEAPU8.buffer, at(backend, sq), 1)[0] = sum;
     return [...outs, sq];
@@ -167,6 +177,7 @@ function adamwTail(
 }
 
 let registered = false;
+let simdReady = false;
 
 /**
  * True when the active backend has the fused kernels (wasm with its SIMD kernels, unless POPO_FUSED=0). Registers
@@ -177,8 +188,8 @@ export function fusedKernels(): boolean {
   if (!registered) {
     registered = true;
     const backend = tf.backend() as unknown as WasmBackendLike;
-    simd = simdKernelsFor(backend.wasm.asm?.memory).kernels;
-    if (!simd) return false;
+    simdReady = simdKernelsFor(backend.wasm.asm?.memory).kernels !== undefined;
+    if (!simdReady) return false;
     for (const [kernelName, k] of Object.entries(KERNELS)) {
       tf.registerKernel({
         kernelName,
@@ -192,7 +203,7 @@ export function fusedKernels(): boolean {
       });
     }
   }
-  return simd !== undefined;
+  return simdReady;
 }
 
 const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number> = {}) =>
