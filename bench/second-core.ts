@@ -8,16 +8,14 @@
  */
 import { execFile } from 'node:child_process';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { engineArgv, jsonRows, repoRoot } from './engine-run.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: string) =>
   args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? dflt;
 const rounds = Number(flag('rounds', '2'));
 const configs = flag('configs', 'S,M');
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const run = promisify(execFile);
 
 interface Row {
@@ -29,23 +27,12 @@ interface Row {
 const METRICS = ['train_tok_s', 'prefill_tok_s', 'decode_tok_s'] as const;
 
 async function engine(threads: number): Promise<Row[]> {
-  const { stdout } = await run(
-    process.execPath,
-    [
-      '--import',
-      './bench/register.mjs',
-      'bench/engine.ts',
-      '--json',
-      '--reps=1',
-      '--backends=wasm',
-      `--configs=${configs}`,
-    ],
-    { cwd: root, env: { ...process.env, POPO_BLAS_THREADS: String(threads) }, maxBuffer: 1 << 24 },
-  );
-  return stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Row);
+  const { stdout } = await run(process.execPath, engineArgv('wasm', configs), {
+    cwd: repoRoot,
+    env: { ...process.env, POPO_BLAS_THREADS: String(threads) },
+    maxBuffer: 1 << 24,
+  });
+  return jsonRows<Row>(stdout);
 }
 
 const results: Record<'one' | 'two', Row[][]> = { one: [], two: [] };

@@ -16,8 +16,7 @@
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { engineArgv, jsonRows, repoRoot as root } from './engine-run.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: string) =>
@@ -27,7 +26,6 @@ const configs = flag('configs', 'S,M');
 const backends = flag('backends', 'wasm');
 const threads = flag('threads', '1').split(',');
 const python = flag('python', '/usr/bin/python3');
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
 interface Row {
   backend: string;
@@ -41,12 +39,7 @@ interface Row {
   load_avg: number;
 }
 
-const parseRows = (text: string) =>
-  text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Row);
+const parseRows = (text: string) => jsonRows<Row>(text);
 
 function runJson(cmd: string, argv: string[], env: NodeJS.ProcessEnv = process.env): Row[] {
   const out = execFileSync(cmd, argv, {
@@ -64,19 +57,10 @@ const started = saved ? `(rows from ${saved})` : new Date().toISOString();
 for (let r = 1; r <= (saved ? 0 : rounds); r++) {
   process.stderr.write(`round ${r}/${rounds}, load avg ${os.loadavg()[0].toFixed(2)}\n`);
   for (const t of threads) {
-    const ours = runJson(
-      process.execPath,
-      [
-        '--import',
-        './bench/register.mjs',
-        'bench/engine.ts',
-        '--json',
-        '--reps=1',
-        `--backends=${backends}`,
-        `--configs=${configs}`,
-      ],
-      { ...process.env, POPO_BLAS_THREADS: t },
-    );
+    const ours = runJson(process.execPath, engineArgv(backends, configs), {
+      ...process.env,
+      POPO_BLAS_THREADS: t,
+    });
     rows.push(...ours.map((r) => ({ ...r, backend: `${r.backend}-${t}t` })));
     rows.push(
       ...runJson(python, [

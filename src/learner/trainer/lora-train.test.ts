@@ -89,6 +89,21 @@ const comparable = (m: StepMetrics) => {
   return rest;
 };
 
+/** Resuming `c` from `from` (step 2) gives the uninterrupted run's later metrics and its final checkpoint, byte for byte. */
+async function expectExactResume(
+  c: TrainConfig,
+  full: Awaited<ReturnType<typeof run>>,
+  from: CheckpointBlob,
+): Promise<void> {
+  const resumed = await run(c, from);
+  expect(resumed.metrics.map(comparable)).toEqual(full.metrics.slice(2).map(comparable));
+  expect(
+    Buffer.from(resumed.result.final_checkpoint!.bytes).equals(
+      Buffer.from(full.result.final_checkpoint!.bytes),
+    ),
+  ).toBe(true);
+}
+
 const same = (a: TensorRecord, b: TensorRecord) =>
   Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).equals(
     Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength),
@@ -170,13 +185,7 @@ describe('LoRA training', () => {
       const from = full.checkpoints.find((k) => k.step === 2)!;
       // θ is rebuilt from the base directory the checkpoint names plus its adapters.
       expect(decodeCheckpoint(from).policy).toBeUndefined();
-      const resumed = await run(c, from);
-      expect(resumed.metrics.map(comparable)).toEqual(full.metrics.slice(2).map(comparable));
-      expect(
-        Buffer.from(resumed.result.final_checkpoint!.bytes).equals(
-          Buffer.from(full.result.final_checkpoint!.bytes),
-        ),
-      ).toBe(true);
+      await expectExactResume(c, full, from);
       if (algorithm === 'grpo') {
         const last = decodeCheckpoint(full.result.final_checkpoint!);
         // The reference is the base with the adapters off: nothing to store, and θ = base at the first step.
@@ -318,13 +327,7 @@ describe('the base a LoRA checkpoint names', () => {
     const slim = decodeCheckpoint(from);
     expect(slim.policy).toBeUndefined();
     expect(slim.base).toMatchObject({ builtin: 'tiny-86k', seed: 7 });
-    const resumed = await run(c, from);
-    expect(resumed.metrics.map(comparable)).toEqual(full.metrics.slice(2).map(comparable));
-    expect(
-      Buffer.from(resumed.result.final_checkpoint!.bytes).equals(
-        Buffer.from(full.result.final_checkpoint!.bytes),
-      ),
-    ).toBe(true);
+    await expectExactResume(c, full, from);
     const other = encodeCheckpoint({ ...slim, base: { ...slim.base!, seed: 8 } as typeof slim.base });
     await expect(run(c, other)).rejects.toThrow(
       /its base, the built-in model tiny-86k \(seed 8\), is initialised differently by this version of popo/,
