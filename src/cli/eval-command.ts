@@ -1,4 +1,5 @@
 import { FieldError } from '../learner/field-error.js';
+import { ModelError } from '../learner/model/errors.js';
 import { formatBackendInfo, initBackend } from '../learner/backend.js';
 import { readExamplesJsonl } from '../learner/data/jsonl.js';
 import { OVERLONG_POLICIES, type OverlongPolicy } from '../learner/data/prompt.js';
@@ -84,7 +85,22 @@ export async function runEval(o: EvalCommandOptions): Promise<number> {
     return 2;
   }
   const info = await initBackend(o.backend);
-  const loaded = await loadPolicy(o.model ? { path: o.model } : { builtin: o.builtin }, Number(o.seed));
+  let loaded;
+  try {
+    loaded = await loadPolicy(o.model ? { path: o.model } : { builtin: o.builtin }, Number(o.seed));
+  } catch (e) {
+    // A model that is not there or not a model is the caller's input: say which flag, no stack trace.
+    if (e instanceof FieldError) {
+      const flag = { 'model.builtin': '--builtin', 'model.path': '--model' }[e.field] ?? e.field;
+      process.stderr.write(`${flag}: ${e.reason}\n`);
+      return 2;
+    }
+    if (e instanceof ModelError) {
+      process.stderr.write(`--model: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
   try {
     const policy = withPromptTemplate(loaded, o.promptTemplate ?? 'none');
     process.stderr.write(

@@ -230,6 +230,14 @@ describe('popo CLI', () => {
     const unknown = popo('eval', '--model', join(dir, 'run', 'final'), '--task', 'calculus:1');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('unknown task "calculus"');
+    // A model that is not there: the flag and the reason, exit 2 (was an uncaught stack trace, exit 7).
+    const noBuiltin = popo('eval', '--builtin', 'nope', '--data', data);
+    expect(noBuiltin.code, noBuiltin.stderr).toBe(2);
+    expect(noBuiltin.stderr).toContain('--builtin: unknown built-in model "nope"');
+    expect(noBuiltin.stderr).not.toContain('    at ');
+    const noDir = popo('eval', '--model', join(dir, 'nowhere'), '--data', data);
+    expect(noDir.code, noDir.stderr).toBe(2);
+    expect(noDir.stderr).toMatch(/^--model: .*nowhere is not a model directory/m);
     const bad = popo('eval', '--model', join(dir, 'run', 'final'), '--data', data, '-n', '1', '-k', '2');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--k (2) must be <= --n (1)');
