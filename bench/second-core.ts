@@ -35,7 +35,8 @@ async function engine(threads: number): Promise<Row[]> {
   return jsonRows<Row>(stdout);
 }
 
-const results: Record<'one' | 'two', Row[][]> = { one: [], two: [] };
+/** Per round: one learner on 2 threads; two side by side — their summed rates, and each one's. */
+const results: Record<'one' | 'total' | 'each', Row[][]> = { one: [], total: [], each: [] };
 for (let r = 1; r <= rounds; r++) {
   process.stderr.write(
     `round ${r}/${rounds}: one learner, 2 BLAS threads (load ${os.loadavg()[0].toFixed(1)})\n`,
@@ -45,8 +46,8 @@ for (let r = 1; r <= rounds; r++) {
   const [a, b] = await Promise.all([engine(1), engine(1)]);
   // The two processes' phases overlap only roughly (each times its own train, prefill and decode), so the sum
   // of their rates is the machine's throughput while both run.
-  results.two.push(a.map((row, i) => ({ ...row, ...sum(row, b[i]) })));
-  results.two.push(a, b);
+  results.total.push(a.map((row, i) => ({ ...row, ...sum(row, b[i]) })));
+  results.each.push(a, b);
 }
 
 function sum(a: Row, b: Row): Partial<Row> {
@@ -65,11 +66,8 @@ console.log(
 console.log('| config | setup | train | prefill | decode |');
 console.log('|---|---|---:|---:|---:|');
 for (const c of configs.split(',')) {
-  const pick = (rows: Row[][], idx: (i: number) => boolean) =>
-    rows.filter((_, i) => idx(i)).map((set) => set.find((r) => r.config === c)!);
-  const one = pick(results.one, () => true);
-  const total = pick(results.two, (i) => i % 3 === 0);
-  const each = pick(results.two, (i) => i % 3 !== 0);
+  const pick = (runs: Row[][]) => runs.map((set) => set.find((r) => r.config === c)!);
+  const [one, total, each] = [pick(results.one), pick(results.total), pick(results.each)];
   const cells = (rows: Row[]) => METRICS.map((m) => fmt(median(rows.map((r) => r[m])))).join(' | ');
   console.log(`| ${c} | one learner, 2 threads | ${cells(one)} |`);
   console.log(`| ${c} | two learners, 1 thread each: total | ${cells(total)} |`);

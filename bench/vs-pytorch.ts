@@ -84,9 +84,8 @@ const median = (xs: number[]) => {
 const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
 const names = [...new Set(rows.map((r) => r.backend))];
 const configList = [...new Set(rows.map((r) => r.config))];
-const roundCount =
-  rows.filter((r) => r.backend.startsWith('pytorch') && r.config === configList[0]).length /
-  Math.max(1, new Set(rows.filter((r) => r.backend.startsWith('pytorch')).map((r) => r.backend)).size);
+// Every round gives one row per (backend, config).
+const roundCount = rows.filter((r) => r.backend === rows[0]?.backend && r.config === rows[0]?.config).length;
 /** Each row is compared with PyTorch at its own thread count (`…-2t`); rows without one with 1 thread. */
 const reference = (backend: string) => `pytorch-${/-(\d+)t$/.exec(backend)?.[1] ?? '1'}t`;
 const loads = rows.map((r) => r.load_avg);

@@ -24,13 +24,7 @@ interface WasmBackendLike {
 const MULTI_THREAD_MIN_MACS = 1 << 22;
 
 let state:
-  | {
-      blas: OpenBlas;
-      original: tf.KernelConfig;
-      maxThreads: number;
-      base: number;
-      heap?: ArrayBuffer;
-    }
+  | { blas: OpenBlas; original: tf.KernelConfig; maxThreads: number; base: number; heap?: ArrayBuffer }
   | undefined;
 
 /** True while BatchMatMul on wasm runs on OpenBLAS. */

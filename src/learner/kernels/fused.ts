@@ -114,8 +114,8 @@ const KERNELS: Record<string, Kernel> = {
     const ptrs = [p, g, m, v, ...outs].map((t) => at(backend, t));
     const c = [a.scale, a.b1, a.c1, a.b2, a.c2, a.bc1, a.bc2, a.eps, a.lr, a.wd];
     const vec = n - (n % 4);
-    let sum = simd(backend).adamw(...ptrs.slice(0, 4), ...ptrs.slice(4), vec, ...c);
-    if (vec < n) sum += adamwTail(backend, ptrs, vec, n, a);
+    let sum = simd(backend).adamw(...ptrs, vec, ...c);
+    if (vec < n) sum += adamwTail(backend, ptrs, vec, n, c);
     new Float32Array(backend.wasm.HEAPU8.buffer, at(backend, sq), 1)[0] = sum;
     return [...outs, sq];
   },
@@ -142,22 +142,11 @@ function adamwTail(
   [pp, pg, pm, pv, ppo, pmo, pvo]: number[],
   from: number,
   n: number,
-  a: Record<string, number>,
+  constants: number[],
 ): number {
   const f = Math.fround;
   const heap = new Float32Array(backend.wasm.HEAPU8.buffer);
-  const [scale, b1, c1, b2, c2, bc1, bc2, eps, lr, wd] = [
-    a.scale,
-    a.b1,
-    a.c1,
-    a.b2,
-    a.c2,
-    a.bc1,
-    a.bc2,
-    a.eps,
-    a.lr,
-    a.wd,
-  ].map(f);
+  const [scale, b1, c1, b2, c2, bc1, bc2, eps, lr, wd] = constants.map(f);
   let sum = 0;
   for (let i = from; i < n; i++) {
     const g0 = heap[pg / 4 + i];

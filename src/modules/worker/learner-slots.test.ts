@@ -26,5 +26,7 @@ describe('learnerEnv', () => {
     );
     const one = {};
     expect(learnerEnv('cpu', one, { slots: 1, cores: 16 })).toBe(one);
+    // Only CPU slots share the cores' BLAS threads.
+    expect(learnerEnv('gpu:0', one, { slots: 2, cores: 16 })).toBe(one);
   });
 });

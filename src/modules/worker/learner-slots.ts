@@ -9,6 +9,9 @@ import type { WorkerHeartbeat } from './heartbeat.js';
 import type { JobLearner, LearnerRunOptions } from './job-learner.js';
 import type { LearnerState } from './worker-registry.js';
 
+/** `cpu` or `cpu:N`: a slot whose learner computes on the host's cores. */
+const isCpuSlot = (device: string) => /^cpu(:\d+)?$/.test(device);
+
 /**
  * The environment of a slot's learner process. A `cuda:N` slot sees only the N-th GPU visible to the worker
  * (CUDA_VISIBLE_DEVICES narrowed to it), so the slots of a multi-GPU worker each train on their own GPU: TensorFlow
@@ -21,11 +24,12 @@ export function learnerEnv(
   env: NodeJS.ProcessEnv = process.env,
   cpu: { slots: number; cores: number } = { slots: 1, cores: os.availableParallelism() },
 ): NodeJS.ProcessEnv {
-  const m = /^cuda:(\d+)$/.exec(device);
-  if (!m) {
+  if (isCpuSlot(device)) {
     if (env.POPO_BLAS_THREADS || cpu.slots <= 1) return env;
     return { ...env, POPO_BLAS_THREADS: String(Math.max(1, Math.floor(cpu.cores / cpu.slots))) };
   }
+  const m = /^cuda:(\d+)$/.exec(device);
+  if (!m) return env;
   const index = Number(m[1]);
   const visible = env.CUDA_VISIBLE_DEVICES?.split(',')
     .map((d) => d.trim())
@@ -126,7 +130,7 @@ export class LearnerSlots implements JobLearner {
     const proc = LearnerProcess.start({
       entry: this.opts.entry,
       env: learnerEnv(slot.device, process.env, {
-        slots: this.slots.filter((s) => !s.device.startsWith('cuda')).length,
+        slots: this.slots.filter((s) => isCpuSlot(s.device)).length,
         cores: os.availableParallelism(),
       }),
       onLine: (stream, line) =>
